@@ -1,13 +1,14 @@
 module github.com/d1seal/d1seal
 
-go 1.26
+go 1.26.0
 
 require (
-	github.com/cloudflare/cloudflare-go/v7 v7.9.0
 	github.com/oklog/ulid/v2 v2.1.2
-	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.58.0
+	github.com/cloudflare/cloudflare-go/v7 v7.9.0
+	github.com/stretchr/testify v1.12.1
 	golang.org/x/time v0.16.0
+	modernc.org/libc v1.79.0
 	modernc.org/sqlite v1.61.1
 )
 
@@ -23,7 +24,6 @@ require (
 	github.com/tidwall/sjson v1.2.5 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	modernc.org/libc v1.79.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )

@@ -136,7 +136,7 @@ type DumpOptions struct {
 type ExportResponse struct {
 	AtBookmark string      `json:"at_bookmark"`
 	Error      string      `json:"error,omitempty"`
-	Messages   []string    `json:"messages,omitempty"`
+	Messages   []string    `json:"messages"` // always an array: wrangler calls messages.forEach
 	Result     *ExportFile `json:"result,omitempty"`
 	Status     string      `json:"status"`
 	Success    bool        `json:"success"`
@@ -162,7 +162,8 @@ type ImportResponse struct {
 	AtBookmark string        `json:"at_bookmark,omitempty"`
 	Error      string        `json:"error,omitempty"`
 	Filename   string        `json:"filename,omitempty"`
-	Messages   []string      `json:"messages,omitempty"`
+	Messages   []string      `json:"messages"`         // always an array: wrangler calls messages.forEach
+	Errors     []string      `json:"errors,omitempty"` // with status "error": wrangler joins these
 	Result     *ImportResult `json:"result,omitempty"`
 	Status     string        `json:"status,omitempty"`
 	Success    bool          `json:"success"`

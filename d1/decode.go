@@ -1,0 +1,322 @@
+package d1
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/d1seal/d1seal/internal/wire"
+)
+
+// rawEnvelope is a /raw response with each item's rows left undecoded, so that they can be
+// parsed straight into values (see parseRows) instead of through []any.
+type rawEnvelope struct {
+	Result   []rawItem      `json:"result"`
+	Success  bool           `json:"success"`
+	Errors   []wire.Message `json:"errors"`
+	Messages []wire.Message `json:"messages"`
+}
+
+type rawItem struct {
+	Results struct {
+		Columns []string        `json:"columns"`
+		Rows    json.RawMessage `json:"rows"`
+	} `json:"results"`
+	Success *bool     `json:"success"`
+	Meta    wire.Meta `json:"meta"`
+	Error   string    `json:"error"`
+}
+
+// decodeRaw decodes a successful /raw response body into one Result per statement. body must
+// not be modified afterwards: text values share its memory.
+func decodeRaw(body []byte) (*rawEnvelope, []*Result, error) {
+	var env rawEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, nil, fmt.Errorf("decode response: %w", err)
+	}
+	if !env.Success {
+		return &env, nil, nil
+	}
+	results := make([]*Result, len(env.Result))
+	for i := range env.Result {
+		item := &env.Result[i]
+		r := &Result{Columns: item.Results.Columns, Meta: metaFromWire(&item.Meta)}
+		if r.Columns == nil {
+			r.Columns = []string{}
+		}
+		if err := r.parseRows(item.Results.Rows); err != nil {
+			return nil, nil, fmt.Errorf("decode statement %d rows: %w", i, err)
+		}
+		results[i] = r
+	}
+	return &env, results, nil
+}
+
+func metaFromWire(m *wire.Meta) Meta {
+	out := Meta{
+		ChangedDB:       m.ChangedDB,
+		Changes:         m.Changes,
+		Duration:        msToDuration(m.Duration),
+		LastRowID:       m.LastRowID,
+		RowsRead:        m.RowsRead,
+		RowsWritten:     m.RowsWritten,
+		SizeAfter:       m.SizeAfter,
+		ServedBy:        m.ServedBy,
+		ServedByColo:    m.ServedByColo,
+		ServedByPrimary: m.ServedByPrimary,
+		ServedByRegion:  m.ServedByRegion,
+		TotalAttempts:   m.TotalAttempts,
+	}
+	if m.Timings != nil {
+		out.SQLDuration = msToDuration(m.Timings.SQLDurationMS)
+	}
+	return out
+}
+
+func msToDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// rowParser reads the rows array of a /raw result: arrays of JSON values where numbers are
+// INTEGER or REAL, strings TEXT, null NULL and arrays of byte values BLOBs.
+type rowParser struct {
+	b []byte
+	i int
+}
+
+var errSyntax = errors.New("malformed JSON in rows")
+
+func (r *Result) parseRows(b []byte) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	p := rowParser{b: b}
+	if !p.consume('[') {
+		return errSyntax
+	}
+	ncol := len(r.Columns)
+	// A rough count of rows lets the value slice be allocated once.
+	r.vals = make([]value, 0, ncol*estimateRows(b))
+	if p.consume(']') {
+		return p.end()
+	}
+	for {
+		if !p.consume('[') {
+			return errSyntax
+		}
+		n := 0
+		if !p.consume(']') {
+			for {
+				v, err := p.value()
+				if err != nil {
+					return err
+				}
+				r.vals = append(r.vals, v)
+				n++
+				if p.consume(']') {
+					break
+				}
+				if !p.consume(',') {
+					return errSyntax
+				}
+			}
+		}
+		if n != ncol {
+			return fmt.Errorf("row %d has %d values for %d columns", r.rows, n, ncol)
+		}
+		r.rows++
+		if p.consume(']') {
+			return p.end()
+		}
+		if !p.consume(',') {
+			return errSyntax
+		}
+	}
+}
+
+// estimateRows counts "],[" separators cheaply; BLOB arrays inflate nothing since their
+// elements are separated by plain commas.
+func estimateRows(b []byte) int {
+	n := 1
+	for i := 1; i+1 < len(b); i++ {
+		if b[i] == ',' && b[i-1] == ']' && b[i+1] == '[' {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *rowParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *rowParser) consume(c byte) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *rowParser) end() error {
+	p.ws()
+	if p.i != len(p.b) {
+		return errSyntax
+	}
+	return nil
+}
+
+func (p *rowParser) value() (value, error) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return value{}, errSyntax
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		s, err := p.str()
+		return value{kind: kindText, s: s}, err
+	case c == 'n':
+		return value{}, p.literal("null")
+	case c == 't':
+		return value{kind: kindInt, n: 1}, p.literal("true")
+	case c == 'f':
+		return value{kind: kindInt}, p.literal("false")
+	case c == '[':
+		return p.blob()
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	}
+	return value{}, errSyntax
+}
+
+func (p *rowParser) literal(lit string) error {
+	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
+		return errSyntax
+	}
+	p.i += len(lit)
+	return nil
+}
+
+func (p *rowParser) number() (value, error) {
+	start, isFloat := p.i, false
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if c >= '0' && c <= '9' || c == '-' {
+			p.i++
+			continue
+		}
+		if c == '.' || c == 'e' || c == 'E' || c == '+' {
+			isFloat = true
+			p.i++
+			continue
+		}
+		break
+	}
+	tok := unsafe.String(&p.b[start], p.i-start)
+	if !isFloat {
+		if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
+			return value{kind: kindInt, n: uint64(n)}, nil
+		}
+	}
+	f, err := strconv.ParseFloat(tok, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return value{}, errSyntax
+	}
+	return realValue(f), nil
+}
+
+// str returns the string starting at p.i. Strings without escapes share the body's memory.
+func (p *rowParser) str() (string, error) {
+	start := p.i + 1
+	for j := start; j < len(p.b); j++ {
+		switch c := p.b[j]; {
+		case c == '"':
+			p.i = j + 1
+			if j == start {
+				return "", nil
+			}
+			return unsafe.String(&p.b[start], j-start), nil
+		case c == '\\':
+			return p.escapedStr()
+		case c < 0x20:
+			return "", errSyntax
+		}
+	}
+	return "", errSyntax
+}
+
+// escapedStr decodes a string containing escapes through encoding/json, which knows every
+// JSON escape including surrogate pairs.
+func (p *rowParser) escapedStr() (string, error) {
+	start := p.i
+	j := start + 1
+	for ; j < len(p.b); j++ {
+		if p.b[j] == '\\' {
+			j++
+			continue
+		}
+		if p.b[j] == '"' {
+			break
+		}
+	}
+	if j >= len(p.b) {
+		return "", errSyntax
+	}
+	var s string
+	if err := json.Unmarshal(p.b[start:j+1], &s); err != nil {
+		return "", errSyntax
+	}
+	p.i = j + 1
+	return s, nil
+}
+
+// blob reads an array of byte values.
+func (p *rowParser) blob() (value, error) {
+	p.i++ // '['
+	// Each byte takes at least two characters ("0,"), so this bounds the size from above
+	// without a second pass; the slice is trimmed to length below.
+	end := p.i
+	for end < len(p.b) && p.b[end] != ']' {
+		end++
+	}
+	if end >= len(p.b) {
+		return value{}, errSyntax
+	}
+	out := make([]byte, 0, (end-p.i+1)/2)
+	for {
+		p.ws()
+		if p.i < len(p.b) && p.b[p.i] == ']' && len(out) == 0 {
+			p.i++
+			break
+		}
+		n, ok := 0, false
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			n = n*10 + int(p.b[p.i]-'0')
+			ok = true
+			p.i++
+			if n > 255 {
+				return value{}, errors.New("BLOB array holds a value above 255")
+			}
+		}
+		if !ok {
+			return value{}, errSyntax
+		}
+		out = append(out, byte(n))
+		if p.consume(']') {
+			break
+		}
+		if !p.consume(',') {
+			return value{}, errSyntax
+		}
+	}
+	return value{kind: kindBlob, s: unsafe.String(unsafe.SliceData(out), len(out))}, nil
+}

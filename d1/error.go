@@ -1,0 +1,304 @@
+package d1
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNoRows is returned by QueryOne and CollectOne when the result has no row.
+	ErrNoRows = errors.New("d1: no rows in result")
+
+	// ErrNoCredentials is returned by NewClientFromEnv when none of CLOUDFLARE_ACCOUNT_ID,
+	// CLOUDFLARE_API_TOKEN and D1_DATABASE_ID is set (use the local D1 instead).
+	ErrNoCredentials = errors.New("d1: no Cloudflare credentials in the environment")
+
+	// ErrRateLimited is matched (errors.Is) by every error caused by the API rate limit:
+	// a 429 from Cloudflare, or the client's own budget or pause outlasting the caller's deadline.
+	ErrRateLimited = errors.New("d1: rate limited")
+
+	// ErrLimit is matched by every *LimitError.
+	ErrLimit = errors.New("d1: limit exceeded")
+
+	// ErrBadArg is matched by every *ArgError.
+	ErrBadArg = errors.New("d1: bad argument")
+)
+
+// Error is a failure reported by D1 or met on the way to it: an HTTP error status, an
+// envelope with success false, a transport failure, or a response that cannot be decoded.
+// Its message never holds the API token, SQL arguments or response bodies.
+type Error struct {
+	Op         string // client operation: "query", "batch", "export", ...
+	StatusCode int    // HTTP status; 0 when no response arrived
+	Codes      []int  // Cloudflare error codes from the envelope, in order
+	Message    string // the first error message, without a "D1_ERROR: " prefix
+
+	// SQLiteCode is the SQLite result class at the end of a SQL error message, such as
+	// "SQLITE_CONSTRAINT"; ExtendedCode is the extended code when D1 gives it, such as
+	// "SQLITE_CONSTRAINT_UNIQUE". Both are empty for errors that are not SQL errors.
+	SQLiteCode   string
+	ExtendedCode string
+
+	// Statement is the index of the statement the error belongs to in a batch, or -1 when it
+	// cannot be known: D1 reports a failed batch as a whole, so Statement is set only for
+	// single statements and for failures detected per statement.
+	Statement int
+
+	// RetryAfter is the wait D1 asked for (a 429's or 503's Retry-After), if any.
+	RetryAfter time.Duration
+
+	// Attempts is how many requests were sent for this operation.
+	Attempts int
+
+	// Sent is false when the request certainly never reached D1 (a refused connection, a DNS
+	// failure, a 429): a write that failed with Sent false did not happen.
+	Sent bool
+
+	// Err is the underlying transport or decoding error, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("d1: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	switch {
+	case e.Message != "":
+		b.WriteString(e.Message)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString("request failed")
+	}
+	if e.StatusCode != 0 {
+		b.WriteString(" (HTTP ")
+		b.WriteString(strconv.Itoa(e.StatusCode))
+		for _, c := range e.Codes {
+			b.WriteString(", code ")
+			b.WriteString(strconv.Itoa(c))
+		}
+		b.WriteByte(')')
+	}
+	if e.Statement >= 0 && e.Op == "batch" {
+		fmt.Fprintf(&b, " in statement %d", e.Statement)
+	}
+	if e.Message != "" && e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if hint := e.hint(); hint != "" {
+		b.WriteString("; ")
+		b.WriteString(hint)
+	}
+	return b.String()
+}
+
+// hint says what to do, for the failures where the message alone does not.
+func (e *Error) hint() string {
+	switch {
+	case e.StatusCode == 401:
+		return "check CLOUDFLARE_API_TOKEN"
+	case e.StatusCode == 403:
+		return "the token needs the D1 Read and D1 Edit permissions on this account"
+	case e.StatusCode == 404 && hasCode(e.Codes, 7404):
+		return "check D1_DATABASE_ID and CLOUDFLARE_ACCOUNT_ID"
+	case e.StatusCode == 429:
+		return "the API allows 1,200 requests per 5 minutes per token; batch statements or lower the client's budget"
+	}
+	return ""
+}
+
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	if e.StatusCode == 429 {
+		errs = append(errs, ErrRateLimited)
+	}
+	return errs
+}
+
+func hasCode(codes []int, c int) bool {
+	for _, x := range codes {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// LimitError reports a statement or request that exceeds one of D1's limits (or the client's
+// configured caps). It is detected before anything is sent.
+type LimitError struct {
+	Limit     string // "parameters", "SQL bytes", "value bytes", "request bytes", "statements"
+	Max, Got  int
+	Statement int // index of the offending statement; -1 for whole-request limits
+}
+
+func (e *LimitError) Error() string {
+	if e.Statement < 0 {
+		return fmt.Sprintf("d1: request has %d %s, over the limit of %d; split it into several requests", e.Got, e.Limit, e.Max)
+	}
+	return fmt.Sprintf("d1: statement %d has %d %s, over D1's limit of %d", e.Statement, e.Got, e.Limit, e.Max)
+}
+
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// ArgError reports an argument that cannot be sent to D1 as it is. It names the statement,
+// the argument's position and its type, never its value.
+type ArgError struct {
+	Statement int // statement index in the request
+	Index     int // argument index; -1 for the SQL text itself
+	Type      string
+	Reason    string
+	Err       error
+}
+
+func (e *ArgError) Error() string {
+	s := fmt.Sprintf("d1: statement %d argument %d (%s): %s", e.Statement, e.Index, e.Type, e.Reason)
+	if e.Index < 0 {
+		s = fmt.Sprintf("d1: statement %d: %s", e.Statement, e.Reason)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ArgError) Is(target error) bool { return target == ErrBadArg }
+func (e *ArgError) Unwrap() error        { return e.Err }
+
+// asError returns the *Error in err's chain, if any.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// IsConstraint reports whether err is a SQLite constraint violation (UNIQUE, NOT NULL,
+// CHECK, FOREIGN KEY, PRIMARY KEY).
+func IsConstraint(err error) bool {
+	e := asError(err)
+	return e != nil && e.SQLiteCode == "SQLITE_CONSTRAINT"
+}
+
+// IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY constraint violation.
+func IsUniqueViolation(err error) bool {
+	e := asError(err)
+	if e == nil || e.SQLiteCode != "SQLITE_CONSTRAINT" {
+		return false
+	}
+	switch e.ExtendedCode {
+	case "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY":
+		return true
+	case "":
+		return strings.HasPrefix(e.Message, "UNIQUE constraint failed")
+	}
+	return false
+}
+
+// IsNoSuchTable reports whether err says a table does not exist.
+func IsNoSuchTable(err error) bool {
+	e := asError(err)
+	return e != nil && strings.Contains(e.Message, "no such table")
+}
+
+// IsRateLimited reports whether err was caused by the API rate limit.
+func IsRateLimited(err error) bool { return errors.Is(err, ErrRateLimited) }
+
+// IsAuth reports whether D1 refused the credentials (HTTP 401 or 403).
+func IsAuth(err error) bool {
+	e := asError(err)
+	return e != nil && (e.StatusCode == 401 || e.StatusCode == 403)
+}
+
+// IsNotFound reports whether D1 does not know the database (HTTP 404).
+func IsNotFound(err error) bool {
+	e := asError(err)
+	return e != nil && e.StatusCode == 404
+}
+
+// IsRetryable reports whether the operation may succeed if tried again later: a transient
+// D1 failure, an overload, a gateway error or a lost connection. A retryable error from a
+// write that was sent (Error.Sent) may nonetheless have committed.
+func IsRetryable(err error) bool {
+	e := asError(err)
+	if e == nil {
+		return false
+	}
+	return e.transient()
+}
+
+// transient reports whether the failure is one that goes away by itself.
+func (e *Error) transient() bool {
+	switch {
+	case e.StatusCode == 429, e.StatusCode >= 500:
+		return true
+	case e.StatusCode == 0 && e.Err != nil:
+		return true // no response: connection refused, reset or lost
+	}
+	return isTransientMessage(e.Message)
+}
+
+// transientMessages are D1 failures Cloudflare documents as safe to retry (for idempotent
+// work) and overloads that need backoff.
+var transientMessages = []string{
+	"Network connection lost",
+	"storage caused object to be reset",
+	"reset because its code was updated",
+	"Cannot resolve D1 DB due to transient issue on remote node",
+	"D1 DB is overloaded",
+	"Too many requests queued",
+	"exceeded its memory limit",
+	"exceeded its CPU time limit",
+	"timed out",
+	"internal error",
+}
+
+func isTransientMessage(msg string) bool {
+	for _, m := range transientMessages {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSQLiteCodes splits D1's "<message>: SQLITE_CLASS" or
+// "<message>: SQLITE_CLASS (extended: SQLITE_CLASS_DETAIL)" into its parts.
+func parseSQLiteCodes(msg string) (class, extended string) {
+	if i := strings.LastIndex(msg, " (extended: "); i >= 0 && strings.HasSuffix(msg, ")") {
+		extended = msg[i+len(" (extended: ") : len(msg)-1]
+		msg = msg[:i]
+	}
+	i := strings.LastIndex(msg, ": SQLITE_")
+	if i < 0 {
+		if strings.HasPrefix(msg, "SQLITE_") && !strings.Contains(msg, " ") {
+			return msg, extended
+		}
+		return "", extended
+	}
+	class = msg[i+2:]
+	if j := strings.IndexAny(class, " :"); j >= 0 {
+		class = class[:j]
+	}
+	return class, extended
+}
+
+// trimD1Prefix removes the "D1_ERROR: " (and similar) prefix some D1 paths add.
+func trimD1Prefix(msg string) string {
+	for _, p := range []string{"D1_ERROR: ", "D1_EXEC_ERROR: ", "D1_TYPE_ERROR: ", "D1_COLUMN_NOTFOUND: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
+}

@@ -1,0 +1,458 @@
+package d1
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestErrorShapes(t *testing.T) {
+	cases := []struct {
+		name      string
+		status    int
+		body      string
+		header    map[string]string
+		check     func(t *testing.T, e *Error, err error)
+		retryable bool
+	}{
+		{
+			name: "unique violation, local D1 form", status: 400,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"UNIQUE constraint failed: t.name: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_UNIQUE)"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Equal(t, "SQLITE_CONSTRAINT", e.SQLiteCode)
+				assert.Equal(t, "SQLITE_CONSTRAINT_UNIQUE", e.ExtendedCode)
+				assert.Equal(t, []int{7500}, e.Codes)
+				assert.Equal(t, 0, e.Statement)
+				assert.True(t, IsConstraint(err))
+				assert.True(t, IsUniqueViolation(err))
+				assert.False(t, IsNoSuchTable(err))
+			},
+		},
+		{
+			name: "unique violation, production form with D1_ERROR prefix", status: 400,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"D1_ERROR: UNIQUE constraint failed: t.name: SQLITE_CONSTRAINT"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Equal(t, "UNIQUE constraint failed: t.name: SQLITE_CONSTRAINT", e.Message)
+				assert.Equal(t, "SQLITE_CONSTRAINT", e.SQLiteCode)
+				assert.Empty(t, e.ExtendedCode)
+				assert.True(t, IsUniqueViolation(err))
+			},
+		},
+		{
+			name: "foreign key violation is a constraint but not unique", status: 400,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"FOREIGN KEY constraint failed: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_FOREIGNKEY)"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, IsConstraint(err))
+				assert.False(t, IsUniqueViolation(err))
+			},
+		},
+		{
+			name: "no such table", status: 400,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"no such table: nope: SQLITE_ERROR"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, IsNoSuchTable(err))
+				assert.Equal(t, "SQLITE_ERROR", e.SQLiteCode)
+				assert.False(t, IsRetryable(err))
+			},
+		},
+		{
+			name: "unknown database", status: 404,
+			body: `{"result":null,"success":false,"errors":[{"code":7404,"message":"The database db-1 could not be found"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, IsNotFound(err))
+				assert.Contains(t, err.Error(), "D1_DATABASE_ID")
+			},
+		},
+		{
+			name: "bad token", status: 401,
+			body: `{"result":null,"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, IsAuth(err))
+				assert.Contains(t, err.Error(), "CLOUDFLARE_API_TOKEN")
+			},
+		},
+		{
+			name: "forbidden", status: 403,
+			body: `{"result":null,"success":false,"errors":[{"code":7403,"message":"The given account is not valid or is not authorized to access this service"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, IsAuth(err))
+				assert.Contains(t, err.Error(), "D1 Edit")
+			},
+		},
+		{
+			name: "rate limited", status: 429, header: map[string]string{"Retry-After": "300"},
+			body: `{"result":null,"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, IsRateLimited(err))
+				assert.Equal(t, 300*time.Second, e.RetryAfter)
+				assert.False(t, e.Sent, "a 429 was refused before executing")
+			},
+			retryable: true,
+		},
+		{
+			name: "internal error", status: 500,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"internal error; reference = abc123"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.True(t, e.Sent)
+			},
+			retryable: true,
+		},
+		{
+			name: "gateway HTML", status: 502, header: map[string]string{"Content-Type": "text/html; charset=UTF-8"},
+			body: `<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Contains(t, e.Message, "non-JSON body (text/html")
+				assert.NotContains(t, err.Error(), "<html>", "bodies never reach the message")
+			},
+			retryable: true,
+		},
+		{
+			name: "gateway timeout, empty body", status: 504,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Equal(t, 504, e.StatusCode)
+			},
+			retryable: true,
+		},
+		{
+			name: "transient D1 message", status: 400,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"D1_ERROR: Network connection lost."}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Equal(t, "Network connection lost.", e.Message)
+			},
+			retryable: true,
+		},
+		{
+			name: "200 with success false", status: 200,
+			body: `{"result":null,"success":false,"errors":[{"code":7500,"message":"D1_ERROR: storage caused object to be reset"}],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Equal(t, 200, e.StatusCode)
+				assert.Equal(t, "storage caused object to be reset", e.Message)
+			},
+			retryable: true,
+		},
+		{
+			name: "200 with a non-JSON body", status: 200, body: `not json`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Equal(t, "unreadable response", e.Message)
+			},
+		},
+		{
+			name: "200 with too few results", status: 200,
+			body: `{"result":[],"success":true,"errors":[],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Contains(t, e.Message, "0 results for 1 statements")
+			},
+		},
+		{
+			name: "200 with a row of the wrong width", status: 200,
+			body: `{"result":[{"results":{"columns":["a","b"],"rows":[[1]]},"success":true,"meta":{}}],"success":true,"errors":[],"messages":[]}`,
+			check: func(t *testing.T, e *Error, err error) {
+				assert.Contains(t, err.Error(), "1 values for 2 columns")
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request, _ []byte) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			})
+			c := f.client(t, Options{Retry: RetryPolicy{MaxAttempts: 1}})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := c.Exec(ctx, "INSERT INTO t VALUES (1)")
+			require.Error(t, err)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, "query", e.Op)
+			if tc.status != 200 {
+				assert.Equal(t, tc.status, e.StatusCode)
+			}
+			assert.Equal(t, tc.retryable, IsRetryable(err), "IsRetryable")
+			tc.check(t, e, err)
+			assert.NotContains(t, fmt.Sprintf("%v %+v %#v", err, err, err), testToken)
+		})
+	}
+}
+
+func TestReadsRetryAndWritesDoNot(t *testing.T) {
+	flaky := func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+		if n == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		rawOK([]string{"x"}, `[[1]]`)(n, w, r, body)
+	}
+	ctx := context.Background()
+
+	t.Run("read is retried", func(t *testing.T) {
+		f := newFake(t, flaky)
+		res, err := f.client(t, Options{}).Query(ctx, "SELECT x FROM t")
+		require.NoError(t, err)
+		assert.Equal(t, 1, res.Len())
+		assert.Equal(t, int64(2), f.requests.Load())
+	})
+	t.Run("write is not retried after a 5xx", func(t *testing.T) {
+		f := newFake(t, flaky)
+		_, err := f.client(t, Options{}).Exec(ctx, "INSERT INTO t VALUES (1)")
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 503, e.StatusCode)
+		assert.True(t, e.Sent)
+		assert.Equal(t, 1, e.Attempts)
+		assert.Equal(t, int64(1), f.requests.Load(), "a write that may have reached D1 is never replayed")
+	})
+	t.Run("idempotent write is retried", func(t *testing.T) {
+		f := newFake(t, flaky)
+		_, err := f.client(t, Options{}).Run(ctx, Statement{SQL: "INSERT OR IGNORE INTO t VALUES (1)", Idempotent: true})
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), f.requests.Load())
+	})
+	t.Run("batch with one non-idempotent write is not retried", func(t *testing.T) {
+		f := newFake(t, flaky)
+		_, err := f.client(t, Options{}).Batch(ctx, Statement{SQL: "SELECT 1"}, Statement{SQL: "UPDATE t SET x = x + 1"})
+		require.Error(t, err)
+		assert.Equal(t, int64(1), f.requests.Load())
+	})
+	t.Run("write is retried after a 429", func(t *testing.T) {
+		f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "0.05")
+				writeJSON(w, 429, errEnvelope(971, "Please wait"))
+				return
+			}
+			rawOK([]string{}, `[]`)(n, w, r, body)
+		})
+		start := time.Now()
+		_, err := f.client(t, Options{}).Exec(ctx, "INSERT INTO t VALUES (1)")
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), f.requests.Load())
+		assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "Retry-After is honoured")
+	})
+	t.Run("write is retried when the connection was refused", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := l.Addr().String()
+		l.Close()
+		c, err := NewClient("acct", "db", testToken, Options{BaseURL: "http://" + addr + "/client/v4", Retry: RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
+		require.NoError(t, err)
+		_, err = c.Exec(ctx, "INSERT INTO t VALUES (1)")
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.False(t, e.Sent, "a refused connection never reached D1")
+		assert.Equal(t, 3, e.Attempts, "so even a write is retried")
+		assert.True(t, IsRetryable(err))
+	})
+	t.Run("constraint errors are never retried", func(t *testing.T) {
+		f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request, _ []byte) {
+			writeJSON(w, 400, errEnvelope(7500, "UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT"))
+		})
+		_, err := f.client(t, Options{}).Run(ctx, Statement{SQL: "INSERT INTO t VALUES (1)", Idempotent: true})
+		require.Error(t, err)
+		assert.Equal(t, int64(1), f.requests.Load())
+	})
+	t.Run("attempts are capped", func(t *testing.T) {
+		f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(500) })
+		_, err := f.client(t, Options{}).Query(ctx, "SELECT 1")
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 3, e.Attempts)
+		assert.Equal(t, int64(3), f.requests.Load())
+	})
+}
+
+func TestRateLimitPauseFailsFastPastDeadline(t *testing.T) {
+	f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+		w.Header().Set("Retry-After", "300")
+		writeJSON(w, 429, errEnvelope(971, "Please wait and consider throttling your request speed"))
+	})
+	c := f.client(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Query(ctx, "SELECT 1")
+	require.Error(t, err)
+	assert.True(t, IsRateLimited(err), "got %v", err)
+	assert.Equal(t, int64(1), f.requests.Load(), "after a 429 with Retry-After: 300 nothing more is sent")
+	assert.Less(t, time.Since(start), time.Second, "a deadline shorter than the pause fails at once")
+
+	// Every caller of the client is paused, including other goroutines and WithDatabase copies.
+	other, err := c.WithDatabase("db-2")
+	require.NoError(t, err)
+	for _, cl := range []*Client{c, other} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = cl.Query(ctx, "SELECT 1")
+		cancel()
+		assert.True(t, IsRateLimited(err))
+	}
+	assert.Equal(t, int64(1), f.requests.Load())
+}
+
+func TestRateLimitPauseThenResume(t *testing.T) {
+	f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, 429, errEnvelope(971, "Please wait"))
+			return
+		}
+		rawOK([]string{"x"}, `[[1]]`)(n, w, r, body)
+	})
+	c := f.client(t, Options{Retry: RetryPolicy{MaxAttempts: 1}})
+	_, err := c.Query(context.Background(), "SELECT 1")
+	require.True(t, IsRateLimited(err))
+	start := time.Now()
+	_, err = c.Query(context.Background(), "SELECT 1")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "the next call waited out Retry-After")
+	assert.Equal(t, int64(2), f.requests.Load())
+}
+
+func TestBudget(t *testing.T) {
+	f := newFake(t, rawOK([]string{"x"}, `[[1]]`))
+	c := f.client(t, Options{RateLimit: RateLimit{Requests: 3, Window: time.Hour, Burst: 2}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for range 2 {
+		_, err := c.Query(ctx, "SELECT 1")
+		require.NoError(t, err)
+	}
+	_, err := c.Query(ctx, "SELECT 1")
+	require.True(t, IsRateLimited(err), "the burst is spent and the refill takes an hour: got %v", err)
+	assert.Equal(t, int64(2), f.requests.Load())
+
+	_, err = NewClient("a", "b", "c", Options{RateLimit: RateLimit{Requests: 10, Burst: 10}})
+	require.Error(t, err, "a burst as large as the budget could exceed it within one window")
+}
+
+func TestContextCancellation(t *testing.T) {
+	release := make(chan struct{})
+	f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	c := f.client(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Query(ctx, "SELECT 1")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	_, err = c.Query(canceled, "SELECT 1")
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestLimitsCheckedBeforeSending(t *testing.T) {
+	f := newFake(t, rawOK([]string{}, `[]`))
+	c := f.client(t, Options{Limits: Limits{MaxStatements: 3, MaxRequestBytes: 3_000_000}})
+	ctx := context.Background()
+	args := make([]any, 101)
+	for i := range args {
+		args[i] = i
+	}
+	cases := []struct {
+		name  string
+		run   func() error
+		limit string
+		stmt  int
+	}{
+		{"101 parameters", func() error { _, err := c.Exec(ctx, "INSERT", args...); return err }, "parameters", 0},
+		{"SQL over 100,000 bytes", func() error {
+			_, err := c.Batch(ctx, Statement{SQL: "SELECT 1"}, Statement{SQL: "SELECT '" + strings.Repeat("x", 100_000) + "'"})
+			return err
+		}, "SQL bytes", 1},
+		{"string over 2,000,000 bytes", func() error {
+			_, err := c.Exec(ctx, "INSERT INTO t VALUES (?)", strings.Repeat("x", 2_000_001))
+			return err
+		}, "value bytes", 0},
+		{"BLOB over 2,000,000 bytes", func() error {
+			_, err := c.Exec(ctx, "INSERT INTO t VALUES (?)", make([]byte, 2_000_001))
+			return err
+		}, "value bytes", 0},
+		{"too many statements", func() error {
+			_, err := c.Batch(ctx, Statement{SQL: "SELECT 1"}, Statement{SQL: "SELECT 1"}, Statement{SQL: "SELECT 1"}, Statement{SQL: "SELECT 1"})
+			return err
+		}, "statements", -1},
+		{"request body cap", func() error {
+			big := make([]byte, 1_000_000)
+			_, err := c.Batch(ctx, Statement{SQL: "INSERT INTO t VALUES (?)", Args: []any{big}}, Statement{SQL: "INSERT INTO t VALUES (?)", Args: []any{big}})
+			return err
+		}, "request bytes", -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.run()
+			var le *LimitError
+			require.ErrorAs(t, err, &le)
+			assert.ErrorIs(t, err, ErrLimit)
+			assert.Equal(t, tc.limit, le.Limit)
+			assert.Equal(t, tc.stmt, le.Statement)
+			assert.Greater(t, le.Got, le.Max)
+			assert.Contains(t, err.Error(), tc.limit)
+		})
+	}
+	assert.Equal(t, int64(0), f.requests.Load())
+	_, err := c.Exec(ctx, "INSERT INTO t VALUES (?)", strings.Repeat("x", 2_000_000))
+	require.NoError(t, err, "exactly 2,000,000 bytes is allowed")
+}
+
+func TestScriptRefusesTransactionControl(t *testing.T) {
+	f := newFake(t, rawOK([]string{}, `[]`))
+	c := f.client(t, Options{})
+	_, err := c.ExecScript(context.Background(), "CREATE TABLE a(x);\nBEGIN TRANSACTION;\nINSERT INTO a VALUES (1);\nCOMMIT;")
+	var ae *ArgError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 1, ae.Statement)
+	assert.Contains(t, err.Error(), "BEGIN is refused")
+	_, err = c.ExecScript(context.Background(), "  -- nothing\n ; ")
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, int64(0), f.requests.Load())
+}
+
+func TestTokenNeverLeaks(t *testing.T) {
+	var logs bytes.Buffer
+	var infos []string
+	f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+		// An API that echoes the header back must not get it into errors either.
+		msg := "auth failed for " + r.Header.Get("Authorization")
+		writeJSON(w, 401, errEnvelope(10000, strings.ReplaceAll(msg, testToken, "[redacted by server]")))
+	})
+	c := f.client(t, Options{
+		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnRequest: func(ri RequestInfo) { infos = append(infos, fmt.Sprintf("%+v", ri)) },
+	})
+	_, err := c.Query(context.Background(), "SELECT ?", "secret-arg-value")
+	require.Error(t, err)
+	_, err2 := NewClient("", "", testToken, Options{})
+	for _, s := range []string{
+		fmt.Sprintf("%v|%+v|%#v|%s", err, err, err, err), fmt.Sprintf("%v|%+v|%s", c, c, c), fmt.Sprint(err2),
+		logs.String(), strings.Join(infos, "\n"),
+	} {
+		assert.NotContains(t, s, testToken)
+		assert.NotContains(t, s, "secret-arg-value", "SQL arguments are never logged")
+	}
+	assert.Contains(t, logs.String(), "d1 request", "the debug log did run")
+	require.Len(t, infos, 1)
+	assert.Contains(t, f.body(0), "secret-arg-value", "the argument was sent")
+	assert.True(t, errors.Is(err, err))
+}

@@ -1,0 +1,116 @@
+package d1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// RateLimit is a client-side request budget. Cloudflare allows 1,200 API requests per five
+// minutes per token and answers every request with 429 for the next five minutes once that is
+// exceeded; the budget keeps the client under that line so its user is never locked out.
+//
+// The budget is a token bucket (golang.org/x/time/rate) of Burst tokens refilled at
+// (Requests − Burst) / Window. Over any window of length Window it lets through at most
+// Burst + (Requests − Burst) = Requests requests, so the default never exceeds 1,200 in any
+// five minutes, while a burst of 50 requests still goes out at once.
+type RateLimit struct {
+	Requests int           // requests allowed per Window; default 1,200
+	Window   time.Duration // default 5 minutes
+	Burst    int           // requests that may go out back to back; default 50
+	Disabled bool          // no client-side budget (a 429's Retry-After is still honoured)
+}
+
+// DefaultRateLimit is Cloudflare's API limit.
+var DefaultRateLimit = RateLimit{Requests: 1200, Window: 5 * time.Minute, Burst: 50}
+
+// budget is the state shared by every goroutine (and every WithDatabase copy) of a client.
+type budget struct {
+	limiter *rate.Limiter // nil when disabled
+
+	mu          sync.Mutex
+	pausedUntil time.Time // set by a 429's Retry-After: nobody sends before
+}
+
+func newBudget(rl RateLimit) (*budget, error) {
+	if rl.Disabled {
+		return &budget{}, nil
+	}
+	if rl.Requests == 0 {
+		rl.Requests = DefaultRateLimit.Requests
+	}
+	if rl.Window == 0 {
+		rl.Window = DefaultRateLimit.Window
+	}
+	if rl.Burst == 0 {
+		rl.Burst = min(DefaultRateLimit.Burst, max(1, rl.Requests/24))
+	}
+	if rl.Requests < 0 || rl.Window < 0 || rl.Burst < 0 || rl.Burst >= rl.Requests {
+		return nil, fmt.Errorf("d1: rate limit: need 0 < Burst (%d) < Requests (%d) and a positive Window", rl.Burst, rl.Requests)
+	}
+	perSec := float64(rl.Requests-rl.Burst) / rl.Window.Seconds()
+	return &budget{limiter: rate.NewLimiter(rate.Limit(perSec), rl.Burst)}, nil
+}
+
+// wait blocks until a request may be sent. When the caller's deadline comes before that, it
+// returns a rate-limit error at once instead of waiting in vain.
+func (b *budget) wait(ctx context.Context, op string) error {
+	b.mu.Lock()
+	until := b.pausedUntil
+	b.mu.Unlock()
+	if d := time.Until(until); d > 0 {
+		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+			return rateErr(op, d, "D1 asked the client to pause (429 Retry-After) past the caller's deadline")
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	if b.limiter == nil {
+		return nil
+	}
+	r := b.limiter.Reserve()
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		r.Cancel()
+		return rateErr(op, d, "the client's rate-limit budget would delay this request past the caller's deadline")
+	}
+	if err := sleep(ctx, d); err != nil {
+		r.Cancel()
+		return err
+	}
+	return nil
+}
+
+// pause stops every caller from sending for d.
+func (b *budget) pause(d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := time.Now().Add(d); t.After(b.pausedUntil) {
+		b.pausedUntil = t
+	}
+}
+
+func rateErr(op string, wait time.Duration, why string) error {
+	return &Error{Op: op, Statement: -1, Message: why, RetryAfter: wait, Err: ErrRateLimited}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+var errNilCtx = errors.New("d1: nil context")

@@ -1,0 +1,128 @@
+package d1
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryPolicy says how transient failures are retried: exponential backoff with jitter.
+//
+// Which failures are retried does not depend on the policy: a read-only statement, or one
+// marked Idempotent, is retried after any transient failure (5xx, a lost connection, D1's
+// transient messages, 429); any other write is retried only when the request certainly did
+// not reach D1 (a refused connection, a DNS failure, a 429), because a write whose response
+// was lost may have committed.
+type RetryPolicy struct {
+	// MaxAttempts is the number of requests sent for one operation, the first included.
+	// 1 turns retries off. Default 4.
+	MaxAttempts int
+
+	// BaseDelay is the backoff before the first retry; it doubles each time. Default 200 ms.
+	BaseDelay time.Duration
+
+	// MaxDelay caps one backoff. A longer Retry-After from D1 is still honoured. Default 10 s.
+	MaxDelay time.Duration
+}
+
+// DefaultRetry is the policy used when Options.Retry is zero.
+var DefaultRetry = RetryPolicy{MaxAttempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultRetry.MaxAttempts
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = DefaultRetry.BaseDelay
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = DefaultRetry.MaxDelay
+	}
+	return p
+}
+
+// backoff returns the wait before retry number n (1 for the first retry): "equal jitter",
+// uniformly in [d/2, d] for d = min(MaxDelay, BaseDelay·2^(n−1)), so that many clients failing
+// together spread out without ever retrying at once.
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := p.MaxDelay
+	if n-1 < 30 {
+		if e := p.BaseDelay << (n - 1); e > 0 && e < d {
+			d = e
+		}
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// isReadOnly reports whether sql certainly does not write: it starts with SELECT, VALUES or
+// EXPLAIN, or with WITH and names no INSERT, UPDATE, DELETE or REPLACE, or is a PRAGMA that
+// sets nothing. When unsure it says false, which only costs a retry.
+func isReadOnly(sql string) bool {
+	kw, rest := firstKeyword(sql)
+	switch kw {
+	case "SELECT", "VALUES", "EXPLAIN":
+		return true
+	case "WITH":
+		up := strings.ToUpper(rest)
+		for _, w := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+			if strings.Contains(up, w) {
+				return false
+			}
+		}
+		return true
+	case "PRAGMA":
+		return !strings.Contains(rest, "=") && !strings.Contains(strings.ToLower(rest), "optimize")
+	}
+	return false
+}
+
+// firstKeyword returns the first word of sql in upper case, skipping whitespace and
+// comments, and the text after it.
+func firstKeyword(sql string) (string, string) {
+	s := sql
+	for {
+		s = strings.TrimLeft(s, " \t\r\n\f\v")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return "", ""
+			}
+			s = s[i+1:]
+			continue
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s[2:], "*/")
+			if i < 0 {
+				return "", ""
+			}
+			s = s[i+4:]
+			continue
+		}
+		break
+	}
+	i := 0
+	for i < len(s) && (s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z' || s[i] == '_') {
+		i++
+	}
+	return strings.ToUpper(s[:i]), s[i:]
+}

@@ -29,7 +29,7 @@ type ClockOptions struct {
 	Last TID
 
 	// Now, if not nil, replaces time.Now as the clock's time source, for tests. Next calls it
-	// once per TID, so it must be safe for concurrent use if Next is.
+	// once per TID, so it must be safe for concurrent use if Next is called concurrently.
 	Now func() time.Time
 
 	// ClockID, if not zero, is the clock id stamped into every TID (1 to MaxClockID). Zero

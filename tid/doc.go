@@ -27,8 +27,8 @@
 //   - The timestamp is in milliseconds, not microseconds, and there is no clock id.
 //   - It is not monotonic: ids from the same millisecond are ordered by their random suffix,
 //     not by when they were issued, and a wall clock stepped back issues smaller ids.
-//   - Two ids in one millisecond collide with non-negligible probability: the suffix is the
-//     first 4 characters of the random bytes' base-36 digits, far fewer than 32 random bits.
+//   - Ids from one millisecond can collide: the suffix is the first 4 characters of the random
+//     bytes' base-36 digits, about 20 biased bits rather than 32 random ones.
 //
 // This package's TIDs pass the spec's syntax, decode to the time they were issued (to the
 // microsecond, unless the clock had to run ahead of a stalled wall clock), and never repeat or

@@ -11,48 +11,122 @@ import (
 	"github.com/d1seal/d1seal/internal/wire"
 )
 
-// rawEnvelope is a /raw response with each item's rows left undecoded, so that they can be
-// parsed straight into values (see parseRows) instead of through []any.
+// rawEnvelope is a /raw response without its rows, which decodeRaw parses straight into
+// values (see parseRows) instead of through []any.
 type rawEnvelope struct {
-	Result   []rawItem      `json:"result"`
-	Success  bool           `json:"success"`
-	Errors   []wire.Message `json:"errors"`
-	Messages []wire.Message `json:"messages"`
+	Result   []rawItem
+	Success  bool
+	Errors   []wire.Message
+	Messages []wire.Message
 }
 
 type rawItem struct {
-	Results struct {
-		Columns []string        `json:"columns"`
-		Rows    json.RawMessage `json:"rows"`
-	} `json:"results"`
-	Success *bool     `json:"success"`
-	Meta    wire.Meta `json:"meta"`
-	Error   string    `json:"error"`
+	Success *bool
+	Meta    wire.Meta
+	Error   string
 }
 
-// decodeRaw decodes a successful /raw response body into one Result per statement. body must
-// not be modified afterwards: text values share its memory.
+// decodeRaw decodes a /raw response body into one Result per statement. body must not be
+// modified afterwards: text values share its memory.
+//
+// The envelope is walked by hand so that the rows, nearly all of the body, are read exactly
+// once, straight into values; encoding/json would validate them, skip them and hand them
+// over as json.RawMessage first. Small parts (meta, errors) still go through encoding/json.
 func decodeRaw(body []byte) (*rawEnvelope, []*Result, error) {
 	var env rawEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	var results []*Result
+	p := rowParser{b: body}
+	err := p.object(func(key string) error {
+		switch key {
+		case "result":
+			if p.null() {
+				return nil
+			}
+			return p.array(func() error {
+				item, r, err := p.rawItem()
+				if err != nil {
+					return fmt.Errorf("statement %d: %w", len(results), err)
+				}
+				env.Result = append(env.Result, item)
+				results = append(results, r)
+				return nil
+			})
+		case "success":
+			return p.bool(&env.Success)
+		case "errors":
+			return p.decodeJSON(&env.Errors)
+		case "messages":
+			return p.decodeJSON(&env.Messages)
+		}
+		return p.skip()
+	})
+	if err == nil {
+		err = p.end()
+	}
+	if err != nil {
 		return nil, nil, fmt.Errorf("decode response: %w", err)
 	}
 	if !env.Success {
 		return &env, nil, nil
 	}
-	results := make([]*Result, len(env.Result))
-	for i := range env.Result {
-		item := &env.Result[i]
-		r := &Result{Columns: item.Results.Columns, Meta: metaFromWire(&item.Meta)}
-		if r.Columns == nil {
-			r.Columns = []string{}
-		}
-		if err := r.parseRows(item.Results.Rows); err != nil {
-			return nil, nil, fmt.Errorf("decode statement %d rows: %w", i, err)
-		}
-		results[i] = r
-	}
 	return &env, results, nil
+}
+
+// rawItem reads one element of a /raw result array.
+func (p *rowParser) rawItem() (rawItem, *Result, error) {
+	var item rawItem
+	r := &Result{}
+	var rows []byte // rows seen before columns, parsed once the width is known
+	parsed := false
+	err := p.object(func(key string) error {
+		switch key {
+		case "results":
+			if p.null() {
+				return nil
+			}
+			return p.object(func(key string) error {
+				switch key {
+				case "columns":
+					return p.decodeJSON(&r.Columns)
+				case "rows":
+					if r.Columns != nil {
+						parsed = true
+						return r.parseRowsAt(p)
+					}
+					start := p.i
+					if err := p.skip(); err != nil {
+						return err
+					}
+					rows = p.b[start:p.i]
+					return nil
+				}
+				return p.skip()
+			})
+		case "success":
+			var ok bool
+			err := p.bool(&ok)
+			item.Success = &ok
+			return err
+		case "meta":
+			return p.decodeJSON(&item.Meta)
+		case "error":
+			return p.decodeJSON(&item.Error)
+		}
+		return p.skip()
+	})
+	if err != nil {
+		return item, nil, err
+	}
+	if r.Columns == nil {
+		r.Columns = []string{}
+	}
+	r.Meta = metaFromWire(&item.Meta)
+	if !parsed {
+		if err := r.parseRows(rows); err != nil {
+			return item, nil, err
+		}
+	}
+	return item, r, nil
 }
 
 func metaFromWire(m *wire.Meta) Meta {
@@ -88,18 +162,29 @@ type rowParser struct {
 var errSyntax = errors.New("malformed JSON in rows")
 
 func (r *Result) parseRows(b []byte) error {
-	if len(b) == 0 || string(b) == "null" {
+	if len(b) == 0 {
 		return nil
 	}
 	p := rowParser{b: b}
+	if err := r.parseRowsAt(&p); err != nil {
+		return err
+	}
+	return p.end()
+}
+
+// parseRowsAt parses the rows array at p's position, leaving p just after it.
+func (r *Result) parseRowsAt(p *rowParser) error {
+	if p.null() {
+		return nil
+	}
 	if !p.consume('[') {
 		return errSyntax
 	}
 	ncol := len(r.Columns)
 	// A rough count of rows lets the value slice be allocated once.
-	r.vals = make([]value, 0, ncol*estimateRows(b))
+	r.vals = make([]value, 0, ncol*estimateRows(p.b[p.i:]))
 	if p.consume(']') {
-		return p.end()
+		return nil
 	}
 	for {
 		if !p.consume('[') {
@@ -127,7 +212,7 @@ func (r *Result) parseRows(b []byte) error {
 		}
 		r.rows++
 		if p.consume(']') {
-			return p.end()
+			return nil
 		}
 		if !p.consume(',') {
 			return errSyntax
@@ -319,4 +404,115 @@ func (p *rowParser) blob() (value, error) {
 		}
 	}
 	return value{kind: kindBlob, s: unsafe.String(unsafe.SliceData(out), len(out))}, nil
+}
+
+// object reads a JSON object, calling fn with each key while p is at the key's value; fn must
+// consume the value.
+func (p *rowParser) object(fn func(key string) error) error {
+	if !p.consume('{') {
+		return errSyntax
+	}
+	if p.consume('}') {
+		return nil
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return errSyntax
+		}
+		key, err := p.str()
+		if err != nil {
+			return err
+		}
+		if !p.consume(':') {
+			return errSyntax
+		}
+		p.ws()
+		if err := fn(key); err != nil {
+			return err
+		}
+		if p.consume('}') {
+			return nil
+		}
+		if !p.consume(',') {
+			return errSyntax
+		}
+	}
+}
+
+// array reads a JSON array, calling fn at each element; fn must consume it.
+func (p *rowParser) array(fn func() error) error {
+	if !p.consume('[') {
+		return errSyntax
+	}
+	if p.consume(']') {
+		return nil
+	}
+	for {
+		p.ws()
+		if err := fn(); err != nil {
+			return err
+		}
+		if p.consume(']') {
+			return nil
+		}
+		if !p.consume(',') {
+			return errSyntax
+		}
+	}
+}
+
+func (p *rowParser) null() bool {
+	p.ws()
+	if p.literal("null") == nil {
+		return true
+	}
+	return false
+}
+
+func (p *rowParser) bool(dst *bool) error {
+	p.ws()
+	if p.literal("true") == nil {
+		*dst = true
+		return nil
+	}
+	*dst = false
+	return p.literal("false")
+}
+
+// skip consumes one JSON value of any kind, checking its syntax.
+func (p *rowParser) skip() error {
+	p.ws()
+	if p.i >= len(p.b) {
+		return errSyntax
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(func(string) error { return p.skip() })
+	case c == '[':
+		return p.array(p.skip)
+	case c == '"':
+		_, err := p.str()
+		return err
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		_, err := p.number()
+		return err
+	}
+	return errSyntax
+}
+
+// decodeJSON decodes the next value with encoding/json, for the small parts of a response.
+func (p *rowParser) decodeJSON(dst any) error {
+	p.ws()
+	start := p.i
+	if err := p.skip(); err != nil {
+		return err
+	}
+	return json.Unmarshal(p.b[start:p.i], dst)
 }

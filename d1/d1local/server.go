@@ -1,0 +1,307 @@
+package d1local
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures a Server. The zero value serves in-memory databases without a token.
+type Options struct {
+	// Dir is the folder of <uuid>.sqlite files (created if missing); "" keeps every database in
+	// memory.
+	Dir string
+	// Token, when non-empty, is required as "Authorization: Bearer <Token>" on every API call.
+	Token string
+	// Logger receives the emulator's own failures; nil discards them. The token is never logged.
+	Logger *slog.Logger
+	// Now is the clock for Time Travel, rate-limit windows and Retry-After; nil means time.Now.
+	Now func() time.Time
+	// RateLimit emulates Cloudflare's API rate limit; the zero value sets none.
+	RateLimit RateLimit
+	// Latency is added to every API request (benchmarks use 50 ms to resemble a remote D1).
+	Latency time.Duration
+	// MaxBodyBytes caps request bodies (query, raw, import uploads); 0 means 100 MB.
+	MaxBodyBytes int64
+	// TimeTravelLimit is how many bookmarks each database keeps; 0 means 100.
+	TimeTravelLimit int
+}
+
+// Server is a local D1: an http.Handler serving Cloudflare's D1 REST API under
+// /client/v4/accounts/{account_id}/d1/database over SQLite. It is safe for concurrent use;
+// requests to one database run one at a time, as in D1.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	maxBody int64
+	mux     *http.ServeMux
+	limiter *rateLimiter
+	faults  faultQueue
+	files   fileStore
+	jobs    jobStore
+
+	requests atomic.Int64
+
+	mu     sync.Mutex // guards dbs, order, closed
+	dbs    map[string]*database
+	order  []string // ids in creation order
+	closed bool
+}
+
+// New opens a Server. With a Dir it opens the databases already there.
+func New(opts Options) (*Server, error) {
+	s := &Server{
+		opts:    opts,
+		log:     opts.Logger,
+		now:     opts.Now,
+		maxBody: opts.MaxBodyBytes,
+		dbs:     map[string]*database{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 100 << 20
+	}
+	s.limiter = newRateLimiter(opts.RateLimit)
+	s.files.init()
+	s.jobs.init()
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("d1local: %w", err)
+		}
+		if err := s.loadIndex(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("d1local: open %s: %w", opts.Dir, err)
+		}
+	}
+	s.routes()
+	return s, nil
+}
+
+// Close closes every database. Requests after Close fail.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	dbs := s.dbs
+	s.dbs = map[string]*database{}
+	s.order = nil
+	s.mu.Unlock()
+	for _, d := range dbs {
+		d.close()
+	}
+	return nil
+}
+
+// Requests returns how many API requests the server has received, refused ones included.
+// Downloads of exports and uploads of imports (the signed URLs) do not count.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Paths the handler serves.
+const (
+	apiPrefix   = "/client/v4/accounts/"
+	filesPrefix = "/client/v4/d1local/files/"
+)
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	db := "/client/v4/accounts/{account}/d1/database"
+	m.HandleFunc(db, s.api(s.collection))
+	m.HandleFunc(db+"/{id}", s.api(s.withDB(s.item)))
+	m.HandleFunc(db+"/{id}/{op}", s.api(s.withDB(s.operation)))
+	m.HandleFunc(db+"/{id}/time_travel/{op}", s.api(s.withDB(s.timeTravel)))
+	m.HandleFunc(filesPrefix+"{key}/{name}", s.serveFile)
+	m.HandleFunc("/", s.notFound)
+	s.mux = m
+}
+
+// ServeHTTP serves D1's REST API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+			writeError(w, errInternal("panic"))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, apiPrefix) {
+		s.requests.Add(1)
+	}
+	writeError(w, errRouteNotFound())
+}
+
+// api wraps an API handler: it counts the request, adds latency, checks the token and the
+// emulated rate limit, and applies injected faults.
+func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		f := s.nextFault(r)
+		if !sleep(r.Context(), s.opts.Latency+f.Latency) {
+			return
+		}
+		if err := s.authenticate(r); err != nil {
+			writeError(w, err)
+			return
+		}
+		if wait, ok := s.limiter.allow(s.now()); !ok {
+			writeError(w, &apiError{status: http.StatusTooManyRequests, code: 971, msg: "Please wait and consider throttling your request speed", retryAfter: wait})
+			return
+		}
+		if f.answer(w) {
+			return
+		}
+		if f.DropAfterCommit {
+			h(discardWriter{header: http.Header{}}, r)
+			dropConnection(w)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) *apiError {
+	if s.opts.Token == "" {
+		return nil
+	}
+	auth := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || token == "" {
+		return &apiError{status: http.StatusUnauthorized, code: 10000, msg: "Authentication error"}
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) != 1 {
+		return &apiError{status: http.StatusForbidden, code: 10000, msg: "Authentication error"}
+	}
+	return nil
+}
+
+func (s *Server) collection(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		s.handleCreate(w, r)
+	case http.MethodGet:
+		s.handleList(w, r)
+	default:
+		writeError(w, errMethod())
+	}
+}
+
+// withDB resolves {id} to a database, answering 404/7404 for an unknown one.
+func (s *Server) withDB(h func(http.ResponseWriter, *http.Request, *database)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d := s.lookup(r.PathValue("id"))
+		if d == nil {
+			writeError(w, errNotFound())
+			return
+		}
+		h(w, r, d)
+	}
+}
+
+func (s *Server) item(w http.ResponseWriter, r *http.Request, d *database) {
+	switch r.Method {
+	case http.MethodGet:
+		writeResult(w, d.info(), nil)
+	case http.MethodDelete:
+		s.handleDelete(w, d)
+	default:
+		writeError(w, errMethod())
+	}
+}
+
+func (s *Server) operation(w http.ResponseWriter, r *http.Request, d *database) {
+	op := r.PathValue("op")
+	switch op {
+	case "query", "raw", "export", "import":
+	default:
+		writeError(w, errRouteNotFound())
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeError(w, errMethod())
+		return
+	}
+	switch op {
+	case "query":
+		s.handleQuery(w, r, d, false)
+	case "raw":
+		s.handleQuery(w, r, d, true)
+	case "export":
+		s.handleExport(w, r, d)
+	case "import":
+		s.handleImport(w, r, d)
+	}
+}
+
+func (s *Server) timeTravel(w http.ResponseWriter, r *http.Request, d *database) {
+	switch op := r.PathValue("op"); {
+	case op == "bookmark" && r.Method == http.MethodGet:
+		s.handleBookmark(w, r, d)
+	case op == "restore" && r.Method == http.MethodPost:
+		s.handleRestore(w, r, d)
+	case op == "bookmark" || op == "restore":
+		writeError(w, errMethod())
+	default:
+		writeError(w, errRouteNotFound())
+	}
+}
+
+// sleep waits for d or until ctx ends; it reports whether the full wait elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// baseURL is the scheme and host the client used, so signed URLs work in process and over a
+// socket alike.
+func baseURL(r *http.Request) string {
+	scheme := r.URL.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	return scheme + "://" + host
+}
+
+// drainClose discards and closes a body.
+func drainClose(b io.ReadCloser) {
+	if b != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(b, 1<<20))
+		_ = b.Close()
+	}
+}
+
+var errDropped = errors.New("d1local: connection dropped after the request committed (injected fault)")

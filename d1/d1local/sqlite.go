@@ -56,7 +56,7 @@ func openConn(path string) (*conn, error) {
 	defer tls.Free(8)
 	flags := int32(sqlite3.SQLITE_OPEN_READWRITE | sqlite3.SQLITE_OPEN_CREATE | sqlite3.SQLITE_OPEN_FULLMUTEX)
 	rc := sqlite3.Xsqlite3_open_v2(tls, zName, pdb, flags, 0)
-	c := &conn{tls: tls, db: *(*uintptr)(unsafe.Pointer(pdb))}
+	c := &conn{tls: tls, db: *(*uintptr)(cptr(pdb))}
 	if rc != sqlite3.SQLITE_OK {
 		err := c.lastError(rc)
 		c.close()
@@ -157,8 +157,8 @@ func (c *conn) prepare(sql string) (*stmt, string, error) {
 	if rc != sqlite3.SQLITE_OK {
 		return nil, "", c.lastError(rc)
 	}
-	p := *(*uintptr)(unsafe.Pointer(pstmt))
-	used := int(*(*uintptr)(unsafe.Pointer(ptail)) - z)
+	p := *(*uintptr)(cptr(pstmt))
+	used := int(*(*uintptr)(cptr(ptail)) - z)
 	tail := ""
 	if used >= 0 && used < len(sql) {
 		tail = sql[used:]
@@ -257,7 +257,7 @@ func cBytes(tls *libc.TLS, b []byte) (uintptr, error) {
 		return 0, errors.New("out of memory")
 	}
 	if len(b) > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(p)), len(b)), b)
+		copy(unsafe.Slice((*byte)(cptr(p)), len(b)), b)
 	}
 	return p, nil
 }
@@ -295,7 +295,7 @@ func (s *stmt) column(i int) value {
 		n := int(sqlite3.Xsqlite3_column_bytes(tls, p, col))
 		b := make([]byte, n)
 		if n > 0 && ptr != 0 {
-			copy(b, unsafe.Slice((*byte)(unsafe.Pointer(ptr)), n))
+			copy(b, unsafe.Slice((*byte)(cptr(ptr)), n))
 		}
 		return value{kind: kind, bytes: b}
 	default:
@@ -352,9 +352,9 @@ func (c *conn) serialize() ([]byte, error) {
 		return nil, errors.New("serialize: out of memory")
 	}
 	defer sqlite3.Xsqlite3_free(c.tls, p)
-	n := *(*int64)(unsafe.Pointer(plen))
+	n := *(*int64)(cptr(plen))
 	b := make([]byte, n)
-	copy(b, unsafe.Slice((*byte)(unsafe.Pointer(p)), n))
+	copy(b, unsafe.Slice((*byte)(cptr(p)), n))
 	return b, nil
 }
 
@@ -376,7 +376,7 @@ func (c *conn) replaceWith(image []byte) error {
 		if buf == 0 {
 			return errors.New("restore: out of memory")
 		}
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(buf)), len(image)), image)
+		copy(unsafe.Slice((*byte)(cptr(buf)), len(image)), image)
 		rc := sqlite3.Xsqlite3_deserialize(src.tls, src.db, zMain, buf, int64(len(image)), int64(len(image)),
 			sqlite3.SQLITE_DESERIALIZE_FREEONCLOSE|sqlite3.SQLITE_DESERIALIZE_RESIZEABLE)
 		if rc != sqlite3.SQLITE_OK {
@@ -403,3 +403,7 @@ func (c *conn) replaceWith(image []byte) error {
 func cFuncPointer[T any](f T) uintptr {
 	return *(*uintptr)(unsafe.Pointer(&struct{ f T }{f}))
 }
+
+// cptr converts an address of C memory (allocated by SQLite or libc, never moved or collected by
+// Go's garbage collector) to an unsafe.Pointer.
+func cptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }

@@ -139,9 +139,13 @@ func (d *database) runOne(s statement, sizeBefore int64) (stmtResult, bool, erro
 	changes := c.totalChanges() - changesBefore
 	rowid := c.lastInsertRowID()
 	size := c.size()
-	// rows_read approximates D1's cursor count: the rows a full scan stepped through, or the
-	// rows returned when an index found them (at least). rows_written is the rows changed.
-	rowsRead := max(st.status(sqlite3.SQLITE_STMTSTATUS_FULLSCAN_STEP), int64(len(r.rows)))
+	// rows_read approximates D1's cursor count: the rows full scans visited (SQLite counts
+	// the steps after the first row), or, when an index found them, the rows returned.
+	// rows_written is the rows changed (triggers and cascades included).
+	rowsRead := int64(len(r.rows))
+	if n := st.status(sqlite3.SQLITE_STMTSTATUS_FULLSCAN_STEP); n > 0 {
+		rowsRead = max(rowsRead, n+1)
+	}
 	elapsed := float64(time.Since(start).Microseconds()) / 1000
 	r.meta = wire.Meta{
 		ChangedDB:       changes > 0 || rowid != rowidBefore || size != sizeBefore,

@@ -27,7 +27,7 @@ func (c *Client) Bookmark(ctx context.Context, t time.Time) (string, error) {
 
 // Restored is the outcome of a Time Travel restore.
 type Restored struct {
-	Bookmark string // the bookmark restored to
+	Bookmark string // a new bookmark for the database as it is after the restore
 	// Undo is the bookmark of the database just before the restore: restore to it to undo.
 	Undo    string
 	Message string

@@ -254,4 +254,3 @@ func TestMeta(t *testing.T) {
 		assert.True(t, rs[0].Meta.ChangedDB)
 	})
 }
-

@@ -1,0 +1,83 @@
+// Package d1 is a client for Cloudflare D1's REST API, for Go services that reach D1 without
+// a Worker.
+//
+// It is built on the official SDK, github.com/cloudflare/cloudflare-go/v7 (its d1 and option
+// packages only, not the root client that compiles every Cloudflare product), which builds the
+// requests, paths and authentication. Everything D1-specific is this package's own, because the
+// SDK's defaults are unsafe for a database: it retries POSTs on 5xx (duplicating writes),
+// ignores long Retry-After waits, decodes every number as float64 (ids past 2^53 come back
+// wrong), types parameters as strings, never checks the envelope's success flag, and prints
+// URLs and bodies in its errors. Here the raw response is taken from the SDK in a middleware
+// and decoded by this package.
+//
+// # Statements
+//
+// Query returns rows, Exec only metadata, Run honours a Statement's Idempotent flag, Batch
+// sends several statements in one request that commits or fails as a whole, and ExecScript
+// runs a multi-statement script (split as SQLite splits it: quotes, comments,
+// CREATE TRIGGER … BEGIN … END and CRLF are handled). All of them use the /raw endpoint,
+// whose rows are arrays: smaller than /query's objects, in column order, duplicates kept.
+//
+// # Types
+//
+// Arguments: nil; bool (sent as 1/0); every Go integer kind within ±(2^53−1) (beyond that D1's
+// JavaScript numbers would round it: an *ArgError, never silent rounding); float32 and float64
+// (not NaN or ±Inf); string (valid UTF-8); []byte (a BLOB, sent as a JSON array of byte
+// values); time.Time (RFC 3339 text in UTC); driver.Valuer; pointers to these (nil is NULL);
+// named types of these kinds. Anything else is an *ArgError before anything is sent.
+//
+// Note that D1 binds every JSON number as a SQLite REAL: 5 written into a TEXT column is stored
+// as '5.0', and LIMIT ? accepts 2 but not 1.5. Bind text for TEXT columns.
+//
+// Results: NULL is nil, INTEGER int64 (decoded exactly, never through float64), REAL float64,
+// TEXT string, BLOB []byte. D1 sends a REAL with an integral value, such as 5.0, as the JSON
+// number 5, so it comes back as int64 5: scan into a float64 where a REAL is expected. Row.Scan
+// converts to the destination (integers, floats, bool from 0/1, string, []byte, time.Time from
+// RFC 3339 or SQLite's "YYYY-MM-DD HH:MM:SS", sql.Scanner, encoding.TextUnmarshaler, pointers
+// for NULL), refusing overflow and NULL into non-pointers with a *ScanError. Collect, CollectOne,
+// QueryAll and QueryOne map rows to structs by `d1:"column"` tag or by field name.
+//
+// # Limits
+//
+// D1 refuses statements with more than 100 bound parameters, more than 100,000 bytes of SQL, or
+// a string or BLOB over 2,000,000 bytes. The client checks these, and its own caps on statements
+// and bytes per request (Limits), before sending, with a *LimitError naming the limit and the
+// statement.
+//
+// # Errors and retries
+//
+// Failures are *Error values carrying the HTTP status, Cloudflare's codes, D1's message, the
+// SQLite result class and extended code (SQLITE_CONSTRAINT, SQLITE_CONSTRAINT_UNIQUE), the
+// statement when known, and whether the request may have reached D1 (Sent). Branch with
+// IsConstraint, IsUniqueViolation, IsNoSuchTable, IsRateLimited, IsAuth, IsNotFound and
+// IsRetryable. The API token, SQL arguments and response bodies never appear in errors or logs.
+//
+// Transient failures (5xx, gateway pages, lost connections, and the D1 messages Cloudflare
+// documents as transient) are retried with exponential backoff and jitter, but a write is
+// retried only when the request certainly did not reach D1 (the connection was refused, or a
+// 429 refused it), or when every statement is read-only or marked Idempotent: a write whose
+// response was lost may have committed, and replaying it could duplicate it.
+//
+// # Rate limit
+//
+// Cloudflare allows 1,200 API requests per five minutes per token and then refuses every request
+// for five minutes. A client keeps a budget shared by all its goroutines (RateLimit; by default
+// a token bucket that can never exceed 1,200 requests in any five-minute window), honours a
+// 429's Retry-After however long by pausing every caller, and fails at once with an error
+// matching ErrRateLimited when a caller's deadline comes before the wait ends. Batch to save
+// requests: they are the scarce resource.
+//
+// # Administration
+//
+// CreateDatabase, GetDatabase, ListDatabases and DeleteDatabase manage databases; Export writes
+// a SQL dump through D1's polling export; Import runs a SQL file through D1's upload-and-ingest
+// import, checking the uploaded object's ETag against the file's MD5; Bookmark, Restore and
+// RestoreAt use Time Travel. Signed URLs never receive the API token.
+//
+// # Local D1
+//
+// Package d1/d1local serves the same API over SQLite, in process (through an http.RoundTripper)
+// or on a port; the conformance tests of this package run against it always, and against real
+// D1 when CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and D1_DATABASE_ID are set. The root
+// package d1seal picks one or the other from the environment.
+package d1

@@ -186,6 +186,8 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, d *database
 	}
 	var results []stmtResult
 	err = d.write(s, func() (bool, error) {
+		stop := d.conn.interruptAfter(s.timeout, r.Context().Done())
+		defer stop()
 		res, wrote, err := d.run(stmts)
 		results = res
 		return wrote, err

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/d1seal/d1seal/d1/d1local"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -253,4 +256,11 @@ func TestMeta(t *testing.T) {
 		assert.Equal(t, int64(2), rs[0].Meta.Changes)
 		assert.True(t, rs[0].Meta.ChangedDB)
 	})
+}
+
+func TestQueryTimeout(t *testing.T) {
+	e := newEnv(t, d1local.Options{QueryTimeout: 50 * time.Millisecond})
+	msg := e.failSQL(t, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
+	assert.Equal(t, "interrupted: SQLITE_INTERRUPT", msg)
+	e.sql(t, "SELECT 1") // the connection is usable afterwards
 }

@@ -34,6 +34,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// TimeTravelLimit is how many bookmarks each database keeps; 0 means 100.
 	TimeTravelLimit int
+	// QueryTimeout interrupts a query or raw request running longer (D1 allows 30 s); 0 means
+	// 30 s. A request is also interrupted when its client goes away.
+	QueryTimeout time.Duration
 }
 
 // Server is a local D1: an http.Handler serving Cloudflare's D1 REST API under
@@ -44,6 +47,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
+	timeout time.Duration
 	mux     *http.ServeMux
 	limiter *rateLimiter
 	faults  faultQueue
@@ -72,6 +76,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.timeout = opts.QueryTimeout; s.timeout <= 0 {
+		s.timeout = 30 * time.Second
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 100 << 20

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -407,3 +408,27 @@ func cFuncPointer[T any](f T) uintptr {
 // cptr converts an address of C memory (allocated by SQLite or libc, never moved or collected by
 // Go's garbage collector) to an unsafe.Pointer.
 func cptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
+
+// interruptAfter makes SQLite abandon the running statement once d has passed or done is
+// closed, whichever comes first (D1 gives a request 30 s); the returned stop ends the watch.
+// sqlite3_interrupt is safe to call from another goroutine.
+func (c *conn) interruptAfter(d time.Duration, done <-chan struct{}) (stop func()) {
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	db := c.db
+	go func() {
+		defer close(finished)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		case <-done:
+		}
+		tls := libc.NewTLS()
+		sqlite3.Xsqlite3_interrupt(tls, db)
+		tls.Close()
+	}()
+	return func() { close(quit); <-finished }
+}

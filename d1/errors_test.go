@@ -456,3 +456,30 @@ func TestTokenNeverLeaks(t *testing.T) {
 	assert.Contains(t, f.body(0), "secret-arg-value", "the argument was sent")
 	assert.True(t, errors.Is(err, err))
 }
+
+func TestChunks(t *testing.T) {
+	f := newFake(t, rawOK([]string{}, `[]`))
+	c := f.client(t, Options{Limits: Limits{MaxStatements: 4, MaxRequestBytes: 350}})
+	st := func(n int) Statement { return Statement{SQL: "INSERT INTO t VALUES (?)", Args: []any{strings.Repeat("x", n)}} }
+	// Each statement encodes to 47+n bytes ({"sql":"INSERT INTO t VALUES (?)","params":["…"]}),
+	// plus a comma, in a 12-byte {"batch":[]}: four st(1) make 208 bytes, st(100)+st(100) 308,
+	// and st(10) would take that to 366.
+	chunks, err := c.Chunks([]Statement{st(1), st(1), st(1), st(1), st(100), st(100), st(10)})
+	require.NoError(t, err)
+	var sizes []int
+	for _, ch := range chunks {
+		sizes = append(sizes, len(ch))
+		body, err := c.encode(ch)
+		require.NoError(t, err, "every chunk fits in a request")
+		assert.LessOrEqual(t, len(body), 350)
+	}
+	assert.Equal(t, []int{4, 2, 1}, sizes, "cut by count, then by bytes")
+	_, err = c.Chunks([]Statement{st(1), st(300)})
+	var le *LimitError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, 1, le.Statement)
+	chunks, err = c.Chunks(nil)
+	require.NoError(t, err)
+	assert.Empty(t, chunks)
+	assert.Equal(t, int64(0), f.requests.Load())
+}

@@ -137,6 +137,38 @@ func (c *Client) send(ctx context.Context, op string, stmts []Statement) ([]*Res
 	return results, nil
 }
 
+// Chunks splits stmts into consecutive groups, as few as possible, each of which fits in one
+// request under the client's Limits (statements and bytes per request); send each with Batch.
+// A statement that does not fit in a request on its own is a *LimitError.
+func (c *Client) Chunks(stmts []Statement) ([][]Statement, error) {
+	lim := &c.limits
+	var out [][]Statement
+	start, size := 0, len(`{"batch":[]}`)
+	var buf []byte
+	for i := range stmts {
+		var err error
+		if buf, err = c.encodeOne(buf[:0], &stmts[i], i); err != nil {
+			return nil, err
+		}
+		n := len(buf) + 1 // the comma
+		if len(`{"batch":[]}`)+n > lim.MaxRequestBytes {
+			return nil, &LimitError{Limit: "request bytes", Max: lim.MaxRequestBytes, Got: len(`{"batch":[]}`) + n, Statement: i}
+		}
+		if i > start && (i-start >= lim.MaxStatements || size+n > lim.MaxRequestBytes) {
+			out = append(out, stmts[start:i:i])
+			start, size = i, len(`{"batch":[]}`)
+		}
+		size += n
+	}
+	if start < len(stmts) {
+		out = append(out, stmts[start:len(stmts):len(stmts)])
+	}
+	return out, nil
+}
+
+// Limits returns the limits the client checks before sending.
+func (c *Client) Limits() Limits { return c.limits }
+
 // encode builds the request body: {"sql","params"} for one statement, {"batch":[…]} for
 // several. Every argument and limit is checked here, before anything is sent.
 func (c *Client) encode(stmts []Statement) ([]byte, error) {
@@ -153,31 +185,13 @@ func (c *Client) encode(stmts []Statement) ([]byte, error) {
 		buf = append(buf, `{"batch":[`...)
 	}
 	for i := range stmts {
-		st := &stmts[i]
-		if strings.TrimSpace(st.SQL) == "" {
-			return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: "empty SQL"}
-		}
-		if len(st.SQL) > lim.MaxSQLBytes {
-			return nil, &LimitError{Limit: "SQL bytes", Max: lim.MaxSQLBytes, Got: len(st.SQL), Statement: i}
-		}
-		if len(st.Args) > lim.MaxParams {
-			return nil, &LimitError{Limit: "parameters", Max: lim.MaxParams, Got: len(st.Args), Statement: i}
-		}
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		var err error
-		buf = append(buf, `{"sql":`...)
-		if buf, err = appendSQL(buf, st.SQL, i); err != nil {
+		if buf, err = c.encodeOne(buf, &stmts[i], i); err != nil {
 			return nil, err
 		}
-		if len(st.Args) > 0 {
-			buf = append(buf, `,"params":`...)
-			if buf, err = appendArgs(buf, st, i, lim); err != nil {
-				return nil, err
-			}
-		}
-		buf = append(buf, '}')
 		if len(buf) > lim.MaxRequestBytes {
 			return nil, &LimitError{Limit: "request bytes", Max: lim.MaxRequestBytes, Got: len(buf), Statement: -1}
 		}
@@ -186,4 +200,30 @@ func (c *Client) encode(stmts []Statement) ([]byte, error) {
 		buf = append(buf, "]}"...)
 	}
 	return buf, nil
+}
+
+// encodeOne appends {"sql":…,"params":[…]} for one statement, checking its limits.
+func (c *Client) encodeOne(buf []byte, st *Statement, i int) ([]byte, error) {
+	lim := &c.limits
+	if strings.TrimSpace(st.SQL) == "" {
+		return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: "empty SQL"}
+	}
+	if len(st.SQL) > lim.MaxSQLBytes {
+		return nil, &LimitError{Limit: "SQL bytes", Max: lim.MaxSQLBytes, Got: len(st.SQL), Statement: i}
+	}
+	if len(st.Args) > lim.MaxParams {
+		return nil, &LimitError{Limit: "parameters", Max: lim.MaxParams, Got: len(st.Args), Statement: i}
+	}
+	var err error
+	buf = append(buf, `{"sql":`...)
+	if buf, err = appendSQL(buf, st.SQL, i); err != nil {
+		return nil, err
+	}
+	if len(st.Args) > 0 {
+		buf = append(buf, `,"params":`...)
+		if buf, err = appendArgs(buf, st, i, lim); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
 }

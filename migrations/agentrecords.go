@@ -1,0 +1,21 @@
+package migrations
+
+import (
+	"embed"
+	"fmt"
+)
+
+//go:embed agentrecords/*.sql
+var agentRecordsFS embed.FS
+
+// AgentRecords returns the migrations of d1seal's agent-records schema, the default set:
+// 0001_agent_records.sql is the schema of the d1-patterns design document exactly (the records,
+// shared_records, agents and events tables with all their indexes and constraints). Later
+// changes are later files, never edits of applied ones.
+func AgentRecords() *Set {
+	set, err := Load(agentRecordsFS, "agentrecords")
+	if err != nil {
+		panic(fmt.Sprintf("migrations: embedded agent-records set: %v", err)) // caught by the tests
+	}
+	return set
+}

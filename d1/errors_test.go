@@ -3,6 +3,7 @@ package d1
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -482,4 +483,28 @@ func TestChunks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, chunks)
 	assert.Equal(t, int64(0), f.requests.Load())
+}
+
+func TestImportRefusesCorruptedUpload(t *testing.T) {
+	var actions []string
+	var uploadAuth []string
+	var f *fakeD1
+	f = newFake(t, func(n int, w http.ResponseWriter, r *http.Request, body []byte) {
+		if r.Method == http.MethodPut {
+			uploadAuth = append(uploadAuth, r.Header.Get("Authorization"))
+			w.Header().Set("ETag", `"00000000000000000000000000000000"`) // not the file's MD5
+			return
+		}
+		var req struct{ Action string }
+		json.Unmarshal(body, &req)
+		actions = append(actions, req.Action)
+		writeJSON(w, 200, map[string]any{"success": true, "errors": []any{}, "messages": []any{},
+			"result": map[string]any{"success": true, "filename": "database/db-1/x.sql", "upload_url": f.URL + "/upload/secret", "messages": []any{}}})
+	})
+	c := f.client(t, Options{})
+	_, err := c.Import(context.Background(), strings.NewReader("INSERT INTO t VALUES (1);"), ImportOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "does not match the file's MD5")
+	assert.Equal(t, []string{"init"}, actions, "a corrupted upload is never ingested")
+	assert.Equal(t, []string{""}, uploadAuth, "the signed upload URL never gets the API token")
 }

@@ -461,7 +461,9 @@ func TestTokenNeverLeaks(t *testing.T) {
 func TestChunks(t *testing.T) {
 	f := newFake(t, rawOK([]string{}, `[]`))
 	c := f.client(t, Options{Limits: Limits{MaxStatements: 4, MaxRequestBytes: 350}})
-	st := func(n int) Statement { return Statement{SQL: "INSERT INTO t VALUES (?)", Args: []any{strings.Repeat("x", n)}} }
+	st := func(n int) Statement {
+		return Statement{SQL: "INSERT INTO t VALUES (?)", Args: []any{strings.Repeat("x", n)}}
+	}
 	// Each statement encodes to 47+n bytes ({"sql":"INSERT INTO t VALUES (?)","params":["…"]}),
 	// plus a comma, in a 12-byte {"batch":[]}: four st(1) make 208 bytes, st(100)+st(100) 308,
 	// and st(10) would take that to 366.

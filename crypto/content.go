@@ -1,0 +1,145 @@
+package crypto
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+)
+
+// contentSuite is the envelope's suite byte: AES-256-GCM under a key derived with
+// HKDF-SHA256 from the data key, with a 32-byte key commitment (see the package docs).
+const contentSuite = 1
+
+const (
+	commitSize   = 32
+	envelopeHead = 2 + commitSize // version, suite, commitment
+	// MinCiphertextSize is the size of Envelope.Ciphertext for an empty plaintext; it is
+	// always plaintext length + MinCiphertextSize.
+	MinCiphertextSize = envelopeHead + tagSize
+)
+
+// Envelope is a sealed record version as stored in its row. Each field is one column.
+type Envelope struct {
+	// Ciphertext is the records.ciphertext column: version (0x01), suite (0x01), the 32-byte
+	// key commitment, then the AES-256-GCM ciphertext and 16-byte tag.
+	Ciphertext []byte
+
+	// Nonce is the records.nonce column: the 12-byte AES-GCM nonce, random per version.
+	Nonce []byte
+
+	// Signature is a new records.signature column: version (0x01), the signer's 16-byte
+	// key id, then the 64-byte Ed25519 signature.
+	Signature []byte
+}
+
+// DataKey is the 256-bit data key (DEK) of one record version, bound to that version's
+// RecordContext: it opens the version's envelope and wraps for more recipients of that
+// version only. A fresh DataKey is made for every written version (Seal, Rekey); it is never
+// reused for another version. DataKey never prints its secret and is safe for concurrent use.
+type DataKey struct {
+	rc  RecordContext
+	key *[keySize]byte
+}
+
+func newDataKey(rc RecordContext) *DataKey {
+	k := new([keySize]byte)
+	rand.Read(k[:])
+	return &DataKey{rc: rc, key: k}
+}
+
+// Context returns the record version the key belongs to.
+func (k *DataKey) Context() RecordContext { return k.rc }
+
+// String returns a redacted description: the record context, never the key.
+func (k DataKey) String() string { return "crypto.DataKey(" + k.rc.String() + ", REDACTED)" }
+
+// GoString is String.
+func (k DataKey) GoString() string { return k.String() }
+
+// Format prints String for every verb.
+func (k DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+
+// appendContentAAD appends the additional data of the content AEAD: format version, suite,
+// then the record context (see appendContext).
+func appendContentAAD(b []byte, rc RecordContext) []byte {
+	b = append(b, FormatVersion, contentSuite)
+	return appendContext(b, rc)
+}
+
+// contentKeys derives the AES-256-GCM key and the key commitment from the data key:
+// HKDF-SHA256(ikm = DEK, salt = empty, info = "d1seal content v1" || 0x00 || nonce || aad),
+// 64 bytes, the first 32 the AES key and the last 32 the commitment. aad is the content
+// AAD, so both are bound to the format, suite, record context and nonce.
+func contentKeys(dek *[keySize]byte, nonce, aad []byte) (encKey, commit []byte, err error) {
+	const label = "d1seal content v1\x00"
+	info := make([]byte, 0, len(label)+len(nonce)+len(aad))
+	info = append(append(append(info, label...), nonce...), aad...)
+	okm, err := hkdfSHA256(dek[:], nil, info, 2*keySize)
+	if err != nil {
+		return nil, nil, err
+	}
+	return okm[:keySize], okm[keySize:], nil
+}
+
+// sealContent encrypts plaintext under k with a fresh random nonce.
+func (k *DataKey) sealContent(plaintext []byte) (ciphertext, nonce []byte, err error) {
+	nonce = make([]byte, nonceSize)
+	rand.Read(nonce)
+	aad := appendContentAAD(make([]byte, 0, 2+contextSize(k.rc)), k.rc)
+	encKey, commit, err := contentKeys(k.key, nonce, aad)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct := make([]byte, 0, MinCiphertextSize+len(plaintext))
+	ct = append(ct, FormatVersion, contentSuite)
+	ct = append(ct, commit...)
+	ct, err = sealGCM(ct, encKey, nonce, plaintext, aad)
+	clear(encKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ct, nonce, nil
+}
+
+// checkEnvelope checks the shape of the ciphertext and nonce columns.
+func checkEnvelope(op string, ciphertext, nonce []byte) error {
+	if len(ciphertext) < 2 {
+		return malformed(op, "ciphertext is %d bytes, want at least %d", len(ciphertext), MinCiphertextSize)
+	}
+	if ciphertext[0] != FormatVersion {
+		return unsupported(op, "envelope version %d, this package reads %d", ciphertext[0], FormatVersion)
+	}
+	if ciphertext[1] != contentSuite {
+		return unsupported(op, "content suite %d, this package reads %d", ciphertext[1], contentSuite)
+	}
+	if len(ciphertext) < MinCiphertextSize {
+		return malformed(op, "ciphertext is %d bytes, want at least %d", len(ciphertext), MinCiphertextSize)
+	}
+	if len(nonce) != nonceSize {
+		return malformed(op, "nonce is %d bytes, want %d", len(nonce), nonceSize)
+	}
+	return nil
+}
+
+// openContent checks the commitment, then decrypts. It does not check the signature.
+func (k *DataKey) openContent(ciphertext, nonce []byte) ([]byte, error) {
+	const op = "open envelope"
+	if err := checkEnvelope(op, ciphertext, nonce); err != nil {
+		return nil, err
+	}
+	aad := appendContentAAD(make([]byte, 0, 2+contextSize(k.rc)), k.rc)
+	encKey, commit, err := contentKeys(k.key, nonce, aad)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	defer clear(encKey)
+	if subtle.ConstantTimeCompare(commit, ciphertext[2:envelopeHead]) != 1 {
+		return nil, ErrDecrypt
+	}
+	body := ciphertext[envelopeHead:]
+	pt, err := openGCM(make([]byte, 0, len(body)-tagSize), encKey, nonce, body, aad)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}

@@ -1,0 +1,130 @@
+package crypto
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// FormatVersion is the version byte at the start of every envelope, wrapped key, signature
+// and key file this package writes. Readers refuse other values with ErrUnsupported.
+const FormatVersion = 1
+
+// Errors callers branch on. Every call that opens stored bytes (Agent.Open, Agent.Unwrap,
+// DataKey.Open, VerifyingKey.Verify, ParseKeyFile, ReadKeyFile) fails closed: whatever was
+// wrong with the stored bytes, the error matches ErrDecrypt. When the fault is structural and
+// visible to anyone holding the bytes (a wrong length, an unknown version or suite byte), the
+// error also matches ErrMalformed or ErrUnsupported and says what it saw; failures of the
+// cryptography itself (a tag, commitment or signature that does not verify, a wrong key) are
+// ErrDecrypt alone, with no detail, so that errors never act as an oracle.
+var (
+	// ErrDecrypt means that stored bytes did not authenticate: they were altered, truncated,
+	// moved to another record, version or recipient, or the key offered is not the one they
+	// were made for. It is the only error an attacker who can edit rows learns anything from,
+	// and it says nothing about which check failed.
+	ErrDecrypt = errors.New("crypto: decryption failed")
+
+	// ErrMalformed means that input is not in the documented format (wrong length or shape).
+	ErrMalformed = errors.New("crypto: malformed input")
+
+	// ErrUnsupported means an unknown format version, suite or key-derivation setting, or
+	// settings outside the caps this package accepts. A newer d1seal may read it.
+	ErrUnsupported = errors.New("crypto: unsupported version or suite")
+
+	// ErrKeyType means a key of one kind was offered where another is needed: an Ed25519
+	// signing key where an encryption recipient is expected, or the reverse.
+	ErrKeyType = errors.New("crypto: wrong key type")
+
+	// ErrInvalidKey means a published public key failed validation: a low-order X25519
+	// point, a small-order or non-canonical Ed25519 point, or an ML-KEM key out of range.
+	ErrInvalidKey = errors.New("crypto: invalid public key")
+)
+
+// storedError reports a structural fault in stored bytes. It matches both its kind
+// (ErrMalformed or ErrUnsupported) and ErrDecrypt, so that callers who only ask "did it
+// open?" fail closed, while the message still says what was wrong. The detail holds only
+// lengths and format bytes, never secret material.
+type storedError struct {
+	op     string
+	kind   error
+	detail string
+}
+
+func (e *storedError) Error() string {
+	word := "malformed"
+	if e.kind == ErrUnsupported {
+		word = "unsupported"
+	}
+	return "crypto: " + e.op + ": " + word + ": " + e.detail
+}
+
+func (e *storedError) Unwrap() []error { return []error{e.kind, ErrDecrypt} }
+
+func malformed(op, format string, args ...any) error {
+	return &storedError{op: op, kind: ErrMalformed, detail: fmt.Sprintf(format, args...)}
+}
+
+func unsupported(op, format string, args ...any) error {
+	return &storedError{op: op, kind: ErrUnsupported, detail: fmt.Sprintf(format, args...)}
+}
+
+// maxContextField bounds each string of a RecordContext. It is the AT Protocol's DID limit,
+// the longest of the three identifiers (NSIDs stop at 317 bytes, record keys at 512).
+const maxContextField = 2048
+
+// RecordContext names one version of one record: the owning agent's DID, the collection, the
+// record key and the record version. Every ciphertext, wrapped key and signature is bound to
+// it, so that bytes moved to another row, another version or another recipient fail with
+// ErrDecrypt.
+//
+// The fields are plain strings so that this package does not depend on package records; the
+// caller validates them and must pass one canonical spelling, because the bytes are compared
+// exactly: in particular Collection must be the NSID with its authority lower-cased
+// (records.NSID.Canonical), since NSID authorities are case-insensitive and two spellings of
+// one collection would otherwise seal to two incompatible contexts. Version must grow with
+// every write of the record; the records package stores it in the row's version column.
+type RecordContext struct {
+	DID        string // the owning agent's DID, the records.did column
+	Collection string // canonical NSID, the records.collection column
+	RKey       string // record key, the records.rkey column
+	Version    uint64 // record version, a new records.version column
+}
+
+// String returns the context as did/collection/rkey@version, for messages and logs.
+func (rc RecordContext) String() string {
+	return rc.DID + "/" + rc.Collection + "/" + rc.RKey + "@" + strconv.FormatUint(rc.Version, 10)
+}
+
+// check reports whether the context can be encoded: each string non-empty and at most
+// maxContextField bytes.
+func (rc RecordContext) check() error {
+	for _, f := range [...]struct{ name, v string }{{"did", rc.DID}, {"collection", rc.Collection}, {"rkey", rc.RKey}} {
+		if f.v == "" {
+			return fmt.Errorf("crypto: record context %s: empty %s", rc, f.name)
+		}
+		if len(f.v) > maxContextField {
+			return fmt.Errorf("crypto: record context: %s is %d bytes, limit %d", f.name, len(f.v), maxContextField)
+		}
+	}
+	return nil
+}
+
+// appendContext appends the canonical encoding of rc: three strings, each as a 2-byte
+// big-endian length and its bytes (did, collection, rkey), then the version as 8 bytes
+// big-endian. The length prefixes make the encoding injective: no two contexts share one.
+func appendContext(b []byte, rc RecordContext) []byte {
+	b = appendString16(b, rc.DID)
+	b = appendString16(b, rc.Collection)
+	b = appendString16(b, rc.RKey)
+	return binary.BigEndian.AppendUint64(b, rc.Version)
+}
+
+func contextSize(rc RecordContext) int {
+	return 2 + len(rc.DID) + 2 + len(rc.Collection) + 2 + len(rc.RKey) + 8
+}
+
+func appendString16(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}

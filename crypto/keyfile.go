@@ -1,0 +1,279 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Key file format (all integers big-endian):
+//
+//	offset size
+//	0      8    magic "d1sealK\n"
+//	8      1    format version 0x01
+//	9      1    key derivation 0x01: argon2id (version 0x13)
+//	10     4    argon2id passes (time)
+//	14     4    argon2id memory in KiB
+//	18     1    argon2id lanes (threads)
+//	19     16   salt, random per file
+//	35     12   AES-GCM nonce, random per file
+//	47     ...  AES-256-GCM of the payload, key = argon2id(passphrase, salt, ...), AAD = bytes 0..46
+//
+// Payload: DID (2-byte length, bytes), X25519 private key (32), Ed25519 seed (32), then
+// 0x00, or 0x01 and the X-Wing seed (32).
+const (
+	keyFileMagic    = "d1sealK\n"
+	keyFileHeadSize = 8 + 1 + 1 + 4 + 4 + 1 + 16 + nonceSize
+	kdfArgon2id     = 1
+
+	// MaxKeyFileSize bounds what ReadKeyFile reads.
+	MaxKeyFileSize = 1 << 16
+)
+
+// Caps on the argon2id settings of a key file, checked before any work, so that a crafted
+// file cannot make ParseKeyFile spend unbounded memory or time.
+const (
+	MaxKeyFileTime    = 16
+	MaxKeyFileMemory  = 1 << 20 // KiB: 1 GiB
+	MaxKeyFileThreads = 16
+)
+
+// KeyFileOptions are the argon2id settings for writing a key file. The zero value means the
+// defaults: 3 passes over 64 MiB with 4 lanes (RFC 9106's second recommended setting).
+// Lower settings are for tests only.
+type KeyFileOptions struct {
+	Time      uint32 // passes; default 3
+	MemoryKiB uint32 // memory in KiB; default 65536 (64 MiB)
+	Threads   uint8  // lanes; default 4
+}
+
+func (o KeyFileOptions) withDefaults() KeyFileOptions {
+	if o.Time == 0 {
+		o.Time = 3
+	}
+	if o.MemoryKiB == 0 {
+		o.MemoryKiB = 64 << 10
+	}
+	if o.Threads == 0 {
+		o.Threads = 4
+	}
+	return o
+}
+
+func (o KeyFileOptions) check() error {
+	switch {
+	case o.Time < 1 || o.Time > MaxKeyFileTime:
+		return fmt.Errorf("argon2id passes %d outside 1..%d", o.Time, MaxKeyFileTime)
+	case o.Threads < 1 || o.Threads > MaxKeyFileThreads:
+		return fmt.Errorf("argon2id lanes %d outside 1..%d", o.Threads, MaxKeyFileThreads)
+	case o.MemoryKiB < 8*uint32(o.Threads) || o.MemoryKiB > MaxKeyFileMemory:
+		return fmt.Errorf("argon2id memory %d KiB outside %d..%d", o.MemoryKiB, 8*uint32(o.Threads), MaxKeyFileMemory)
+	}
+	return nil
+}
+
+// MarshalKeyFile encrypts a's private keys under passphrase in the key file format. The
+// passphrase must not be empty.
+func MarshalKeyFile(a *Agent, passphrase []byte, opts KeyFileOptions) ([]byte, error) {
+	const op = "crypto: write key file"
+	if len(passphrase) == 0 {
+		return nil, fmt.Errorf("%s: empty passphrase", op)
+	}
+	o := opts.withDefaults()
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	head := make([]byte, 0, keyFileHeadSize)
+	head = append(head, keyFileMagic...)
+	head = append(head, FormatVersion, kdfArgon2id)
+	head = binary.BigEndian.AppendUint32(head, o.Time)
+	head = binary.BigEndian.AppendUint32(head, o.MemoryKiB)
+	head = append(head, o.Threads)
+	var saltNonce [16 + nonceSize]byte
+	rand.Read(saltNonce[:])
+	head = append(head, saltNonce[:]...)
+
+	payload, err := a.marshalPrivate()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer clear(payload)
+	key := argon2.IDKey(passphrase, head[19:35], o.Time, o.MemoryKiB, o.Threads, keySize)
+	defer clear(key)
+	return sealGCM(head, key, head[35:keyFileHeadSize], payload, head)
+}
+
+func (a *Agent) marshalPrivate() ([]byte, error) {
+	x, err := a.enc.priv.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	p := appendString16(nil, a.did)
+	p = append(p, x...)
+	p = append(p, a.sign.priv.Seed()...)
+	clear(x)
+	if a.pq == nil {
+		return append(p, 0), nil
+	}
+	q, err := a.pq.priv.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	p = append(append(p, 1), q...)
+	clear(q)
+	return p, nil
+}
+
+// ParseKeyFile decrypts a key file made by MarshalKeyFile. A wrong passphrase or any change
+// to the file is ErrDecrypt; an argon2id setting above the caps (MaxKeyFileTime,
+// MaxKeyFileMemory, MaxKeyFileThreads) is ErrUnsupported, refused before deriving anything.
+func ParseKeyFile(data, passphrase []byte) (*Agent, error) {
+	const op = "read key file"
+	o, err := parseKeyFileHeader(data)
+	if err != nil {
+		return nil, err
+	}
+	key := argon2.IDKey(passphrase, data[19:35], o.Time, o.MemoryKiB, o.Threads, keySize)
+	defer clear(key)
+	payload, err := openGCM(nil, key, data[35:keyFileHeadSize], data[keyFileHeadSize:], data[:keyFileHeadSize])
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	defer clear(payload)
+	a, err := unmarshalPrivate(payload)
+	if err != nil {
+		// Authenticated but not decodable: written by a broken or hostile writer.
+		return nil, malformed(op, "%v", err)
+	}
+	return a, nil
+}
+
+// parseKeyFileHeader checks the header and returns the argon2id settings.
+func parseKeyFileHeader(data []byte) (KeyFileOptions, error) {
+	const op = "read key file"
+	if len(data) < len(keyFileMagic) || !bytes.Equal(data[:len(keyFileMagic)], []byte(keyFileMagic)) {
+		return KeyFileOptions{}, malformed(op, "not a d1seal key file")
+	}
+	if len(data) < keyFileHeadSize+tagSize {
+		return KeyFileOptions{}, malformed(op, "%d bytes, want at least %d", len(data), keyFileHeadSize+tagSize)
+	}
+	if data[8] != FormatVersion {
+		return KeyFileOptions{}, unsupported(op, "key file version %d, this package reads %d", data[8], FormatVersion)
+	}
+	if data[9] != kdfArgon2id {
+		return KeyFileOptions{}, unsupported(op, "key derivation %d", data[9])
+	}
+	o := KeyFileOptions{
+		Time:      binary.BigEndian.Uint32(data[10:14]),
+		MemoryKiB: binary.BigEndian.Uint32(data[14:18]),
+		Threads:   data[18],
+	}
+	if err := o.check(); err != nil {
+		return KeyFileOptions{}, unsupported(op, "%v", err)
+	}
+	return o, nil
+}
+
+func unmarshalPrivate(p []byte) (*Agent, error) {
+	if len(p) < 2 {
+		return nil, errors.New("payload too short")
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	p = p[2:]
+	if len(p) < n+2*keySize+1 {
+		return nil, errors.New("payload too short")
+	}
+	did := string(p[:n])
+	if err := checkDID(did); err != nil {
+		return nil, err
+	}
+	p = p[n:]
+	enc, err := newDecryptionKey(SuiteX25519, p[:keySize])
+	if err != nil {
+		return nil, errors.New("bad X25519 key")
+	}
+	a := &Agent{did: did, enc: enc, sign: newSigningKey(p[keySize : 2*keySize])}
+	p = p[2*keySize:]
+	switch {
+	case len(p) == 1 && p[0] == 0:
+	case len(p) == 1+keySize && p[0] == 1:
+		if a.pq, err = newDecryptionKey(SuiteXWing, p[1:]); err != nil {
+			return nil, errors.New("bad X-Wing key")
+		}
+	default:
+		return nil, errors.New("bad payload tail")
+	}
+	return a, nil
+}
+
+// WriteKeyFile writes a's key file (MarshalKeyFile) to path atomically: into a temporary
+// file in the same directory with mode 0600, synced, then renamed over path. A crash leaves
+// either the old file or the new one, never a partial file.
+func WriteKeyFile(path string, a *Agent, passphrase []byte, opts KeyFileOptions) error {
+	data, err := MarshalKeyFile(a, passphrase, opts)
+	if err != nil {
+		return err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("crypto: write key file: %w", err)
+	}
+	tmp := f.Name()
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("crypto: write key file: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("crypto: write key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("crypto: write key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("crypto: write key file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("crypto: write key file: %w", err)
+	}
+	done = true
+	if d, err := os.Open(dir); err == nil { // persist the rename; best effort
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ReadKeyFile reads and decrypts the key file at path (ParseKeyFile). Files larger than
+// MaxKeyFileSize are refused with ErrMalformed.
+func ReadKeyFile(path string, passphrase []byte) (*Agent, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: read key file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("crypto: read key file: %w", err)
+	}
+	if len(data) > MaxKeyFileSize {
+		return nil, malformed("read key file", "%s is larger than %d bytes", path, MaxKeyFileSize)
+	}
+	return ParseKeyFile(data, passphrase)
+}

@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"testing"
 	"testing/fstest"
@@ -74,3 +75,6 @@ func sorted(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+func newRequest() *http.Request               { return httptest.NewRequest("GET", "/", nil) }

@@ -38,7 +38,7 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, opts d1local.Options) *env {
+func newEnv(t testing.TB, opts d1local.Options) *env {
 	t.Helper()
 	srv, err := d1local.New(opts)
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func (e *env) dbURL(op string) string {
 }
 
 // call sends a request and returns the status, the decoded envelope and the raw body.
-func (e *env) call(t *testing.T, method, url string, body any, hdr ...string) (int, wire.Envelope[json.RawMessage], []byte) {
+func (e *env) call(t testing.TB, method, url string, body any, hdr ...string) (int, wire.Envelope[json.RawMessage], []byte) {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -97,7 +97,7 @@ func (e *env) call(t *testing.T, method, url string, body any, hdr ...string) (i
 }
 
 // query runs body on /query and requires success.
-func (e *env) query(t *testing.T, body any) []wire.QueryResult {
+func (e *env) query(t testing.TB, body any) []wire.QueryResult {
 	t.Helper()
 	status, env, raw := e.call(t, "POST", e.dbURL("query"), body)
 	require.Equal(t, 200, status, "body %s", raw)
@@ -107,7 +107,7 @@ func (e *env) query(t *testing.T, body any) []wire.QueryResult {
 	return out
 }
 
-func (e *env) raw(t *testing.T, body any) []wire.RawResult {
+func (e *env) raw(t testing.TB, body any) []wire.RawResult {
 	t.Helper()
 	status, env, raw := e.call(t, "POST", e.dbURL("raw"), body)
 	require.Equal(t, 200, status, "body %s", raw)
@@ -117,7 +117,7 @@ func (e *env) raw(t *testing.T, body any) []wire.RawResult {
 }
 
 // sql runs sql on /query and returns the rows of its last statement as JSON text.
-func (e *env) sql(t *testing.T, sql string, params ...any) []string {
+func (e *env) sql(t testing.TB, sql string, params ...any) []string {
 	t.Helper()
 	rs := e.query(t, map[string]any{"sql": sql, "params": params})
 	require.NotEmpty(t, rs)
@@ -130,7 +130,7 @@ func (e *env) sql(t *testing.T, sql string, params ...any) []string {
 
 // fail runs body on /query and returns the status and the error message, requiring D1's error
 // envelope.
-func (e *env) fail(t *testing.T, body any) (int, int, string) {
+func (e *env) fail(t testing.TB, body any) (int, int, string) {
 	t.Helper()
 	status, env, raw := e.call(t, "POST", e.dbURL("query"), body)
 	require.False(t, env.Success, "body %s", raw)
@@ -139,7 +139,7 @@ func (e *env) fail(t *testing.T, body any) (int, int, string) {
 	return status, env.Errors[0].Code, env.Errors[0].Message
 }
 
-func (e *env) failSQL(t *testing.T, sql string, params ...any) string {
+func (e *env) failSQL(t testing.TB, sql string, params ...any) string {
 	t.Helper()
 	status, code, msg := e.fail(t, map[string]any{"sql": sql, "params": params})
 	require.Equal(t, 400, status, msg)

@@ -334,7 +334,31 @@ func (k SigningKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 // which let one signature verify differently under different (cofactored or cofactorless)
 // verifiers. Registration is rare, so this uses math/big rather than field arithmetic.
 func checkEd25519Public(b []byte) error {
+	c := newEdCurve()
+	pt, err := c.decode(b)
+	if err != nil {
+		return err
+	}
+	if c.isIdentity(c.mul(pt, big.NewInt(8))) {
+		return fmt.Errorf("small-order Ed25519 point: %w", ErrInvalidKey)
+	}
+	if !c.isIdentity(c.mul(pt, c.l)) {
+		return fmt.Errorf("Ed25519 point with a small-order component: %w", ErrInvalidKey)
+	}
+	return nil
+}
+
+func newEdCurve() edCurve {
 	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	d := new(big.Int).Mul(big.NewInt(-121665), new(big.Int).ModInverse(big.NewInt(121666), p))
+	l, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	return edCurve{p: p, d: d.Mod(d, p), l: l}
+}
+
+// decode decompresses a 32-byte encoding (RFC 8032, section 5.1.3), strictly: y must be
+// below p and x = 0 must not come with the sign bit set.
+func (c edCurve) decode(b []byte) (edPoint, error) {
+	p := c.p
 	le := make([]byte, 32)
 	copy(le, b)
 	sign := le[31] >> 7
@@ -344,40 +368,29 @@ func checkEd25519Public(b []byte) error {
 	}
 	y := new(big.Int).SetBytes(le)
 	if y.Cmp(p) >= 0 {
-		return fmt.Errorf("non-canonical Ed25519 point: %w", ErrInvalidKey)
+		return edPoint{}, fmt.Errorf("non-canonical Ed25519 point: %w", ErrInvalidKey)
 	}
-	c := edCurve{p: p}
-	c.d = new(big.Int).Mod(new(big.Int).Mul(big.NewInt(-121665), new(big.Int).ModInverse(big.NewInt(121666), p)), p)
-
-	// x² = (y² - 1) / (d·y² + 1)
+	// x² = (y² - 1) / (d·y² + 1); the denominator is never zero since -1/d is not a square.
 	y2 := new(big.Int).Mod(new(big.Int).Mul(y, y), p)
 	u := new(big.Int).Mod(new(big.Int).Sub(y2, big.NewInt(1)), p)
 	v := new(big.Int).Mod(new(big.Int).Add(new(big.Int).Mul(c.d, y2), big.NewInt(1)), p)
 	x2 := new(big.Int).Mod(new(big.Int).Mul(u, new(big.Int).ModInverse(v, p)), p)
 	x := new(big.Int).ModSqrt(x2, p)
 	if x == nil {
-		return fmt.Errorf("Ed25519 point not on the curve: %w", ErrInvalidKey)
+		return edPoint{}, fmt.Errorf("Ed25519 point not on the curve: %w", ErrInvalidKey)
 	}
 	if x.Sign() == 0 && sign == 1 {
-		return fmt.Errorf("non-canonical Ed25519 point: %w", ErrInvalidKey)
+		return edPoint{}, fmt.Errorf("non-canonical Ed25519 point: %w", ErrInvalidKey)
 	}
 	if x.Bit(0) != uint(sign) {
 		x.Sub(p, x)
 	}
-	pt := edPoint{x, y}
-	if c.isIdentity(c.mul(pt, big.NewInt(8))) {
-		return fmt.Errorf("small-order Ed25519 point: %w", ErrInvalidKey)
-	}
-	l, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
-	if !c.isIdentity(c.mul(pt, l)) {
-		return fmt.Errorf("Ed25519 point with a small-order component: %w", ErrInvalidKey)
-	}
-	return nil
+	return edPoint{x, y}, nil
 }
 
 // edCurve is the twisted Edwards curve -x² + y² = 1 + d·x²·y² over GF(p), in affine
 // coordinates. The addition law is complete on this curve, so mul needs no special cases.
-type edCurve struct{ p, d *big.Int }
+type edCurve struct{ p, d, l *big.Int }
 
 type edPoint struct{ x, y *big.Int }
 

@@ -1,0 +1,270 @@
+package crypto
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tamper tests: everything an attacker who can edit rows might do fails closed with
+// ErrDecrypt.
+
+type tamperFixture struct {
+	alice, bob, carol *Agent
+	rc                RecordContext
+	sealed            *Sealed
+	plaintext         []byte
+}
+
+func newTamperFixture(t *testing.T) tamperFixture {
+	f := tamperFixture{
+		alice:     newAgent(t, aliceDID, true),
+		bob:       newAgent(t, bobDID, false),
+		carol:     newAgent(t, carolDID, false),
+		rc:        noteContext(5),
+		plaintext: []byte("the agent's private memory"),
+	}
+	var err error
+	f.sealed, err = Seal(f.rc, f.plaintext, f.alice, f.bob.Recipient(), f.carol.Recipient())
+	require.NoError(t, err)
+	return f
+}
+
+// flips calls fn with every single-bit flip of b.
+func flips(b []byte, fn func(c []byte, i, bit int)) {
+	for i := range b {
+		for bit := range 8 {
+			c := bytes.Clone(b)
+			c[i] ^= 1 << bit
+			fn(c, i, bit)
+		}
+	}
+}
+
+func TestTamperEnvelope(t *testing.T) {
+	f := newTamperFixture(t)
+	s, bob := f.sealed, f.bob
+	grant := s.Shared[0].WrappedKey
+	open := func(env Envelope) error {
+		_, err := bob.Open(f.rc, env, grant, f.alice.VerifyingKey())
+		return err
+	}
+	require.NoError(t, open(s.Envelope))
+	key, err := bob.Unwrap(f.rc, grant)
+	require.NoError(t, err)
+
+	for name, col := range map[string]func(e *Envelope) *[]byte{
+		"ciphertext": func(e *Envelope) *[]byte { return &e.Ciphertext },
+		"nonce":      func(e *Envelope) *[]byte { return &e.Nonce },
+		"signature":  func(e *Envelope) *[]byte { return &e.Signature },
+	} {
+		orig := *col(&s.Envelope)
+		for n := range len(orig) {
+			env := s.Envelope
+			*col(&env) = orig[:n]
+			require.ErrorIs(t, open(env), ErrDecrypt, "%s truncated to %d bytes", name, n)
+		}
+		env := s.Envelope
+		*col(&env) = append(bytes.Clone(orig), 0)
+		require.ErrorIs(t, open(env), ErrDecrypt, "%s extended", name)
+
+		flips(orig, func(c []byte, i, bit int) {
+			env := s.Envelope
+			*col(&env) = c
+			require.ErrorIs(t, open(env), ErrDecrypt, "%s byte %d bit %d", name, i, bit)
+		})
+	}
+
+	// Without the signature check, the content's own authentication (commitment and GCM tag)
+	// still catches every truncation and flip of the ciphertext and nonce.
+	for n := range len(s.Ciphertext) {
+		_, err := key.openContent(s.Ciphertext[:n], s.Nonce)
+		require.ErrorIs(t, err, ErrDecrypt, "ciphertext truncated to %d", n)
+	}
+	flips(s.Ciphertext, func(c []byte, i, bit int) {
+		_, err := key.openContent(c, s.Nonce)
+		require.ErrorIs(t, err, ErrDecrypt, "ciphertext byte %d bit %d", i, bit)
+	})
+	flips(s.Nonce, func(c []byte, i, bit int) {
+		_, err := key.openContent(s.Ciphertext, c)
+		require.ErrorIs(t, err, ErrDecrypt, "nonce byte %d bit %d", i, bit)
+	})
+}
+
+func TestTamperWrappedKey(t *testing.T) {
+	f := newTamperFixture(t)
+	for _, c := range []struct {
+		name  string
+		agent *Agent
+		grant []byte
+	}{
+		{"x25519", f.bob, f.sealed.Shared[0].WrappedKey},
+		{"xwing", f.alice, f.sealed.Owner.WrappedKey},
+	} {
+		_, err := c.agent.Unwrap(f.rc, c.grant)
+		require.NoError(t, err)
+		for n := range len(c.grant) {
+			_, err := c.agent.Unwrap(f.rc, c.grant[:n])
+			require.ErrorIs(t, err, ErrDecrypt, "%s grant truncated to %d", c.name, n)
+		}
+		_, err = c.agent.Unwrap(f.rc, append(bytes.Clone(c.grant), 0))
+		require.ErrorIs(t, err, ErrDecrypt, "%s grant extended", c.name)
+		flips(c.grant, func(b []byte, i, bit int) {
+			_, err := c.agent.Unwrap(f.rc, b)
+			require.ErrorIs(t, err, ErrDecrypt, "%s grant byte %d bit %d", c.name, i, bit)
+		})
+	}
+}
+
+func TestTamperMovedToAnotherRecord(t *testing.T) {
+	f := newTamperFixture(t)
+	s := f.sealed
+	key, err := f.bob.Unwrap(f.rc, s.Shared[0].WrappedKey)
+	require.NoError(t, err)
+
+	others := map[string]RecordContext{}
+	for name, edit := range map[string]func(rc *RecordContext){
+		"did":        func(rc *RecordContext) { rc.DID = bobDID },
+		"collection": func(rc *RecordContext) { rc.Collection = "com.example.other" },
+		"collection case": func(rc *RecordContext) {
+			rc.Collection = "COM.example.note" // callers must canonicalise: bytes are compared exactly
+		},
+		"rkey":          func(rc *RecordContext) { rc.RKey = "3jzfcijpj2z2b" },
+		"older version": func(rc *RecordContext) { rc.Version-- },
+		"newer version": func(rc *RecordContext) { rc.Version++ },
+		// Boundaries shifted between fields: the length prefixes keep these apart.
+		"shifted": func(rc *RecordContext) { rc.Collection, rc.RKey = "com.example.note3", "jzfcijpj2z2a" },
+	} {
+		rc := f.rc
+		edit(&rc)
+		others[name] = rc
+	}
+	for name, rc := range others {
+		// The whole row moved: signature, grant and content all refuse.
+		_, err := f.bob.Open(rc, s.Envelope, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+		assert.ErrorIs(t, err, ErrDecrypt, name)
+		assert.ErrorIs(t, f.alice.VerifyingKey().Verify(rc, s.Envelope), ErrDecrypt, name)
+		_, err = f.bob.Unwrap(rc, s.Shared[0].WrappedKey)
+		assert.ErrorIs(t, err, ErrDecrypt, "grant moved: %s", name)
+		// Each layer on its own: the content under the right data key but the wrong context.
+		moved := &DataKey{rc: rc, key: key.key}
+		_, err = moved.openContent(s.Ciphertext, s.Nonce)
+		assert.ErrorIs(t, err, ErrDecrypt, "content moved: %s", name)
+	}
+
+	// A ciphertext swapped with another version's, or with another record's, keeping the
+	// rest of the row.
+	s2, err := Seal(noteContext(6), f.plaintext, f.alice, f.bob.Recipient())
+	require.NoError(t, err)
+	for name, env := range map[string]Envelope{
+		"ciphertext": {s2.Ciphertext, s.Nonce, s.Signature},
+		"nonce":      {s.Ciphertext, s2.Nonce, s.Signature},
+		"signature":  {s.Ciphertext, s.Nonce, s2.Signature},
+		"envelope":   s2.Envelope,
+	} {
+		_, err := f.bob.Open(f.rc, env, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+		assert.ErrorIs(t, err, ErrDecrypt, "%s from version 6", name)
+	}
+	// The grant of version 6 under version 5's row, and the reverse.
+	_, err = f.bob.Open(f.rc, s.Envelope, s2.Shared[0].WrappedKey, f.alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+	_, err = f.bob.Open(noteContext(6), s2.Envelope, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+}
+
+func TestTamperMovedToAnotherRecipient(t *testing.T) {
+	f := newTamperFixture(t)
+	s := f.sealed
+	// Bob's grant handed to carol, and carol's to bob.
+	_, err := f.carol.Open(f.rc, s.Envelope, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+	_, err = f.bob.Open(f.rc, s.Envelope, s.Shared[1].WrappedKey, f.alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// The same keys under another DID: the grant is bound to the recipient DID, not only to
+	// the key (a key reused by two agents does not let one read the other's grants).
+	impostor := &Agent{did: carolDID, enc: f.bob.enc, sign: f.bob.sign}
+	_, err = impostor.Unwrap(f.rc, s.Shared[0].WrappedKey)
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// A grant with its key id rewritten to carol's.
+	g := bytes.Clone(s.Shared[0].WrappedKey)
+	id := f.carol.RecipientKey().KeyID()
+	copy(g[2:18], id[:])
+	_, err = f.carol.Unwrap(f.rc, g)
+	assert.ErrorIs(t, err, ErrDecrypt)
+}
+
+func TestTamperSuiteDowngrade(t *testing.T) {
+	f := newTamperFixture(t)
+	s := f.sealed
+
+	// The envelope relabelled with another content suite or version.
+	for _, b := range []struct {
+		at   int
+		to   byte
+		name string
+	}{{1, 0, "suite 0"}, {1, 2, "suite 2"}, {0, 0, "version 0"}, {0, 2, "version 2"}} {
+		c := bytes.Clone(s.Ciphertext)
+		c[b.at] = b.to
+		_, err := f.bob.Open(f.rc, Envelope{c, s.Nonce, s.Signature}, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+		assert.ErrorIs(t, err, ErrDecrypt, b.name)
+		assert.ErrorIs(t, err, ErrUnsupported, b.name)
+	}
+
+	// Alice's X-Wing grant relabelled as X25519, and bob's X25519 grant as X-Wing, keeping
+	// the length right by cutting or padding.
+	owner := s.Owner.WrappedKey
+	down := append([]byte{1, byte(SuiteX25519)}, owner[2:WrappedKeySize(SuiteX25519)]...)
+	_, err := f.alice.Unwrap(f.rc, down)
+	assert.ErrorIs(t, err, ErrDecrypt)
+	up := append([]byte{1, byte(SuiteXWing)}, s.Shared[0].WrappedKey[2:]...)
+	up = append(up, make([]byte, WrappedKeySize(SuiteXWing)-len(up))...)
+	_, err = f.bob.Unwrap(f.rc, up)
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// A suite that is not on the allow-list.
+	g := bytes.Clone(s.Shared[0].WrappedKey)
+	g[1] = 3
+	_, err = f.bob.Unwrap(f.rc, g)
+	assert.ErrorIs(t, err, ErrDecrypt)
+	assert.ErrorIs(t, err, ErrUnsupported)
+
+	// An X25519 grant for an agent that also holds X-Wing keys still opens (it is a valid
+	// grant, made by the writer), but only with the key it names.
+	x, err := Seal(f.rc, f.plaintext, f.alice, Recipient{DID: aliceDID, Key: f.alice.RecipientKey()})
+	require.NoError(t, err)
+	_, err = f.alice.Unwrap(f.rc, x.Shared[0].WrappedKey)
+	assert.NoError(t, err)
+}
+
+func TestTamperWrongKeys(t *testing.T) {
+	f := newTamperFixture(t)
+	s := f.sealed
+	stranger := newAgent(t, bobDID, false) // same DID as bob, other keys
+	_, err := stranger.Open(f.rc, s.Envelope, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// The right reader, the wrong author key.
+	_, err = f.bob.Open(f.rc, s.Envelope, s.Shared[0].WrappedKey, f.bob.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// A signature re-made by someone else over the same bytes, claiming alice's key id.
+	forged := f.bob.sign.signEnvelope(f.rc, s.Ciphertext, s.Nonce)
+	id := f.alice.VerifyingKey().KeyID()
+	copy(forged[1:17], id[:])
+	_, err = f.bob.Open(f.rc, Envelope{s.Ciphertext, s.Nonce, forged}, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// Rotated out: after re-wrapping to new keys, the old keys open nothing new.
+	next, err := f.bob.NewEncryptionKeys()
+	require.NoError(t, err)
+	g, err := f.bob.Rewrap(f.rc, s.Shared[0].WrappedKey, next.Recipient())
+	require.NoError(t, err)
+	_, err = f.bob.Unwrap(f.rc, g.WrappedKey)
+	assert.ErrorIs(t, err, ErrDecrypt)
+	_, err = next.Unwrap(f.rc, g.WrappedKey)
+	assert.NoError(t, err)
+}

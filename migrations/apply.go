@@ -91,7 +91,7 @@ type Result struct {
 
 // Error reports a migration that failed. The database is left as it was after the previous
 // migration: the failed one's statements and its ledger row were sent in one request, which
-// D1 rolled back as a whole, unless Committed says otherwise.
+// D1 rolled back as a whole, unless Uncertain says otherwise.
 type Error struct {
 	Name string // the migration's file name
 

@@ -63,8 +63,8 @@ func (in *Initializer) Result() *Result {
 
 // Handler returns middleware that runs Init before passing each request to next. While the
 // database cannot be brought up to date it answers 503 Service Unavailable with a short
-// plain-text body (never the error, which stays in the server's hands: log it from
-// OnError) and tries again on the next request.
+// plain-text body (never the error itself, which is handed to onError, if not nil, to log)
+// and tries again on the next request.
 func (in *Initializer) Handler(next http.Handler, onError func(*http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := in.Init(r.Context()); err != nil {

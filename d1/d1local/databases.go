@@ -98,12 +98,8 @@ func (s *Server) openDatabase(id, name string, created time.Time) (*database, er
 	if err != nil {
 		return nil, err
 	}
-	d := &database{id: id, name: name, created: created, conn: c}
-	d.timeline = newTimeline(s, id)
-	if err := d.timeline.record(c, s.now()); err != nil {
-		c.close()
-		return nil, err
-	}
+	d := &database{id: id, name: name, created: created, conn: c, timeline: newTimeline(s, id, s.now())}
+	removeLegacySnapshots(s.opts.Dir, id)
 	return d, nil
 }
 
@@ -156,22 +152,23 @@ func (s *Server) lookup(id string) *database {
 	return s.dbs[id]
 }
 
-// write runs fn with the database locked; when fn reports a write, it records a Time Travel
-// bookmark of the committed state.
+// write runs fn with the database locked. Before fn, the Time Travel timeline may copy the
+// current state (see timetravel.go); when fn reports a write, the database enters a new state.
 func (d *database) write(s *Server, fn func() (wrote bool, err error)) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return errNotFound()
 	}
+	if err := d.timeline.beforeRequest(d.conn, s.now()); err != nil {
+		s.log.Error("time travel snapshot", "db", d.id, "err", err)
+	}
 	wrote, err := fn()
 	if err != nil {
 		return err
 	}
 	if wrote {
-		if err := d.timeline.record(d.conn, s.now()); err != nil {
-			s.log.Error("time travel snapshot", "db", d.id, "err", err)
-		}
+		d.timeline.wrote(s.now())
 	}
 	return nil
 }
@@ -262,6 +259,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, d *database) {
 		}
 	}
 	d.timeline.removeAll()
+	removeLegacySnapshots(s.opts.Dir, d.id)
 	if err != nil {
 		s.log.Error("save index", "err", err)
 	}

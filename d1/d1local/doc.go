@@ -52,9 +52,15 @@
 // the rows returned, whichever is larger (SQLite answers count(*) without a scan, so that reads
 // 1 here). served_by is "d1local", served_by_region "WNAM" and served_by_colo "LOCAL".
 //
-// Time Travel keeps a bookmark (a copy of the database) after every request that wrote, the
-// newest Options.TimeTravelLimit of them. Restore copies one back in place and answers the
-// bookmark current before it as previous_bookmark, the undo point.
+// Time Travel names each state of a database by a write sequence number and copies a state
+// only when a bookmark of it is handed out (GET bookmark, export, import, restore) or, before a
+// request, when the last copy is older than Options.TimeTravelInterval, so ordinary writes cost
+// no copy. Restoring a bookmark that was handed out is exact; a timestamp resolves to a state
+// the database was in within one interval before it (exact when the database stayed in that
+// state a whole interval, or still is). Copies share unchanged pages; the newest
+// Options.TimeTravelLimit are kept, in memory, for the life of the Server. Restore puts a copy
+// back in place and answers the bookmark current before it as previous_bookmark, the undo
+// point.
 //
 // # Faults
 //

@@ -45,8 +45,13 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, d *databas
 		writeError(w, errNotFound())
 		return
 	}
-	bookmark := d.timeline.current()
-	data, err := dump(d.conn, opts)
+	var bookmark string
+	snap, err := d.timeline.current(d.conn, s.now())
+	var data []byte
+	if err == nil {
+		bookmark = snap.name
+		data, err = dump(d.conn, opts)
+	}
 	d.mu.Unlock()
 	j := &job{export: true, status: "complete", filename: d.name + "-" + bookmark + ".sql"}
 	if err != nil {

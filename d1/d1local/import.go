@@ -90,7 +90,14 @@ func (s *Server) ingest(w http.ResponseWriter, d *database, req wire.ImportReque
 	})
 	d.mu.Lock()
 	if !d.closed {
-		bookmark = d.timeline.current()
+		snap, serr := d.timeline.current(d.conn, s.now())
+		if serr != nil {
+			d.mu.Unlock()
+			s.log.Error("time travel snapshot", "db", d.id, "err", serr)
+			writeError(w, errInternal(d.id))
+			return
+		}
+		bookmark = snap.name
 	}
 	d.mu.Unlock()
 	if err != nil {

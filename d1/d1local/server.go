@@ -32,8 +32,15 @@ type Options struct {
 	Latency time.Duration
 	// MaxBodyBytes caps request bodies (query, raw, import uploads); 0 means 100 MB.
 	MaxBodyBytes int64
-	// TimeTravelLimit is how many bookmarks each database keeps; 0 means 100.
+	// TimeTravelLimit is how many Time Travel snapshots each database keeps; 0 means 100.
 	TimeTravelLimit int
+	// TimeTravelInterval is the resolution of timestamp restores: a timestamp resolves to a
+	// state the database was in at some moment within TimeTravelInterval before it. Besides
+	// the snapshots taken when a bookmark is handed out, a database copies its state before a
+	// request at most this often. 0 adapts it to the database: 100 times as long as the last
+	// copy took (about 1% of the time goes to copies; well under a millisecond for small
+	// databases, about a second at 20 MB).
+	TimeTravelInterval time.Duration
 	// QueryTimeout interrupts a query or raw request running longer (D1 allows 30 s); 0 means
 	// 30 s. A request is also interrupted when its client goes away.
 	QueryTimeout time.Duration

@@ -339,24 +339,27 @@ func (c *conn) size() int64 {
 	return n
 }
 
-// serialize returns the bytes of the main database (a consistent copy, as a file would hold).
-func (c *conn) serialize() ([]byte, error) {
+// serialized calls fn with the bytes of the main database (a consistent copy, as a file would
+// hold). The bytes live in C memory that is freed when fn returns: fn must copy what it keeps.
+func (c *conn) serialized(fn func(image []byte)) error {
 	plen := c.tls.Alloc(8)
 	defer c.tls.Free(8)
 	zMain, err := libc.CString("main")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer libc.Xfree(c.tls, zMain)
 	p := sqlite3.Xsqlite3_serialize(c.tls, c.db, zMain, plen, 0)
 	if p == 0 {
-		return nil, errors.New("serialize: out of memory")
+		if n := *(*int64)(cptr(plen)); n == 0 {
+			fn(nil) // a database with no pages yet
+			return nil
+		}
+		return errors.New("serialize: out of memory")
 	}
 	defer sqlite3.Xsqlite3_free(c.tls, p)
-	n := *(*int64)(cptr(plen))
-	b := make([]byte, n)
-	copy(b, unsafe.Slice((*byte)(cptr(p)), n))
-	return b, nil
+	fn(unsafe.Slice((*byte)(cptr(p)), *(*int64)(cptr(plen))))
+	return nil
 }
 
 // replaceWith overwrites the main database with the serialized database image, through the

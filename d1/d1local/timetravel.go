@@ -1,209 +1,310 @@
 package d1local
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/d1seal/d1seal/internal/wire"
 )
 
-// Time Travel: after every request that wrote, the database records a bookmark with a copy of
-// its committed state (in memory, or under Dir/<uuid>.timetravel/ when the server has a Dir).
-// Bookmarks sort in the order they were taken, like D1's. Restoring copies a bookmark's state
-// back in place and records a new bookmark; the bookmark current before the restore is the undo
-// point. Only the last Options.TimeTravelLimit bookmarks are kept.
+// Time Travel without a copy per write. Every request that commits a write (or a restore)
+// advances the database's write sequence: the sequence number names the database's state, and
+// a bookmark is the name of a state. A state is copied (a snapshot) only
+//
+//   - when a bookmark of it is handed out: GET bookmark, an export's at_bookmark, an import's
+//     final bookmark, a restore's previous_bookmark and bookmark; and
+//   - before a request, when the state has not been copied yet and the last snapshot is older
+//     than the resolution (Options.TimeTravelInterval; by default 100 times as long as the last
+//     snapshot took, so snapshots cost about 1% of the time).
+//
+// So restoring a bookmark that was handed out is exact, and a timestamp t resolves to the
+// newest snapshot of a state that began at or before t: a state the database was in at some
+// moment within one resolution before t (exact when it was in that state for a whole
+// resolution, or when it still is). Snapshots share the pages they have in common with the
+// previous one, so the memory they take is the database once plus the pages that changed
+// between snapshots. Only the newest Options.TimeTravelLimit snapshots are kept; the history
+// lives in memory and ends with the Server.
 
-// timeline holds a database's bookmarks. Its database's mutex guards it.
+// timeline is a database's Time Travel history. Its database's mutex guards it.
 type timeline struct {
-	dir    string // "" = in memory
-	limit  int
-	prefix string // identifies the database in its bookmarks
-	seq    uint64
-	marks  []bookmark
-	images map[string][]byte // in memory only
-	mu     sync.Mutex        // guards images and marks for readers outside the db lock
+	limit    int
+	interval time.Duration // 0: adaptive, 100 times cost
+	prefix   string        // identifies the database in its bookmarks
+	seq      uint64        // the current state
+	since    time.Time     // when the current state began
+	snaps    []*snapshot   // oldest first, by seq
+	byName   map[string]*snapshot
+	cost     time.Duration // how long the last snapshot took
 }
 
-type bookmark struct {
-	name string
-	at   time.Time
+// snapshot is a copy of one state of a database, split into pages.
+type snapshot struct {
+	seq   uint64
+	name  string
+	begin time.Time // when the database entered the state
+	taken time.Time // when the copy was made
+	pages [][]byte  // shared with neighbouring snapshots where unchanged; never modified
 }
 
-func newTimeline(s *Server, id string) *timeline {
-	t := &timeline{limit: s.opts.TimeTravelLimit, images: map[string][]byte{}}
+func newTimeline(s *Server, id string, now time.Time) *timeline {
+	t := &timeline{limit: s.opts.TimeTravelLimit, interval: s.opts.TimeTravelInterval, since: now, byName: map[string]*snapshot{}}
 	if t.limit <= 0 {
 		t.limit = 100
 	}
 	h := sha256.Sum256([]byte(id))
 	t.prefix = fmt.Sprintf("%x", h[:16])
-	if s.opts.Dir != "" {
-		t.dir = filepath.Join(s.opts.Dir, id+".timetravel")
-	}
+	// The sequence starts at the clock's microseconds, so bookmarks still sort in time order
+	// (and never repeat) after the Server restarts on the same Dir.
+	t.seq = uint64(max(now.UnixMicro(), 0))
 	return t
 }
 
-// record takes a bookmark of the connection's committed state at now.
-func (t *timeline) record(c *conn, now time.Time) error {
-	image, err := c.serialize()
-	if err != nil {
-		return err
+// resolution is how stale a timestamp restore may be.
+func (t *timeline) resolution() time.Duration {
+	if t.interval > 0 {
+		return t.interval
 	}
-	_, err = t.add(image, now)
+	return 100 * t.cost
+}
+
+func (t *timeline) newest() *snapshot {
+	if len(t.snaps) == 0 {
+		return nil
+	}
+	return t.snaps[len(t.snaps)-1]
+}
+
+// beforeRequest copies the current state when it has not been copied and the last snapshot
+// is older than the resolution. Call it before a request that may write.
+func (t *timeline) beforeRequest(c *conn, now time.Time) error {
+	last := t.newest()
+	if last != nil && (last.seq == t.seq || now.Sub(last.taken) < t.resolution()) {
+		return nil
+	}
+	_, err := t.take(c, now)
 	return err
 }
 
-func (t *timeline) add(image []byte, now time.Time) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// wrote records that a request committed a write at now: the database is in a new state.
+func (t *timeline) wrote(now time.Time) {
 	t.seq++
-	// Four groups of hex like D1's bookmarks; the sequence first makes them sort in order.
-	name := fmt.Sprintf("%08x-%08x-%08x-%s", t.seq>>32, t.seq&0xffffffff, uint32(now.Unix()), t.prefix)
-	if t.dir != "" {
-		if err := os.MkdirAll(t.dir, 0o700); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(t.dir, name+".sqlite"), image, 0o600); err != nil {
-			return "", err
-		}
-	} else {
-		t.images[name] = image
-	}
-	t.marks = append(t.marks, bookmark{name: name, at: now})
-	for len(t.marks) > t.limit {
-		t.drop(t.marks[0].name)
-		t.marks = t.marks[1:]
-	}
-	return name, nil
+	t.since = now
 }
 
-func (t *timeline) drop(name string) {
-	if t.dir != "" {
-		_ = os.Remove(filepath.Join(t.dir, name+".sqlite"))
-	} else {
-		delete(t.images, name)
+// current returns a snapshot of the current state, taking one if needed.
+func (t *timeline) current(c *conn, now time.Time) (*snapshot, error) {
+	if last := t.newest(); last != nil && last.seq == t.seq {
+		return last, nil
 	}
+	return t.take(c, now)
 }
 
-func (t *timeline) image(name string) ([]byte, error) {
-	if t.dir != "" {
-		return os.ReadFile(filepath.Join(t.dir, name+".sqlite"))
+// at returns the snapshot a timestamp resolves to, or nil when the history does not reach
+// back to ts.
+func (t *timeline) at(c *conn, ts, now time.Time) (*snapshot, error) {
+	if !ts.Before(t.since) {
+		return t.current(c, now)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.images[name], nil
-}
-
-// current returns the newest bookmark.
-func (t *timeline) current() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.marks[len(t.marks)-1].name
-}
-
-// at returns the newest bookmark taken at or before ts.
-func (t *timeline) at(ts time.Time) (string, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	i := sort.Search(len(t.marks), func(i int) bool { return t.marks[i].at.After(ts) })
+	i := sort.Search(len(t.snaps), func(i int) bool { return t.snaps[i].begin.After(ts) })
 	if i == 0 {
-		return "", false
+		return nil, nil
 	}
-	return t.marks[i-1].name, true
+	return t.snaps[i-1], nil
 }
 
-func (t *timeline) has(name string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, m := range t.marks {
-		if m.name == name {
-			return true
-		}
+func (t *timeline) lookup(name string) *snapshot { return t.byName[name] }
+
+// take copies the current state, sharing unchanged pages with the newest snapshot.
+func (t *timeline) take(c *conn, now time.Time) (*snapshot, error) {
+	start := time.Now()
+	var prev [][]byte
+	if last := t.newest(); last != nil {
+		prev = last.pages
 	}
-	return false
+	var pages [][]byte
+	err := c.serialized(func(image []byte) {
+		size := pageSize(image)
+		pages = make([][]byte, 0, len(image)/size+1)
+		for i := 0; len(image) > 0; i++ {
+			page := image[:min(size, len(image))]
+			image = image[len(page):]
+			if i < len(prev) && bytes.Equal(prev[i], page) {
+				pages = append(pages, prev[i])
+			} else {
+				pages = append(pages, bytes.Clone(page))
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := t.add(pages, t.since, now)
+	t.cost = time.Since(start)
+	return s, nil
+}
+
+// restored records that the database was put back in the state of s at now: a new state with
+// s's content, copied already.
+func (t *timeline) restored(s *snapshot, now time.Time) *snapshot {
+	t.wrote(now)
+	return t.add(s.pages, now, now)
+}
+
+func (t *timeline) add(pages [][]byte, begin, now time.Time) *snapshot {
+	// Like D1's bookmarks: groups of hex that sort in the order the states were entered.
+	name := fmt.Sprintf("%08x-%08x-%08x-%s", t.seq>>32, t.seq&0xffffffff, uint32(begin.Unix()), t.prefix)
+	s := &snapshot{seq: t.seq, name: name, begin: begin, taken: now, pages: pages}
+	t.snaps = append(t.snaps, s)
+	t.byName[name] = s
+	for len(t.snaps) > t.limit {
+		delete(t.byName, t.snaps[0].name)
+		t.snaps[0] = nil
+		t.snaps = t.snaps[1:]
+	}
+	return s
+}
+
+// image reassembles the database file of s.
+func (s *snapshot) image() []byte {
+	n := 0
+	for _, p := range s.pages {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for _, p := range s.pages {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// pageSize reads the page size from a database file's header.
+func pageSize(image []byte) int {
+	if len(image) < 100 {
+		return max(len(image), 1)
+	}
+	switch n := int(binary.BigEndian.Uint16(image[16:18])); n {
+	case 1:
+		return 65536
+	case 0:
+		return 4096
+	default:
+		return n
+	}
 }
 
 func (t *timeline) removeAll() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.dir != "" {
-		_ = os.RemoveAll(t.dir)
+	t.snaps, t.byName = nil, map[string]*snapshot{}
+}
+
+// removeLegacySnapshots deletes the folder of per-write snapshot files that earlier versions
+// kept next to a database.
+func removeLegacySnapshots(dir, id string) {
+	if dir != "" {
+		_ = os.RemoveAll(filepath.Join(dir, id+".timetravel"))
 	}
-	t.images, t.marks = map[string][]byte{}, nil
 }
 
 func (s *Server) handleBookmark(w http.ResponseWriter, r *http.Request, d *database) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	name := d.timeline.current()
+	var ts time.Time
 	if v := r.URL.Query().Get("timestamp"); v != "" {
-		ts, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
+		var err error
+		if ts, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			writeError(w, errBadRequest("timestamp must be an RFC 3339 date-time"))
 			return
 		}
-		var ok bool
-		if name, ok = d.timeline.at(ts); !ok {
-			writeError(w, errSQL("No bookmark found at or before "+ts.UTC().Format(time.RFC3339)+"."))
-			return
-		}
 	}
-	writeResult(w, wire.Bookmark{Bookmark: name}, nil)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		writeError(w, errNotFound())
+		return
+	}
+	now := s.now()
+	var snap *snapshot
+	var err error
+	if ts.IsZero() {
+		snap, err = d.timeline.current(d.conn, now)
+	} else {
+		snap, err = d.timeline.at(d.conn, ts, now)
+	}
+	if err != nil {
+		s.log.Error("time travel snapshot", "db", d.id, "err", err)
+		writeError(w, errInternal(d.id))
+		return
+	}
+	if snap == nil {
+		writeError(w, errSQL("No bookmark found at or before "+ts.UTC().Format(time.RFC3339)+"."))
+		return
+	}
+	writeResult(w, wire.Bookmark{Bookmark: snap.name}, nil)
 }
 
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, d *database) {
 	q := r.URL.Query()
-	target, ts := q.Get("bookmark"), q.Get("timestamp")
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	name, v := q.Get("bookmark"), q.Get("timestamp")
+	var ts time.Time
 	switch {
-	case target != "" && ts != "":
+	case name != "" && v != "":
 		writeError(w, errBadRequest("give bookmark or timestamp, not both"))
 		return
-	case target == "" && ts == "":
+	case name == "" && v == "":
 		writeError(w, errBadRequest("bookmark or timestamp is required"))
 		return
-	case ts != "":
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
+	case v != "":
+		var err error
+		if ts, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			writeError(w, errBadRequest("timestamp must be an RFC 3339 date-time"))
 			return
 		}
-		var ok bool
-		if target, ok = d.timeline.at(t); !ok {
-			writeError(w, errSQL("No bookmark found at or before "+t.UTC().Format(time.RFC3339)+"."))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		writeError(w, errNotFound())
+		return
+	}
+	now := s.now()
+	fail := func(err error) {
+		s.log.Error("time travel restore", "db", d.id, "err", err)
+		writeError(w, errInternal(d.id))
+	}
+	var target *snapshot
+	if name != "" {
+		if target = d.timeline.lookup(name); target == nil {
+			writeError(w, errSQL("Bookmark "+name+" is not available for this database."))
 			return
 		}
-	case !d.timeline.has(target):
-		writeError(w, errSQL("Bookmark "+target+" is not available for this database."))
-		return
+	} else {
+		var err error
+		if target, err = d.timeline.at(d.conn, ts, now); err != nil {
+			fail(err)
+			return
+		}
+		if target == nil {
+			writeError(w, errSQL("No bookmark found at or before "+ts.UTC().Format(time.RFC3339)+"."))
+			return
+		}
 	}
-	previous := d.timeline.current()
-	image, err := d.timeline.image(target)
+	previous, err := d.timeline.current(d.conn, now)
 	if err != nil {
-		s.log.Error("time travel restore", "db", d.id, "err", err)
-		writeError(w, errInternal(target))
+		fail(err)
 		return
 	}
-	if err := d.conn.replaceWith(image); err != nil {
-		s.log.Error("time travel restore", "db", d.id, "err", err)
-		writeError(w, errInternal(target))
+	if err := d.conn.replaceWith(target.image()); err != nil {
+		fail(err)
 		return
 	}
-	name, err := d.timeline.add(image, s.now())
-	if err != nil {
-		s.log.Error("time travel restore", "db", d.id, "err", err)
-		writeError(w, errInternal(target))
-		return
-	}
+	restored := d.timeline.restored(target, now)
 	writeResult(w, wire.RestoreResponse{
-		Bookmark:         name,
-		PreviousBookmark: previous,
-		Message:          "Database restored to bookmark " + target + ".",
+		Bookmark:         restored.name,
+		PreviousBookmark: previous.name,
+		Message:          "Database restored to bookmark " + target.name + ".",
 	}, nil)
 }

@@ -10,8 +10,10 @@ var agentRecordsFS embed.FS
 
 // AgentRecords returns the migrations of d1seal's agent-records schema, the default set:
 // 0001_agent_records.sql is the schema of the d1-patterns design document exactly (the records,
-// shared_records, agents and events tables with all their indexes and constraints). Later
-// changes are later files, never edits of applied ones.
+// shared_records, agents and events tables with all their indexes and constraints);
+// 0002_sealing.sql adds what sealing needs (record versions, signatures, key ids, write ids,
+// the agent_keys history; see package records). Later changes are later files, never edits of
+// applied ones.
 func AgentRecords() *Set {
 	set, err := Load(agentRecordsFS, "agentrecords")
 	if err != nil {

@@ -226,7 +226,8 @@ func checkSchema(t *testing.T, c *d1.Client, want map[string][]string) {
 func TestAgentRecordsSchema(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
-	res, err := migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	// 0001 is the seed's schema exactly.
+	res, err := migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{Target: 1})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_agent_records.sql"}, res.Applied)
 	checkSchema(t, c, agentRecordsSchema)
@@ -255,6 +256,25 @@ func TestAgentRecordsSchema(t *testing.T) {
 	p, err := d1.QueryOne[int64](ctx, c, "SELECT public FROM records WHERE id = 'r1'")
 	require.NoError(t, err)
 	assert.Zero(t, p, "public defaults to 0")
+
+	// 0002 adds what sealing needs, on top of the seed's rows.
+	res, err = migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"0002_sealing.sql"}, res.Applied)
+	records := describe(t, c, "records")
+	for _, line := range []string{"column version INTEGER NOT NULL DEFAULT 1", "column signature BLOB", "column key_id BLOB", "column write_id TEXT",
+		"index idx_records_key origin=c (key_id)", "index idx_records_write origin=c (write_id)"} {
+		assert.Contains(t, records, line)
+	}
+	shared := describe(t, c, "shared_records")
+	for _, line := range []string{"column version INTEGER NOT NULL DEFAULT 1", "column key_id BLOB", "index idx_shared_key origin=c (key_id)"} {
+		assert.Contains(t, shared, line)
+	}
+	assert.Contains(t, describe(t, c, "agents"), "column pq_key BLOB")
+	assert.Contains(t, describe(t, c, "agent_keys"), "foreign key did -> agents(did) on delete NO ACTION")
+	v, err := d1.QueryOne[int64](ctx, c, "SELECT version FROM records WHERE id = 'r1'")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), v, "existing rows get version 1")
 }
 
 func chittyConnect(t *testing.T) *migrations.Set {
@@ -313,13 +333,14 @@ func TestBothSetsInOneDatabase(t *testing.T) {
 	require.NoError(t, err)
 	_, err = migrations.Apply(ctx, c, chittyConnect(t), migrations.Options{Table: "chittyconnect_migrations"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"0001_agent_records.sql"}, ledgerNames(t, c, "d1_migrations"))
+	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql"}, ledgerNames(t, c, "d1_migrations"))
 	assert.Len(t, ledgerNames(t, c, "chittyconnect_migrations"), 4)
 	st, err := migrations.Status(ctx, c, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
-	require.Len(t, st, 1)
+	require.Len(t, st, 2)
 	assert.Equal(t, migrations.Applied, st[0].State)
+	assert.Equal(t, migrations.Applied, st[1].State)
 	n, err := d1.QueryOne[int64](ctx, c, "SELECT count(*) FROM d1seal_migration_checksums")
 	require.NoError(t, err)
-	assert.Equal(t, int64(5), n, "one checksum table, keyed by ledger and name")
+	assert.Equal(t, int64(6), n, "one checksum table, keyed by ledger and name")
 }

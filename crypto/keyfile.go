@@ -118,7 +118,8 @@ func (a *Agent) marshalPrivate() ([]byte, error) {
 	p := appendString16(nil, a.did)
 	p = append(p, x...)
 	p = append(p, a.sign.priv.Seed()...)
-	clear(x)
+	// Do not clear x or q: crypto/hpke may return its own copy of the seed (it does for
+	// X-Wing), and clearing it would destroy the key.
 	if a.pq == nil {
 		return append(p, 0), nil
 	}
@@ -126,9 +127,7 @@ func (a *Agent) marshalPrivate() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p = append(append(p, 1), q...)
-	clear(q)
-	return p, nil
+	return append(append(p, 1), q...), nil
 }
 
 // ParseKeyFile decrypts a key file made by MarshalKeyFile. A wrong passphrase or any change

@@ -1,0 +1,488 @@
+package records
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"sync/atomic"
+	"time"
+
+	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/d1"
+)
+
+// Codec encodes a collection's values. JSON is the default.
+type Codec[T any] interface {
+	Marshal(v T) ([]byte, error)
+	Unmarshal(data []byte, v *T) error
+}
+
+// JSON is the default Codec: encoding/json.
+type JSON[T any] struct{}
+
+func (JSON[T]) Marshal(v T) ([]byte, error)       { return json.Marshal(v) }
+func (JSON[T]) Unmarshal(data []byte, v *T) error { return json.Unmarshal(data, v) }
+
+// CollectionOptions holds a collection's optional settings.
+type CollectionOptions[T any] struct {
+	Codec Codec[T] // default JSON[T]
+}
+
+// Collection is one collection (an NSID) of records of type T, seen by one acting agent: it
+// creates, reads, lists, updates and deletes that agent's records, shares them, and opens
+// records other agents shared with it. Every private value is sealed before it leaves the
+// process. A Collection is safe for concurrent use.
+type Collection[T any] struct {
+	s     *Store
+	agent *crypto.Agent
+	did   DID
+	nsid  NSID // canonical: authority lower-cased, as sealed into every record
+	codec Codec[T]
+
+	registered atomic.Bool // the acting agent's keys were found to be its registered ones
+}
+
+// NewCollection returns the collection nsid of agent's repository. The agent must be
+// registered (Store.RegisterAgent) before its first write.
+func NewCollection[T any](s *Store, agent *crypto.Agent, collection NSID, opts CollectionOptions[T]) (*Collection[T], error) {
+	if agent == nil {
+		return nil, &InputError{Field: "agent", Reason: "nil"}
+	}
+	did, err := ParseDID(agent.DID())
+	if err != nil {
+		return nil, &InputError{Field: "agent DID", Err: err}
+	}
+	nsid, err := ParseNSID(string(collection))
+	if err != nil {
+		return nil, &InputError{Field: "collection", Err: err}
+	}
+	c := &Collection[T]{s: s, agent: agent, did: did, nsid: nsid.Canonical(), codec: opts.Codec}
+	if c.codec == nil {
+		c.codec = JSON[T]{}
+	}
+	return c, nil
+}
+
+// NSID returns the collection's canonical NSID.
+func (c *Collection[T]) NSID() NSID { return c.nsid }
+
+// Agent returns the acting agent's DID.
+func (c *Collection[T]) Agent() DID { return c.did }
+
+// Record is one version of a record, opened.
+type Record[T any] struct {
+	Ref       Ref
+	Value     T
+	Version   uint64 // 1 when created, +1 with every update or re-key
+	Public    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time // zero until the first update
+}
+
+func (c *Collection[T]) ref(rkey RecordKey) Ref {
+	return Ref{DID: c.did, Collection: c.nsid, RKey: rkey}
+}
+
+func (c *Collection[T]) context(ref Ref, version uint64) crypto.RecordContext {
+	return crypto.RecordContext{DID: string(ref.DID), Collection: string(ref.Collection.Canonical()), RKey: string(ref.RKey), Version: version}
+}
+
+// Create stores value as a new private record with a fresh TID as its key.
+func (c *Collection[T]) Create(ctx context.Context, value T) (*Record[T], error) {
+	return c.create(ctx, RecordKey(c.s.tids.Next()), value)
+}
+
+// Put stores value under rkey: a new private record, or a new version of an existing one
+// (which keeps its shares, re-wrapped), whatever version that is.
+func (c *Collection[T]) Put(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
+	if _, err := ParseRecordKey(string(rkey)); err != nil {
+		return nil, &InputError{Field: "record key", Err: err}
+	}
+	for attempt := 0; ; attempt++ {
+		r, err := c.create(ctx, rkey, value)
+		if !errors.Is(err, ErrExists) {
+			return r, err
+		}
+		cur, err := c.Get(ctx, rkey)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted in between: create again
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur.Value = value
+		r, err = c.Update(ctx, cur)
+		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) || attempt >= 4 {
+			return r, err
+		}
+	}
+}
+
+func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
+	if _, err := ParseRecordKey(string(rkey)); err != nil {
+		return nil, &InputError{Field: "record key", Err: err}
+	}
+	ref := c.ref(rkey)
+	w, err := c.newVersion(ref, 1, value, c.s.timestamp(), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
+	id := ref.ID()
+	_, err = c.s.write(ctx, []d1.Statement{w.insert()}, c.committed(id, w.writeID))
+	if d1.IsUniqueViolation(err) {
+		return nil, fmt.Errorf("%w: %s", ErrExists, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("records: create %s: %w", id, err)
+	}
+	c.s.versions.see(id, 1)
+	return recordOf(w, value), nil
+}
+
+// ready applies the schema and checks, once per Collection, that the acting agent is
+// registered with the keys it holds. (A process that keeps writing with keys another process
+// has since rotated out is not caught by this check; see Store.RotateKeys.)
+func (c *Collection[T]) ready(ctx context.Context) error {
+	if err := c.s.Init(ctx); err != nil {
+		return err
+	}
+	if c.registered.Load() {
+		return nil
+	}
+	if _, err := c.s.current(ctx, c.agent); err != nil {
+		return err
+	}
+	c.registered.Store(true)
+	return nil
+}
+
+// committed returns a check that the write with writeID is the one stored for id.
+func (c *Collection[T]) committed(id, writeID string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		r, err := c.s.db.Query(ctx, "SELECT write_id FROM records WHERE id = ?", id)
+		if err != nil {
+			return false, err
+		}
+		return r.Len() == 1 && r.Row(0).Value(0) == writeID, nil
+	}
+}
+
+// version is one sealed version ready to be written.
+type version struct {
+	ref       Ref
+	rc        crypto.RecordContext
+	sealed    *crypto.Sealed
+	createdAt string
+	updatedAt string
+	writeID   string
+}
+
+func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient) (*version, error) {
+	enc, err := c.codec.Marshal(value)
+	if err != nil {
+		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
+	}
+	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: newWriteID()}
+	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, value: enc}
+	if w.sealed, err = crypto.Seal(w.rc, p.marshal(), c.agent, recipients...); err != nil {
+		return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)
+	}
+	if max := c.s.db.Limits().MaxValueBytes; len(w.sealed.Ciphertext) > max {
+		return nil, &InputError{Field: "value", Reason: fmt.Sprintf("%d bytes once sealed, over D1's %d-byte limit", len(w.sealed.Ciphertext), max), Err: ErrTooLarge}
+	}
+	return w, nil
+}
+
+func (w *version) insert() d1.Statement {
+	return d1.Statement{
+		SQL: `INSERT INTO records (id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, key_id, write_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+		Args: []any{w.ref.ID(), string(w.ref.DID), string(w.ref.Collection), string(w.ref.RKey),
+			w.sealed.Ciphertext, w.sealed.Owner.WrappedKey, w.sealed.Nonce, w.createdAt, nullString(w.updatedAt),
+			int64(w.rc.Version), w.sealed.Signature, w.sealed.Owner.KeyID[:], w.writeID},
+	}
+}
+
+// recordOf returns the record a written version holds.
+func recordOf[T any](w *version, value T) *Record[T] {
+	r := &Record[T]{Ref: w.ref, Value: value, Version: w.rc.Version}
+	r.CreatedAt, _ = time.Parse(time.RFC3339Nano, w.createdAt)
+	if w.updatedAt != "" {
+		r.UpdatedAt, _ = time.Parse(time.RFC3339Nano, w.updatedAt)
+	}
+	return r
+}
+
+// Get opens one of the acting agent's own records.
+func (c *Collection[T]) Get(ctx context.Context, rkey RecordKey) (*Record[T], error) {
+	if _, err := ParseRecordKey(string(rkey)); err != nil {
+		return nil, &InputError{Field: "record key", Err: err}
+	}
+	if err := c.s.Init(ctx); err != nil {
+		return nil, err
+	}
+	ref := c.ref(rkey)
+	rs, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{ref.ID()}},
+		signersStatement(ref.DID))
+	if err != nil {
+		return nil, fmt.Errorf("records: get %s: %w", ref.ID(), err)
+	}
+	row, err := d1.CollectOne[recordRow](rs[0])
+	if errors.Is(err, d1.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref.ID())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.open(ref, &row, row.EncryptedDek, rs[1])
+}
+
+// Open opens the record ref as the acting agent: one of its own, a private record another
+// agent shared with it (ErrNotShared otherwise), or a public record. ref's collection must be
+// this collection.
+func (c *Collection[T]) Open(ctx context.Context, ref Ref) (*Record[T], error) {
+	if err := c.checkRef(ref); err != nil {
+		return nil, err
+	}
+	if ref.DID == c.did {
+		return c.Get(ctx, ref.RKey)
+	}
+	if err := c.s.Init(ctx); err != nil {
+		return nil, err
+	}
+	id := ref.ID()
+	rs, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
+		d1.Statement{SQL: "SELECT encrypted_dek, version, key_id FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(c.did)}},
+		signersStatement(ref.DID))
+	if err != nil {
+		return nil, fmt.Errorf("records: open %s: %w", id, err)
+	}
+	row, err := d1.CollectOne[recordRow](rs[0])
+	if errors.Is(err, d1.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if row.Public != 0 {
+		return c.open(ref, &row, nil, rs[2])
+	}
+	grant, err := d1.CollectOne[grantRow](rs[1])
+	if errors.Is(err, d1.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if grant.Version != row.Version {
+		return nil, fmt.Errorf("%w: %s: the grant opens version %d, the record is at %d", ErrTampered, id, grant.Version, row.Version)
+	}
+	if err := checkKeyID(grant.EncryptedDek, grant.KeyID); err != nil {
+		return nil, fmt.Errorf("records: open %s: grant: %w", id, err)
+	}
+	return c.open(ref, &row, grant.EncryptedDek, rs[2])
+}
+
+func (c *Collection[T]) checkRef(ref Ref) error {
+	if err := validRef(ref); err != nil {
+		return err
+	}
+	if ref.Collection.Canonical() != c.nsid {
+		return &InputError{Field: "record ref", Reason: fmt.Sprintf("collection %s is not this collection (%s)", ref.Collection, c.nsid)}
+	}
+	return nil
+}
+
+const recordCols = "id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, key_id, write_id"
+
+type recordRow struct {
+	ID           string
+	DID          string
+	Collection   string
+	RKey         string
+	Ciphertext   []byte
+	EncryptedDek []byte
+	Nonce        []byte
+	Public       int64
+	CreatedAt    string
+	UpdatedAt    *string
+	Version      int64
+	Signature    []byte
+	KeyID        []byte
+	WriteID      *string
+}
+
+type grantRow struct {
+	EncryptedDek []byte
+	Version      int64
+	KeyID        []byte
+}
+
+func signersStatement(did DID) d1.Statement {
+	return d1.Statement{SQL: "SELECT key_id, public_key FROM agent_keys WHERE did = ? AND kind = 'ed25519'", Args: []any{string(did)}}
+}
+
+// checkKeyID checks that a key_id column matches the key id written in the wrapped key.
+func checkKeyID(wrapped, keyID []byte) error {
+	_, id, err := crypto.WrappedKeyID(wrapped)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTampered, err)
+	}
+	if string(id[:]) != string(keyID) {
+		return fmt.Errorf("%w: key_id column does not match the wrapped key", ErrTampered)
+	}
+	return nil
+}
+
+// open authenticates and decrypts row, which must be the record ref, with wrapped (the
+// acting agent's grant), verifying the signature with the owner's registered key from
+// signers (the result of signersStatement).
+func (c *Collection[T]) open(ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
+	id := ref.ID()
+	if row.ID != id || row.DID != string(ref.DID) || row.Collection != string(ref.Collection) || row.RKey != string(ref.RKey) || row.Version < 1 {
+		return nil, fmt.Errorf("%w: %s: row identity does not match", ErrTampered, id)
+	}
+	rc := c.context(ref, uint64(row.Version))
+	env := crypto.Envelope{Ciphertext: row.Ciphertext, Nonce: row.Nonce, Signature: row.Signature}
+	signer, err := crypto.SignatureKeyID(row.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+	}
+	vk, err := c.s.verifyingKeyFrom(string(ref.DID), signer, signers)
+	if err != nil {
+		return nil, fmt.Errorf("records: open %s: %w", id, err)
+	}
+	var plain []byte
+	if row.Public != 0 {
+		return nil, fmt.Errorf("records: open %s: public records are not supported yet", id)
+	}
+	if wrapped == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
+	}
+	if ref.DID == c.did {
+		if err := checkKeyID(wrapped, row.KeyID); err != nil {
+			return nil, fmt.Errorf("records: open %s: %w", id, err)
+		}
+	}
+	if plain, err = c.agent.Open(rc, env, wrapped, vk); err != nil {
+		if errors.Is(err, crypto.ErrDecrypt) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+		}
+		return nil, fmt.Errorf("records: open %s: %w", id, err)
+	}
+	p, err := parsePayload(plain)
+	if err != nil {
+		return nil, fmt.Errorf("records: open %s: %w", id, err)
+	}
+	if p.createdAt != row.CreatedAt || p.updatedAt != deref(row.UpdatedAt) || p.writeID != deref(row.WriteID) {
+		return nil, fmt.Errorf("%w: %s: created_at, updated_at or write_id column altered", ErrTampered, id)
+	}
+	if !c.s.versions.check(id, uint64(row.Version)) {
+		return nil, fmt.Errorf("%w: %s at version %d", ErrRollback, id, row.Version)
+	}
+	rec := &Record[T]{Ref: ref, Version: uint64(row.Version), Public: row.Public != 0}
+	if err := c.codec.Unmarshal(p.value, &rec.Value); err != nil {
+		return nil, fmt.Errorf("records: open %s: decode value: %w", id, err)
+	}
+	rec.CreatedAt, _ = time.Parse(time.RFC3339Nano, p.createdAt)
+	if p.updatedAt != "" {
+		rec.UpdatedAt, _ = time.Parse(time.RFC3339Nano, p.updatedAt)
+	}
+	c.s.versions.see(id, rec.Version)
+	return rec, nil
+}
+
+// List returns one page of the acting agent's records in this collection, oldest key first
+// (TIDs sort by time), as the seed's cursor pagination does: Limit defaults to 50.
+func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Record[T]], error) {
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	if err := c.s.Init(ctx); err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ?"
+	args := []any{string(c.did), string(c.nsid)}
+	if opts.Cursor != "" {
+		after, err := decodeCursor(opts.Cursor, "r")
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		sql, args = sql+" AND id > ?", append(args, after)
+	}
+	rs, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
+		signersStatement(c.did))
+	if err != nil {
+		return Page[*Record[T]]{}, fmt.Errorf("records: list %s: %w", c.nsid, err)
+	}
+	rows, err := d1.Collect[recordRow](rs[0])
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	page := Page[*Record[T]]{HasMore: len(rows) > limit}
+	rows = rows[:min(len(rows), limit)]
+	for i := range rows {
+		rkey, err := ParseRecordKey(rows[i].RKey)
+		if err != nil {
+			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
+		}
+		r, err := c.open(c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		page.Items = append(page.Items, r)
+	}
+	if page.HasMore {
+		page.Cursor = encodeCursor("r", rows[len(rows)-1].ID)
+	}
+	return page, nil
+}
+
+// All walks every record of the acting agent in this collection, page by page.
+func (c *Collection[T]) All(ctx context.Context) iter.Seq2[*Record[T], error] {
+	return walk(ctx, "", func(cursor string) (Page[*Record[T]], error) {
+		return c.List(ctx, ListOptions{Limit: 200, Cursor: cursor})
+	})
+}
+
+// Delete removes one of the acting agent's records and all its shares in one atomic request.
+// Deleting a record that does not exist is not an error, so that a retried delete is safe.
+func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) error {
+	if _, err := ParseRecordKey(string(rkey)); err != nil {
+		return &InputError{Field: "record key", Err: err}
+	}
+	if err := c.s.Init(ctx); err != nil {
+		return err
+	}
+	id := c.ref(rkey).ID()
+	_, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: "DELETE FROM shared_records WHERE record_id = ?", Args: []any{id}, Idempotent: true},
+		d1.Statement{SQL: "DELETE FROM records WHERE id = ?", Args: []any{id}, Idempotent: true})
+	if err != nil {
+		return fmt.Errorf("records: delete %s: %w", id, err)
+	}
+	c.s.versions.forget(id)
+	return nil
+}
+
+func validRef(ref Ref) error {
+	if _, err := ParseDID(string(ref.DID)); err != nil {
+		return &InputError{Field: "record ref", Err: err}
+	}
+	if _, err := ParseNSID(string(ref.Collection)); err != nil {
+		return &InputError{Field: "record ref", Err: err}
+	}
+	if _, err := ParseRecordKey(string(ref.RKey)); err != nil {
+		return &InputError{Field: "record ref", Err: err}
+	}
+	return nil
+}

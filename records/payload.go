@@ -1,0 +1,80 @@
+package records
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Errors about records.
+var (
+	// ErrNotFound is returned when a record does not exist (or is not visible to the agent).
+	ErrNotFound = errors.New("records: record not found")
+
+	// ErrExists is returned when creating a record whose key is taken.
+	ErrExists = errors.New("records: record already exists")
+
+	// ErrConflict is returned by Update when the record changed since the version given:
+	// read it again and reapply the change. A write is never lost silently.
+	ErrConflict = errors.New("records: record changed concurrently")
+
+	// ErrTampered is returned when a stored record or grant fails authentication: a column
+	// altered, rows swapped or moved, a signature that does not verify. It wraps
+	// crypto.ErrDecrypt when the cryptography caught it.
+	ErrTampered = errors.New("records: stored record failed authentication (tampered with or corrupted)")
+
+	// ErrRollback is returned when the database serves an older version of a record than
+	// this Store has already seen: a replayed row.
+	ErrRollback = errors.New("records: database served an older version of the record than this process has seen")
+
+	// ErrNotShared is returned when an agent opens another agent's private record that is
+	// not (or no longer) shared with it.
+	ErrNotShared = errors.New("records: record is not shared with this agent")
+
+	// ErrTooLarge is returned before sending when a sealed record would exceed D1's
+	// 2,000,000-byte value limit.
+	ErrTooLarge = errors.New("records: record too large for a D1 value once sealed")
+)
+
+// payload is what is sealed (or, for a public record, signed): the row's own metadata, so that
+// an altered created_at, updated_at or write_id column is caught on read, then the encoded
+// value.
+//
+//	0x01 || u16 len || created_at || u16 len || updated_at || u16 len || write_id || value
+type payload struct {
+	createdAt, updatedAt, writeID string
+	value                         []byte
+}
+
+const payloadVersion = 1
+
+func (p *payload) marshal() []byte {
+	b := make([]byte, 0, 1+6+len(p.createdAt)+len(p.updatedAt)+len(p.writeID)+len(p.value))
+	b = append(b, payloadVersion)
+	for _, s := range []string{p.createdAt, p.updatedAt, p.writeID} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, p.value...)
+}
+
+func parsePayload(b []byte) (payload, error) {
+	var p payload
+	if len(b) < 1 || b[0] != payloadVersion {
+		return p, fmt.Errorf("%w: unknown payload version", ErrTampered)
+	}
+	b = b[1:]
+	var fields [3]string
+	for i := range fields {
+		if len(b) < 2 {
+			return p, fmt.Errorf("%w: truncated payload", ErrTampered)
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return p, fmt.Errorf("%w: truncated payload", ErrTampered)
+		}
+		fields[i], b = string(b[2:2+n]), b[2+n:]
+	}
+	p.createdAt, p.updatedAt, p.writeID, p.value = fields[0], fields[1], fields[2], b
+	return p, nil
+}

@@ -1,0 +1,114 @@
+package records
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/tid"
+)
+
+// StoreOptions holds a Store's optional settings; the zero value is ready to use.
+type StoreOptions struct {
+	// ManualSchema turns off applying the agent-records migrations on first use: the caller
+	// applies migrations.AgentRecords() itself (for example with wrangler or the d1seal CLI).
+	ManualSchema bool
+
+	// Clock issues the TIDs of created records. Default: a new tid.Clock. Give one seeded with
+	// the last TID issued to stay monotonic across restarts when the wall clock steps back.
+	Clock *tid.Clock
+
+	// Schema is the migration set applied on first use. Default migrations.AgentRecords();
+	// give a set that extends it (its files plus your own, numbered after them) to keep
+	// application tables in the same ledger.
+	Schema *migrations.Set
+
+	// Now is the time source for created_at, updated_at and event timestamps. Default time.Now.
+	Now func() time.Time
+
+	// EmitEvents records one event per repository operation (type "records.<op>", outcome
+	// "ok" or "error", duration, collection and record key in the context) for the acting
+	// agent. Event writes that fail are ignored: observability never fails an operation.
+	EmitEvents bool
+}
+
+// Store is the agent-records database: the seed's records, shared_records, agents and events
+// tables, plus the columns sealing adds. It applies the schema on first use unless
+// ManualSchema is set. A Store is safe for concurrent use.
+type Store struct {
+	db     *d1.Client
+	opts   StoreOptions
+	now    func() time.Time
+	tids   *tid.Clock
+	events *EventIDSource
+
+	schema *migrations.Initializer // nil with ManualSchema
+
+	versions highWater
+	keys     keyCache
+}
+
+// NewStore returns a store over db. It sends nothing until first used.
+func NewStore(db *d1.Client, opts StoreOptions) *Store {
+	s := &Store{db: db, opts: opts, now: opts.Now, tids: opts.Clock, events: NewEventIDSource()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.tids == nil {
+		s.tids = tid.NewClock()
+	}
+	if !opts.ManualSchema {
+		set := opts.Schema
+		if set == nil {
+			set = migrations.AgentRecords()
+		}
+		s.schema = migrations.NewInitializer(db, set, migrations.Options{})
+	}
+	return s
+}
+
+// DB returns the store's D1 client.
+func (s *Store) DB() *d1.Client { return s.db }
+
+// Init applies the agent-records schema now, if it is not current. Every operation calls it
+// first; calling it at start-up moves the cost (a single read when the schema is current) out
+// of the first request. A failure is returned and tried again on the next call.
+func (s *Store) Init(ctx context.Context) error {
+	if s.schema == nil {
+		return nil
+	}
+	if err := s.schema.Init(ctx); err != nil {
+		return fmt.Errorf("records: apply schema: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) timestamp() string {
+	return s.now().UTC().Format(time.RFC3339Nano)
+}
+
+// highWater remembers, per record, the highest version this process has seen, so that a
+// database that serves an older (validly signed) version of a record after a newer one was
+// read or written is caught: see ErrRollback.
+type highWater struct {
+	m sync.Map // record id -> uint64
+}
+
+func (h *highWater) check(id string, v uint64) bool {
+	old, ok := h.m.Load(id)
+	return !ok || v >= old.(uint64)
+}
+
+func (h *highWater) see(id string, v uint64) {
+	for {
+		old, loaded := h.m.LoadOrStore(id, v)
+		if !loaded || old.(uint64) >= v || h.m.CompareAndSwap(id, old, v) {
+			return
+		}
+	}
+}
+
+func (h *highWater) forget(id string) { h.m.Delete(id) }

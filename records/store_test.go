@@ -1,0 +1,216 @@
+package records_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/d1/d1local"
+	"github.com/d1seal/d1seal/records"
+)
+
+// env is a store on a fresh local D1, with the server for fault injection and counting.
+type env struct {
+	srv   *d1local.Server
+	db    *d1.Client
+	store *records.Store
+}
+
+func newEnv(t testing.TB, opts d1local.Options) *env {
+	t.Helper()
+	srv, err := d1local.New(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	id, err := srv.CreateDatabase(context.Background(), "records")
+	require.NoError(t, err)
+	db, err := d1.NewClient("acct", id, "local", d1.Options{
+		BaseURL:    "http://d1local.invalid/client/v4",
+		HTTPClient: &http.Client{Transport: srv.Transport()},
+		RateLimit:  d1.RateLimit{Disabled: true},
+		Retry:      d1.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	return &env{srv: srv, db: db, store: records.NewStore(db, records.StoreOptions{})}
+}
+
+// agent generates and registers an agent.
+func (e *env) agent(t testing.TB, did string) *crypto.Agent {
+	t.Helper()
+	a, err := crypto.GenerateAgent(did, crypto.GenerateOptions{})
+	require.NoError(t, err)
+	keys, err := records.PublicKeys(a)
+	require.NoError(t, err)
+	_, err = e.store.RegisterAgent(context.Background(), keys, []byte(`{"role":"test"}`))
+	require.NoError(t, err)
+	return a
+}
+
+type note struct {
+	Title string   `json:"title"`
+	Body  string   `json:"body"`
+	Tags  []string `json:"tags,omitempty"`
+}
+
+func notes(t testing.TB, e *env, a *crypto.Agent) *records.Collection[note] {
+	t.Helper()
+	c, err := records.NewCollection[note](e.store, a, "agent.memory.note", records.CollectionOptions[note]{})
+	require.NoError(t, err)
+	return c
+}
+
+func TestCreateGetUpdateDelete(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	c := notes(t, e, alice)
+
+	r, err := c.Create(ctx, note{Title: "first", Body: "remember the milk"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), r.Version)
+	assert.Equal(t, "did:plc:alice/agent.memory.note/"+string(r.Ref.RKey), r.Ref.ID())
+
+	got, err := c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, note{Title: "first", Body: "remember the milk"}, got.Value)
+	assert.Equal(t, uint64(1), got.Version)
+	assert.WithinDuration(t, time.Now(), got.CreatedAt, time.Minute)
+	assert.True(t, got.UpdatedAt.IsZero())
+
+	got.Value.Body = "remember the oat milk"
+	upd, err := c.Update(ctx, got)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), upd.Version)
+	again, err := c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "remember the oat milk", again.Value.Body)
+	assert.Equal(t, got.CreatedAt, again.CreatedAt)
+	assert.False(t, again.UpdatedAt.IsZero())
+
+	// An update from a stale read is refused, and loses nothing.
+	got.Value.Body = "stale"
+	_, err = c.Update(ctx, got)
+	assert.ErrorIs(t, err, records.ErrConflict)
+	again, err = c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "remember the oat milk", again.Value.Body)
+
+	require.NoError(t, c.Delete(ctx, r.Ref.RKey))
+	_, err = c.Get(ctx, r.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrNotFound)
+	require.NoError(t, c.Delete(ctx, r.Ref.RKey), "deleting again is not an error")
+}
+
+func TestListPagesWithCursor(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	c := notes(t, e, alice)
+	var want []string
+	for i := range 7 {
+		r, err := c.Create(ctx, note{Title: fmt.Sprint("n", i)})
+		require.NoError(t, err)
+		want = append(want, string(r.Ref.RKey))
+	}
+	// Another agent's notes and another collection stay out of the listing.
+	bob := e.agent(t, "did:plc:bob")
+	_, err := notes(t, e, bob).Create(ctx, note{Title: "bob's"})
+	require.NoError(t, err)
+
+	var got []string
+	cursor := ""
+	pages := 0
+	for {
+		p, err := c.List(ctx, records.ListOptions{Limit: 3, Cursor: cursor})
+		require.NoError(t, err)
+		pages++
+		for _, r := range p.Items {
+			got = append(got, string(r.Ref.RKey))
+		}
+		if !p.HasMore {
+			assert.Empty(t, p.Cursor)
+			break
+		}
+		cursor = p.Cursor
+	}
+	assert.Equal(t, want, got, "every record once, in key (time) order")
+	assert.Equal(t, 3, pages)
+
+	var all []string
+	for r, err := range c.All(ctx) {
+		require.NoError(t, err)
+		all = append(all, r.Value.Title)
+	}
+	assert.Len(t, all, 7)
+
+	_, err = c.List(ctx, records.ListOptions{Cursor: "garbage!"})
+	assert.ErrorIs(t, err, records.ErrInvalid)
+	_, err = c.List(ctx, records.ListOptions{Limit: 5000})
+	assert.ErrorIs(t, err, records.ErrInvalid)
+}
+
+func TestPut(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	r, err := c.Put(ctx, "self", note{Title: "profile v1"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), r.Version)
+	r, err = c.Put(ctx, "self", note{Title: "profile v2"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), r.Version)
+	got, err := c.Get(ctx, "self")
+	require.NoError(t, err)
+	assert.Equal(t, "profile v2", got.Value.Title)
+	_, err = c.Put(ctx, "bad key!", note{})
+	assert.ErrorIs(t, err, records.ErrInvalid)
+}
+
+func TestAgentsRegistry(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	e.agent(t, "did:plc:bob")
+
+	a, err := e.store.Agent(ctx, "did:plc:alice")
+	require.NoError(t, err)
+	assert.True(t, a.Recipient.Equal(alice.RecipientKey()))
+	assert.True(t, a.Verifying.Equal(alice.VerifyingKey()))
+	assert.JSONEq(t, `{"role":"test"}`, string(a.Metadata))
+
+	// Registering the same keys again is harmless; other keys for the DID are refused.
+	keys, _ := records.PublicKeys(alice)
+	_, err = e.store.RegisterAgent(ctx, keys, nil)
+	require.NoError(t, err)
+	impostor, err := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	require.NoError(t, err)
+	ikeys, _ := records.PublicKeys(impostor)
+	_, err = e.store.RegisterAgent(ctx, ikeys, nil)
+	assert.ErrorIs(t, err, records.ErrAgentExists)
+
+	_, err = e.store.Agent(ctx, "did:plc:nobody")
+	assert.ErrorIs(t, err, records.ErrUnknownAgent)
+
+	p, err := e.store.Agents(ctx, records.ListOptions{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, p.Items, 1)
+	assert.True(t, p.HasMore)
+	p2, err := e.store.Agents(ctx, records.ListOptions{Limit: 1, Cursor: p.Cursor})
+	require.NoError(t, err)
+	assert.Equal(t, records.DID("did:plc:bob"), p2.Items[0].DID)
+	assert.False(t, p2.HasMore)
+
+	// An unregistered agent cannot write.
+	stranger, _ := crypto.GenerateAgent("did:plc:stranger", crypto.GenerateOptions{})
+	_, err = notes(t, e, stranger).Create(ctx, note{})
+	assert.True(t, errors.Is(err, records.ErrUnknownAgent), "got %v", err)
+	_, err = notes(t, e, impostor).Create(ctx, note{})
+	assert.ErrorIs(t, err, records.ErrKeyRetired, "keys that are not the registered ones cannot write")
+}

@@ -328,4 +328,3 @@ func checkCurrent(a *crypto.Agent, reg *Agent) error {
 	}
 	return nil
 }
-

@@ -3,9 +3,9 @@ package d1local
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"math"
-	"slices"
-	"strconv"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -13,80 +13,140 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// dump writes the database as SQL the way D1's export does: no BEGIN/COMMIT (D1 refuses them
-// on import), foreign keys deferred, then each table's schema and rows, sqlite_sequence, and
-// the indexes, triggers and views. D1's internal tables (_cf_*) and FTS shadow tables are left
-// out. The caller holds the database lock.
+// dump writes the database as SQL byte for byte the way D1's export does. It follows
+// dumpSql in miniflare's D1 worker (miniflare/dist/src/workers/d1/database.worker.js, the
+// dump code Cloudflare ships with wrangler 4.164.0):
+//
+//   - the first line is PRAGMA defer_foreign_keys=TRUE; there is no BEGIN/COMMIT (D1 refuses
+//     them on import); lines are joined by "\n" with no newline at the end;
+//   - tables in sqlite_schema rowid order, sqlite_sequence last; each table's SQL as stored,
+//     a quoted name ("t" or 't') turning CREATE TABLE into CREATE TABLE IF NOT EXISTS; then
+//     its rows, INSERT INTO "t" ("a","b") VALUES(...); with the columns of PRAGMA table_info
+//     (generated columns left out);
+//   - sqlite_sequence as DELETE FROM sqlite_sequence; (a schema line) and its rows;
+//     sqlite_stat tables as ANALYZE sqlite_schema; and their rows; other sqlite_* and _cf_*
+//     tables are left out; a virtual table fails the export with D1's message;
+//   - values as D1's JavaScript prints them: NULL, numbers through a JS Number (so REAL 5.0
+//     dumps as 5, integers past 2^53 lose precision, ±Infinity is ±9e999), strings in single
+//     quotes (doubled inside), each LF or CR written as \n or \r inside
+//     replace('...','\n',char(10)) (CR innermost), BLOBs as X'hex';
+//   - then indexes, triggers and views, ordered by type.
+//
+// opts.Tables keeps only the tables, and the indexes, triggers and views, whose names it lists
+// (exactly, as miniflare compares them). One deliberate difference: TEXT holding a NUL byte or
+// invalid UTF-8, which JavaScript cannot carry intact, is written as CAST(X'hex' AS TEXT) so it
+// reads back unchanged. The caller holds the database lock.
 func dump(c *conn, opts wire.DumpOptions) ([]byte, error) {
-	type object struct{ kind, name, table, sql string }
-	var objects []object
-	st, _, err := c.prepare(`SELECT s.type, s.name, s.tbl_name, s.sql FROM sqlite_schema AS s
-		LEFT JOIN pragma_table_list AS l ON l.schema = 'main' AND l.name = s.name
-		WHERE s.sql IS NOT NULL AND s.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND s.name NOT LIKE '\_cf\_%' ESCAPE '\'
-		AND coalesce(l.type, '') <> 'shadow' ORDER BY s.rowid`)
+	var b bytes.Buffer
+	emit := func(line string) {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(line)
+	}
+	filter := map[string]bool{}
+	for _, t := range opts.Tables {
+		filter[t] = true
+	}
+	skip := func(name string) bool { return len(filter) > 0 && !filter[name] }
+
+	emit("PRAGMA defer_foreign_keys=TRUE;")
+	tables, err := schemaRows(c, `SELECT name, sql FROM sqlite_schema AS o
+		WHERE (true) AND type=='table' AND sql NOT NULL ORDER BY tbl_name='sqlite_sequence', rowid`)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		row, err := st.step()
-		if err != nil {
-			st.finalize()
-			return nil, err
-		}
-		if !row {
-			break
-		}
-		objects = append(objects, object{
-			string(st.column(0).bytes), string(st.column(1).bytes), string(st.column(2).bytes), string(st.column(3).bytes),
-		})
-	}
-	st.finalize()
-	wanted := func(table string) bool {
-		return len(opts.Tables) == 0 || slices.ContainsFunc(opts.Tables, func(t string) bool { return strings.EqualFold(t, table) })
-	}
-
-	var b bytes.Buffer
-	b.WriteString("PRAGMA defer_foreign_keys=TRUE;\n")
-	for _, o := range objects {
-		if o.kind != "table" || !wanted(o.name) {
+	for _, t := range tables {
+		name, sql := t[0], t[1]
+		if skip(name) {
 			continue
 		}
-		if !opts.NoSchema {
-			b.WriteString(o.sql)
-			b.WriteString(";\n")
-		}
-		if !opts.NoData {
-			if err := dumpRows(c, &b, o.name); err != nil {
-				return nil, err
+		switch {
+		case name == "sqlite_sequence":
+			if !opts.NoSchema {
+				emit("DELETE FROM sqlite_sequence;")
+			}
+		case statTable.MatchString(name):
+			if !opts.NoSchema {
+				emit("ANALYZE sqlite_schema;")
+			}
+		default:
+			if strings.HasPrefix(sql, "CREATE VIRTUAL TABLE") {
+				return nil, errVirtualTable
+			}
+			if strings.HasPrefix(name, "_cf_") || strings.HasPrefix(name, "sqlite_") {
+				continue
+			}
+			if !opts.NoSchema {
+				if quotedCreate.MatchString(sql) {
+					emit("CREATE TABLE IF NOT EXISTS " + sql[len("CREATE TABLE "):] + ";")
+				} else {
+					emit(sql + ";")
+				}
 			}
 		}
-	}
-	if !opts.NoData && len(opts.Tables) == 0 {
-		if n, _ := c.queryInt("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'"); n > 0 {
-			b.WriteString("DELETE FROM sqlite_sequence;\n")
-			if err := dumpRows(c, &b, "sqlite_sequence"); err != nil {
-				return nil, err
-			}
+		if opts.NoData {
+			continue
+		}
+		if err := dumpRows(c, emit, name); err != nil {
+			return nil, err
 		}
 	}
 	if !opts.NoSchema {
-		for _, o := range objects {
-			if o.kind != "table" && wanted(o.table) {
-				b.WriteString(o.sql)
-				b.WriteString(";\n")
+		rest, err := schemaRows(c, `SELECT name, sql FROM sqlite_schema AS o WHERE (true) AND sql NOT NULL
+			AND type IN ('index', 'trigger', 'view') ORDER BY type COLLATE NOCASE`)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range rest {
+			if !skip(o[0]) {
+				emit(o[1] + ";")
 			}
 		}
 	}
 	return b.Bytes(), nil
 }
 
-// dumpRows writes one INSERT per row of table, naming the columns it stores (generated and
-// hidden columns are left out).
-func dumpRows(c *conn, b *bytes.Buffer, table string) error {
+var (
+	// quotedCreate is miniflare's test for a quoted table name, unanchored as there.
+	quotedCreate = regexp.MustCompile(`CREATE TABLE ['"]`)
+	statTable    = regexp.MustCompile(`^sqlite_stat.`)
+
+	errVirtualTable = errors.New("D1 Export error: cannot export databases with Virtual Tables (fts5)")
+)
+
+// schemaRows runs one of the dump's own queries of two text columns.
+func schemaRows(c *conn, sql string) ([][2]string, error) {
+	st, _, err := c.prepare(sql)
+	if err != nil {
+		return nil, err
+	}
+	defer st.finalize()
+	var out [][2]string
+	for {
+		row, err := st.step()
+		if err != nil {
+			return nil, err
+		}
+		if !row {
+			return out, nil
+		}
+		out = append(out, [2]string{string(st.column(0).bytes), string(st.column(1).bytes)})
+	}
+}
+
+// dumpRows emits one INSERT per row of table.
+func dumpRows(c *conn, emit func(string), table string) error {
 	var cols []string
-	st, _, err := c.prepare("SELECT name FROM pragma_table_xinfo(" + quoteString(table) + ") WHERE hidden = 0 ORDER BY cid")
+	st, _, err := c.prepare("PRAGMA table_info=" + quoteIdent(table))
 	if err != nil {
 		return err
+	}
+	nameCol := -1
+	for i := range st.columnCount() {
+		if st.columnName(i) == "name" {
+			nameCol = i
+		}
 	}
 	for {
 		row, err := st.step()
@@ -97,19 +157,16 @@ func dumpRows(c *conn, b *bytes.Buffer, table string) error {
 		if !row {
 			break
 		}
-		cols = append(cols, quoteIdent(string(st.column(0).bytes)))
+		cols = append(cols, quoteIdent(string(st.column(nameCol).bytes)))
 	}
 	st.finalize()
-	if len(cols) == 0 {
-		return nil
-	}
-	list := strings.Join(cols, ",")
-	st, _, err = c.prepare("SELECT " + list + " FROM " + quoteIdent(table))
+	st, _, err = c.prepare("SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(table) + ";")
 	if err != nil {
 		return err
 	}
 	defer st.finalize()
-	prefix := "INSERT INTO " + quoteIdent(table) + " (" + list + ") VALUES("
+	prefix := "INSERT INTO " + quoteIdent(table) + " (" + strings.Join(cols, ",") + ") VALUES("
+	var line []byte
 	for {
 		row, err := st.step()
 		if err != nil {
@@ -118,49 +175,75 @@ func dumpRows(c *conn, b *bytes.Buffer, table string) error {
 		if !row {
 			return nil
 		}
-		b.WriteString(prefix)
+		line = append(line[:0], prefix...)
 		for i := range cols {
 			if i > 0 {
-				b.WriteByte(',')
+				line = append(line, ',')
 			}
-			writeLiteral(b, st.column(i))
+			line = appendLiteral(line, st.column(i))
 		}
-		b.WriteString(");\n")
+		line = append(line, ");"...)
+		emit(string(line))
 	}
 }
 
-// writeLiteral writes v as an SQL literal that reads back as the same value and storage class.
-func writeLiteral(b *bytes.Buffer, v value) {
+// appendLiteral appends v as miniflare's dumpSql writes a cell.
+func appendLiteral(b []byte, v value) []byte {
 	switch v.kind {
 	case sqlite3.SQLITE_INTEGER:
-		b.WriteString(strconv.FormatInt(v.i, 10))
+		return appendJSNumber(b, float64(v.i))
 	case sqlite3.SQLITE_FLOAT:
 		switch {
-		case math.IsNaN(v.f):
-			b.WriteString("NULL")
-		case math.IsInf(v.f, 1):
-			b.WriteString("1e999")
-		case math.IsInf(v.f, -1):
-			b.WriteString("-1e999")
+		case !math.IsNaN(v.f) && !math.IsInf(v.f, 0):
+			return appendJSNumber(b, v.f)
+		case v.f > 0:
+			return append(b, "9e999"...)
 		default:
-			s := strconv.FormatFloat(v.f, 'g', -1, 64)
-			if !strings.ContainsAny(s, ".e") {
-				s += ".0"
-			}
-			b.WriteString(s)
+			return append(b, "-9e999"...)
 		}
 	case sqlite3.SQLITE_TEXT:
 		if bytes.IndexByte(v.bytes, 0) >= 0 || !utf8.Valid(v.bytes) {
-			b.WriteString("CAST(X'" + hex.EncodeToString(v.bytes) + "' AS TEXT)")
-			return
+			return append(append(append(b, "CAST(X'"...), hex.EncodeToString(v.bytes)...), "' AS TEXT)"...)
 		}
-		b.WriteString(quoteString(string(v.bytes)))
+		return appendDumpString(b, string(v.bytes))
 	case sqlite3.SQLITE_BLOB:
-		b.WriteString("X'" + hex.EncodeToString(v.bytes) + "'")
+		return append(append(append(b, "X'"...), hex.EncodeToString(v.bytes)...), '\'')
 	default:
-		b.WriteString("NULL")
+		return append(b, "NULL"...)
 	}
 }
 
-func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-func quoteIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// appendDumpString is miniflare's outputQuotedEscapedString: quotes doubled, LF and CR written
+// as the two characters \n and \r, restored by replace(...,char(13)) then replace(...,char(10))
+// around the literal. (A string holding both a backslash-n pair and a newline does not read back
+// intact; D1's dumps share that flaw.)
+func appendDumpString(b []byte, s string) []byte {
+	var lf, cr bool
+	var q strings.Builder
+	q.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; ch {
+		case '\'':
+			q.WriteString("''")
+		case '\n':
+			lf = true
+			q.WriteString(`\n`)
+		case '\r':
+			cr = true
+			q.WriteString(`\r`)
+		default:
+			q.WriteByte(ch)
+		}
+	}
+	q.WriteByte('\'')
+	out := q.String()
+	if cr {
+		out = `replace(` + out + `,'\r',char(13))`
+	}
+	if lf {
+		out = `replace(` + out + `,'\n',char(10))`
+	}
+	return append(b, out...)
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -1,0 +1,21 @@
+CREATE TABLE plain (id INTEGER PRIMARY KEY, s TEXT, r REAL, n NUMERIC, b BLOB, u);
+CREATE TABLE "quoted ""name""" (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+CREATE TABLE 'single'(k TEXT PRIMARY KEY, v ANY) WITHOUT ROWID;
+CREATE TABLE gen (a INTEGER, b AS (a * 2), c TEXT DEFAULT 'x');
+CREATE TABLE [bracket] (x);
+INSERT INTO plain VALUES (1, 'it''s', 1.5, 10, X'00ff10', NULL);
+INSERT INTO plain VALUES (2, 'two
+lines', 5.0, 2.5, X'', 5.0);
+INSERT INTO plain VALUES (3, 'cr' || char(13) || 'lf' || char(10) || 'crlf' || char(13, 10) || 'end', 1e21, -0.0, NULL, 1e-7);
+INSERT INTO plain VALUES (4, 'back\slash \n literal', 1e300, -7, NULL, 9007199254740991);
+INSERT INTO plain VALUES (5, '', 9e999, -9e999, NULL, 'ünïcödé ☃');
+INSERT INTO plain VALUES (6, char(10), 0.1, 123456789012, NULL, char(13));
+INSERT INTO "quoted ""name""" (v) VALUES ('a'), ('b');
+DELETE FROM "quoted ""name""" WHERE v = 'b';
+INSERT INTO 'single' VALUES ('k2', 2), ('k1', 'one');
+INSERT INTO gen (a) VALUES (21);
+INSERT INTO bracket VALUES (NULL);
+CREATE INDEX plain_s ON plain (s);
+CREATE VIEW v AS SELECT id, s FROM plain;
+CREATE TRIGGER tr AFTER INSERT ON gen BEGIN SELECT 1; END;
+CREATE UNIQUE INDEX gen_a ON gen (a);

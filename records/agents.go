@@ -294,12 +294,20 @@ func (s *Store) verifyingKeyFrom(did string, id crypto.KeyID, signers *d1.Result
 	if k := s.keys.get(did, id); k != nil {
 		return k, nil
 	}
+	withDID := len(signers.Columns) == 3 // (did, key_id, public_key) for several owners at once
 	for _, row := range signers.All() {
+		var owner string
 		var kid, pub []byte
-		if err := row.Scan(&kid, &pub); err != nil {
+		var err error
+		if withDID {
+			err = row.Scan(&owner, &kid, &pub)
+		} else {
+			err = row.Scan(&kid, &pub)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if string(kid) != string(id[:]) {
+		if string(kid) != string(id[:]) || withDID && owner != did {
 			continue
 		}
 		k, err := crypto.ParseVerifyingKey(pub)

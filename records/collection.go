@@ -183,11 +183,15 @@ type version struct {
 }
 
 func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient) (*version, error) {
+	return c.newVersionWithID(ref, v, value, createdAt, updatedAt, recipients, newWriteID())
+}
+
+func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, writeID string) (*version, error) {
 	enc, err := c.codec.Marshal(value)
 	if err != nil {
 		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
 	}
-	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: newWriteID()}
+	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID}
 	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, value: enc}
 	if w.sealed, err = crypto.Seal(w.rc, p.marshal(), c.agent, recipients...); err != nil {
 		return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)

@@ -214,3 +214,53 @@ func TestAgentsRegistry(t *testing.T) {
 	_, err = notes(t, e, impostor).Create(ctx, note{})
 	assert.ErrorIs(t, err, records.ErrKeyRetired, "keys that are not the registered ones cannot write")
 }
+
+func TestCreateMany(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	values := make([]note, 250)
+	for i := range values {
+		values[i] = note{Title: fmt.Sprint("bulk ", i), Body: string(make([]byte, 100))}
+	}
+	before := e.srv.Requests()
+	rs, err := c.CreateMany(ctx, values)
+	require.NoError(t, err)
+	require.Len(t, rs, 250)
+	assert.Equal(t, int64(2), e.srv.Requests()-before, "one request checks the agent's keys (once per collection); 250 records fit in one more")
+	before = e.srv.Requests()
+	_, err = c.CreateMany(ctx, values[:10])
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), e.srv.Requests()-before)
+	for i, r := range rs {
+		assert.Equal(t, values[i].Title, r.Value.Title, "results in order")
+		if i > 0 {
+			assert.Less(t, string(rs[i-1].Ref.RKey), string(r.Ref.RKey), "keys increase")
+		}
+	}
+	got, err := c.Get(ctx, rs[137].Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "bulk 137", got.Value.Title)
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records")
+	require.NoError(t, err)
+	assert.Equal(t, 260, n)
+}
+
+func TestCreateManySplitsByLimits(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	small, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: e.srv.Transport()},
+		RateLimit: d1.RateLimit{Disabled: true}, Limits: d1.Limits{MaxStatements: 40},
+	})
+	require.NoError(t, err)
+	e.store = records.NewStore(small, records.StoreOptions{})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	values := make([]note, 100)
+	before := e.srv.Requests()
+	rs, err := c.CreateMany(ctx, values)
+	require.NoError(t, err)
+	assert.Len(t, rs, 100)
+	// One request checks the acting agent's keys; then ceil(100/40) = 3 requests.
+	assert.Equal(t, int64(1+3), e.srv.Requests()-before)
+}

@@ -35,11 +35,11 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:8787", "address to listen on")
 	dir := flag.String("dir", ".d1local", `folder of the SQLite files ("" keeps databases in memory)`)
 	token := flag.String("token", "", "API token to require (default: accept any request)")
-	account := flag.String("account", "d1local", "account id to print (any id is accepted)")
+	account := flag.String("account", d1local.DefaultAccountID, "account id that GET /accounts answers and that is printed (the D1 routes accept any id)")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := d1local.New(d1local.Options{Dir: *dir, Token: *token, Logger: logger})
+	srv, err := d1local.New(d1local.Options{Dir: *dir, Token: *token, Logger: logger, AccountID: *account})
 	if err != nil {
 		return err
 	}

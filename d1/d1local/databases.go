@@ -152,6 +152,18 @@ func (s *Server) lookup(id string) *database {
 	return s.dbs[id]
 }
 
+// lookupName returns the database called name, or nil.
+func (s *Server) lookupName(name string) *database {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.order {
+		if d := s.dbs[id]; d.name == name {
+			return d
+		}
+	}
+	return nil
+}
+
 // write runs fn with the database locked. Before fn, the Time Travel timeline may copy the
 // current state (see timetravel.go); when fn reports a write, the database enters a new state.
 func (d *database) write(s *Server, fn func() (wrote bool, err error)) error {

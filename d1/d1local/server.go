@@ -41,6 +41,10 @@ type Options struct {
 	// copy took (about 1% of the time goes to copies; well under a millisecond for small
 	// databases, about a second at 20 MB).
 	TimeTravelInterval time.Duration
+	// AccountID is the account GET /accounts and GET /memberships list (wrangler asks for them
+	// when CLOUDFLARE_ACCOUNT_ID is not set); "" means DefaultAccountID. The D1 routes accept
+	// any account id.
+	AccountID string
 	// QueryTimeout interrupts a query or raw request running longer (D1 allows 30 s); 0 means
 	// 30 s. A request is also interrupted when its client goes away.
 	QueryTimeout time.Duration
@@ -55,11 +59,13 @@ type Server struct {
 	now     func() time.Time
 	maxBody int64
 	timeout time.Duration
-	mux     *http.ServeMux
-	limiter *rateLimiter
-	faults  faultQueue
-	files   fileStore
-	jobs    jobStore
+	// accountID is what /accounts and /memberships answer.
+	accountID string
+	mux       *http.ServeMux
+	limiter   *rateLimiter
+	faults    faultQueue
+	files     fileStore
+	jobs      jobStore
 
 	requests atomic.Int64
 
@@ -77,6 +83,9 @@ func New(opts Options) (*Server, error) {
 		now:     opts.Now,
 		maxBody: opts.MaxBodyBytes,
 		dbs:     map[string]*database{},
+	}
+	if s.accountID = opts.AccountID; s.accountID == "" {
+		s.accountID = DefaultAccountID
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -133,8 +142,10 @@ const (
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	db := "/client/v4/accounts/{account}/d1/database"
+	m.HandleFunc("/client/v4/accounts", s.api(s.handleAccounts))
+	m.HandleFunc("/client/v4/memberships", s.api(s.handleMemberships))
 	m.HandleFunc(db, s.api(s.collection))
-	m.HandleFunc(db+"/{id}", s.api(s.withDB(s.item)))
+	m.HandleFunc(db+"/{id}", s.api(s.item))
 	m.HandleFunc(db+"/{id}/{op}", s.api(s.withDB(s.operation)))
 	m.HandleFunc(db+"/{id}/time_travel/{op}", s.api(s.withDB(s.timeTravel)))
 	m.HandleFunc(filesPrefix+"{key}/{name}", s.serveFile)
@@ -230,7 +241,19 @@ func (s *Server) withDB(h func(http.ResponseWriter, *http.Request, *database)) h
 	}
 }
 
-func (s *Server) item(w http.ResponseWriter, r *http.Request, d *database) {
+// item serves GET and DELETE /{id}. GET also takes a database's name (wrangler looks a
+// database up by name, with ?fields=uuid,name, when its config has only database_name); every
+// other route takes the uuid only.
+func (s *Server) item(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d := s.lookup(id)
+	if d == nil && r.Method == http.MethodGet {
+		d = s.lookupName(id)
+	}
+	if d == nil {
+		writeError(w, errNotFound())
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		writeResult(w, d.info(), nil)

@@ -1,0 +1,188 @@
+// Package crypto seals d1seal's records so that the database only ever holds ciphertext.
+//
+// Every written version of a record is encrypted on the client under a fresh 256-bit data
+// key (DEK) with AES-256-GCM; the DEK is wrapped with HPKE (RFC 9180) for the owning agent
+// and for each agent the record is shared with; the owner signs the stored bytes with
+// Ed25519. The records package stores the results in D1 and calls this package; this
+// package does no I/O except for key files.
+//
+//	s, err := crypto.Seal(rc, plaintext, owner, bob.Recipient())     // write
+//	pt, err := bob.Open(rc, s.Envelope, grant, ownerVerifyingKey)    // read
+//	g, err := owner.Rewrap(rc, s.Owner.WrappedKey, carol.Recipient()) // share
+//	s2, err := owner.Rekey(rc, s.Envelope, s.Owner.WrappedKey, rc.Version+1, carol.Recipient()) // revoke bob
+//
+// # Threat model
+//
+// D1, Cloudflare, and every backup, export and Time Travel copy may read the database, and
+// may reorder, swap, replay, truncate, edit or delete its rows. Against that, this package
+// guarantees that row contents stay confidential and that any change to a row, or any row
+// moved to another record, version or recipient, fails to open with ErrDecrypt. It cannot
+// stop deletion, or the replay of an older version as a whole (old ciphertext, old version
+// number, old signature and grants together still verify as that old version): the records
+// package must compare versions with what the reader expects. A compromised client (its
+// memory, its key file and passphrase) is out of scope.
+//
+// # What the database still sees
+//
+// Row metadata in the clear, by design: the owner DID, collection and record key, the record
+// version, the recipient DIDs and key ids of every grant, which agents registered which
+// public keys, timestamps, and sizes: the ciphertext is exactly MinCiphertextSize (50)
+// bytes longer than the plaintext, so plaintext lengths are exact. Callers who need to hide
+// lengths pad the plaintext before sealing. Who shares with whom, when, and how often
+// records change are all visible.
+//
+// # Keys
+//
+// An Agent holds three independent keys: an X25519 key that receives wrapped DEKs (HPKE
+// suite SuiteX25519), an Ed25519 signing key, and optionally an X-Wing key (ML-KEM-768 +
+// X25519, SuiteXWing) for post-quantum wrapping. None is derived from another. The types keep
+// them apart (a *VerifyingKey cannot be passed where a *RecipientKey is wanted) and so do
+// their published encodings, which begin with a type byte, so that a signing key read from
+// the wrong column is refused with ErrKeyType rather than used as an X25519 key (both are
+// 32 bytes):
+//
+//	0x01 || X25519 public key (32)             RecipientKey.Bytes, agents.public_key (33 bytes)
+//	0x02 || X-Wing encapsulation key (1216)    RecipientKey.Bytes, new agents.pq_public_key (1217 bytes)
+//	0x11 || Ed25519 public key (32)            VerifyingKey.Bytes, agents.signing_key (33 bytes)
+//
+// A key id (KeyID) is the first 16 bytes of SHA-256("d1seal key id v1" || 0x00 || encoding
+// above). ParseRecipientKey and ParseVerifyingKey validate what an agent publishes: X25519
+// points must be canonical and not of low order (a grant wrapped to a low-order point is
+// readable by anyone); Ed25519 points must be canonical, on the curve, and of prime order
+// (no small-order points and no small-order component).
+//
+// # Record context
+//
+// Everything is bound to a RecordContext (DID, collection, rkey, version), encoded
+// canonically as
+//
+//	uint16 len(did) || did || uint16 len(collection) || collection || uint16 len(rkey) || rkey || uint64 version
+//
+// (big-endian; each string 1 to 2048 bytes). The length prefixes make the encoding
+// injective. The caller canonicalises first: in particular the collection NSID's authority
+// must be lower-cased (records.NSID.Canonical), since the bytes are compared exactly.
+//
+// # Envelope (records.ciphertext, records.nonce)
+//
+// The ciphertext column (Envelope.Ciphertext):
+//
+//	offset size
+//	0      1    format version 0x01
+//	1      1    content suite 0x01: AES-256-GCM with an HKDF-SHA256-derived key and commitment
+//	2      32   key commitment
+//	34     n    AES-256-GCM ciphertext of the n-byte plaintext
+//	34+n   16   AES-256-GCM tag
+//
+// The nonce column (Envelope.Nonce) is the 12-byte GCM nonce, random per version (no API
+// takes a nonce). From the DEK, the nonce and the additional data
+//
+//	AAD = 0x01 (format) || 0x01 (suite) || record context
+//
+// HKDF-SHA256 (salt empty, info "d1seal content v1" || 0x00 || nonce || AAD) derives 64
+// bytes: the AES-256-GCM key, then the 32-byte commitment. Opening recomputes the
+// commitment and compares it (in constant time) before decrypting. Improvement over the
+// design notes' "a key commitment": the commitment and the encryption key both come from one
+// derivation that also binds the nonce and context, so a ciphertext opens under one data key
+// only (several recipients share one ciphertext, and AES-GCM alone lets a key holder craft a
+// ciphertext that opens under two keys), and a fresh per-version AES key means a DEK is never
+// used directly as an AES key.
+//
+// # Wrapped key (records.encrypted_dek, shared_records.encrypted_dek)
+//
+//	offset size
+//	0      1    format version 0x01
+//	1      1    suite: 0x01 SuiteX25519, 0x02 SuiteXWing (the allow-list; anything else is ErrUnsupported)
+//	2      16   recipient key id
+//	18     e    HPKE encapsulated key: 32 bytes (X25519) or 1120 (X-Wing)
+//	18+e   48   HPKE ciphertext of the 32-byte DEK (AES-256-GCM, 16-byte tag)
+//
+// 98 bytes for X25519, 1186 for X-Wing (WrappedKeySize); the length is checked exactly before
+// decapsulating. HPKE runs in base mode with HKDF-SHA256 and AES-256-GCM, the AAD is bytes
+// 0..17 above, and the info is
+//
+//	"d1seal wrap v1" || 0x00 || 0x01 || suite || recipient key id || uint16 len(recipient DID) || recipient DID || record context
+//
+// so a wrapped key moved to another record, version, recipient DID or key, or relabelled
+// with another suite, does not open. The owner's grant goes in records.encrypted_dek; each
+// other recipient's in a shared_records row (recipient_did = Grant.RecipientDID). Grant.KeyID
+// is also worth a key_id column (BLOB 16) so that rotation can find an old key's grants.
+//
+// # Signature (new column records.signature)
+//
+//	offset size
+//	0      1    format version 0x01
+//	1      16   signer key id
+//	17     64   Ed25519 signature
+//
+// The signed message is
+//
+//	"d1seal record signature v1" || 0x00 || 0x01 || signer key id || record context
+//	  || SHA-256(uint32 len(ciphertext) || ciphertext || nonce)
+//
+// HPKE base mode does not authenticate the sender, and any recipient holds the DEK and so
+// could write a different ciphertext; the owner's signature over a collision-resistant hash
+// of the exact stored bytes is what proves who wrote them. Verify it with the owner's key
+// from the agents table, never with a key read from the same row (Agent.Open and
+// DataKey.Open take it as an argument). SignatureKeyID tells which of the owner's registered
+// keys to use.
+//
+// # Columns to add by migration
+//
+//	records.version        INTEGER NOT NULL  RecordContext.Version
+//	records.signature      BLOB NOT NULL     Envelope.Signature (81 bytes)
+//	records.key_id         BLOB              Sealed.Owner.KeyID (16 bytes, optional index for rotation)
+//	shared_records.key_id  BLOB              Grant.KeyID (16 bytes, optional)
+//	agents.pq_public_key   BLOB              PostQuantumKey().Bytes() (1217 bytes, optional)
+//
+// The format version and suites live inside the BLOBs, so no column is needed for them.
+// records.public (the seed's plaintext records) is outside this package.
+//
+// # Sharing, revocation, rotation
+//
+// Sharing (Agent.Rewrap) unwraps the sharer's grant and wraps the same DEK for the new
+// recipient; content is untouched. Revocation is Agent.Rekey: a new version under a fresh
+// DEK, re-encrypted, re-signed and wrapped for the owner and the remaining recipients; the
+// revoked recipient's shared_records row is deleted in the same batch. Revocation cannot undo
+// anything already done: a revoked agent keeps what it read and may have kept the old DEK,
+// which still opens the old ciphertext wherever that survives (backups, exports, D1 Time
+// Travel, caches). It only protects versions written afterwards. Rotation
+// (Agent.NewEncryptionKeys, then Agent.Rewrap of each grant to the new key) moves grants to
+// a new key without touching content; it is enough when an old key is retired, but after a
+// compromise the old key may already have unwrapped every DEK it had grants for, so re-key
+// those records instead.
+//
+// # Key files
+//
+// WriteKeyFile stores an agent's private keys under a passphrase:
+//
+//	offset size
+//	0      8    magic "d1sealK\n"
+//	8      1    format version 0x01
+//	9      1    key derivation 0x01: argon2id (version 0x13)
+//	10     4    passes (uint32)
+//	14     4    memory in KiB (uint32)
+//	18     1    lanes
+//	19     16   salt, random per file
+//	35     12   AES-GCM nonce, random per file
+//	47     m+16 AES-256-GCM of the payload under argon2id(passphrase, salt), AAD = bytes 0..46
+//
+// and the payload is uint16 len(did) || did || X25519 private key (32) || Ed25519 seed (32)
+// || 0x00, or 0x01 || X-Wing seed (32). The defaults are 3 passes over 64 MiB with 4 lanes;
+// the whole header is additional data, so a changed parameter fails like a wrong passphrase. Parameters above MaxKeyFileTime,
+// MaxKeyFileMemory and MaxKeyFileThreads are refused before any work. Files are written to a
+// temporary file with mode 0600, synced and renamed into place.
+//
+// # Errors
+//
+// Every failure to open stored bytes matches ErrDecrypt; structural faults visible to anyone
+// (lengths, version and suite bytes) also match ErrMalformed or ErrUnsupported and say what
+// they saw, while cryptographic failures say nothing more. Wrong key kinds are ErrKeyType and
+// rejected public keys ErrInvalidKey. No error, String or fmt verb ever shows a private key,
+// a data key or plaintext: Agent, DecryptionKey, SigningKey and DataKey print only DIDs,
+// key ids and contexts.
+//
+// # Versions
+//
+// Every format starts with version 0x01. The files in testdata/golden_v1.json are frozen
+// version-1 rows that every later release must still open.
+package crypto

@@ -90,8 +90,10 @@ func (c *Collection[T]) context(ref Ref, version uint64) crypto.RecordContext {
 }
 
 // Create stores value as a new private record with a fresh TID as its key.
-func (c *Collection[T]) Create(ctx context.Context, value T) (*Record[T], error) {
-	return c.create(ctx, RecordKey(c.s.tids.Next()), value)
+func (c *Collection[T]) Create(ctx context.Context, value T) (r *Record[T], err error) {
+	rkey := RecordKey(c.s.tids.Next())
+	defer func(start time.Time) { c.emit(ctx, "create", rkey, start, err) }(time.Now())
+	return c.create(ctx, rkey, value)
 }
 
 // Put stores value under rkey: a new private record, or a new version of an existing one
@@ -105,7 +107,7 @@ func (c *Collection[T]) Put(ctx context.Context, rkey RecordKey, value T) (*Reco
 		if !errors.Is(err, ErrExists) {
 			return r, err
 		}
-		cur, err := c.Get(ctx, rkey)
+		cur, err := c.get(ctx, rkey)
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted in between: create again
 		}
@@ -113,7 +115,7 @@ func (c *Collection[T]) Put(ctx context.Context, rkey RecordKey, value T) (*Reco
 			return nil, err
 		}
 		cur.Value = value
-		r, err = c.Update(ctx, cur)
+		r, err = c.update(ctx, cur)
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) || attempt >= 4 {
 			return r, err
 		}
@@ -223,7 +225,12 @@ func recordOf[T any](w *version, value T) *Record[T] {
 }
 
 // Get opens one of the acting agent's own records.
-func (c *Collection[T]) Get(ctx context.Context, rkey RecordKey) (*Record[T], error) {
+func (c *Collection[T]) Get(ctx context.Context, rkey RecordKey) (r *Record[T], err error) {
+	defer func(start time.Time) { c.emit(ctx, "get", rkey, start, err) }(time.Now())
+	return c.get(ctx, rkey)
+}
+
+func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], error) {
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
@@ -250,12 +257,17 @@ func (c *Collection[T]) Get(ctx context.Context, rkey RecordKey) (*Record[T], er
 // Open opens the record ref as the acting agent: one of its own, a private record another
 // agent shared with it (ErrNotShared otherwise), or a public record. ref's collection must be
 // this collection.
-func (c *Collection[T]) Open(ctx context.Context, ref Ref) (*Record[T], error) {
+func (c *Collection[T]) Open(ctx context.Context, ref Ref) (r *Record[T], err error) {
+	defer func(start time.Time) { c.emit(ctx, "open", ref.RKey, start, err) }(time.Now())
+	return c.openRef(ctx, ref)
+}
+
+func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error) {
 	if err := c.checkRef(ref); err != nil {
 		return nil, err
 	}
 	if ref.DID == c.did {
-		return c.Get(ctx, ref.RKey)
+		return c.get(ctx, ref.RKey)
 	}
 	if err := c.s.Init(ctx); err != nil {
 		return nil, err
@@ -460,7 +472,8 @@ func (c *Collection[T]) All(ctx context.Context) iter.Seq2[*Record[T], error] {
 
 // Delete removes one of the acting agent's records and all its shares in one atomic request.
 // Deleting a record that does not exist is not an error, so that a retried delete is safe.
-func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) error {
+func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) {
+	defer func(start time.Time) { c.emit(ctx, "delete", rkey, start, err) }(time.Now())
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
 	}
@@ -468,7 +481,7 @@ func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) error {
 		return err
 	}
 	id := c.ref(rkey).ID()
-	_, err := c.s.db.Batch(ctx,
+	_, err = c.s.db.Batch(ctx,
 		d1.Statement{SQL: "DELETE FROM shared_records WHERE record_id = ?", Args: []any{id}, Idempotent: true},
 		d1.Statement{SQL: "DELETE FROM records WHERE id = ?", Args: []any{id}, Idempotent: true})
 	if err != nil {

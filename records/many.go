@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/d1seal/d1seal/d1"
 )
@@ -15,7 +16,8 @@ import (
 // bounded however many values are given. It returns the records in the order of values. On
 // failure it returns the records written so far (whole requests) with the error; a request
 // whose response was lost is checked, and sent again only if it did not commit.
-func (c *Collection[T]) CreateMany(ctx context.Context, values []T) ([]*Record[T], error) {
+func (c *Collection[T]) CreateMany(ctx context.Context, values []T) (_ []*Record[T], err error) {
+	defer func(start time.Time) { c.emit(ctx, "create_many", "", start, err) }(time.Now())
 	if err := c.ready(ctx); err != nil {
 		return nil, err
 	}

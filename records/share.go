@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
@@ -13,7 +14,8 @@ import (
 // records: the record's data key is unwrapped and wrapped again for that agent's registered key,
 // and stored as a shared_records row. Later updates re-wrap it for every recipient. Sharing
 // with an unknown agent is ErrUnknownAgent; sharing again is harmless.
-func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) error {
+func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) (err error) {
+	defer func(start time.Time) { c.emit(ctx, "share", rkey, start, err) }(time.Now())
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
 	}
@@ -102,7 +104,8 @@ type UnshareOptions struct {
 // with a data key it kept. What revocation cannot undo: what the agent already read or
 // stored, and old versions wherever they survive (backups, D1 Time Travel, exports).
 // Unsharing a record that is not shared with the agent is not an error.
-func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID, opts UnshareOptions) error {
+func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID, opts UnshareOptions) (err error) {
+	defer func(start time.Time) { c.emit(ctx, "unshare", rkey, start, err) }(time.Now())
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
 	}
@@ -121,7 +124,7 @@ func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID, o
 		return nil
 	}
 	var notShared bool
-	_, err := c.rewrite(ctx, rkey, 0, func(cur *current[T]) (T, []*Agent, error) {
+	_, err = c.rewrite(ctx, rkey, 0, func(cur *current[T]) (T, []*Agent, error) {
 		keep := make([]*Agent, 0, len(cur.recipients))
 		notShared = true
 		for _, a := range cur.recipients {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
@@ -72,7 +73,16 @@ func (cur *current[T]) recipientList() string {
 // rec.Version: otherwise it returns ErrConflict and writes nothing, so that no concurrent
 // change is lost. The new version has a new data key, wrapped again for every agent the record
 // is shared with, and a new signature. It returns the record as written.
-func (c *Collection[T]) Update(ctx context.Context, rec *Record[T]) (*Record[T], error) {
+func (c *Collection[T]) Update(ctx context.Context, rec *Record[T]) (r *Record[T], err error) {
+	var rkey RecordKey
+	if rec != nil {
+		rkey = rec.Ref.RKey
+	}
+	defer func(start time.Time) { c.emit(ctx, "update", rkey, start, err) }(time.Now())
+	return c.update(ctx, rec)
+}
+
+func (c *Collection[T]) update(ctx context.Context, rec *Record[T]) (*Record[T], error) {
 	if rec == nil {
 		return nil, &InputError{Field: "record", Reason: "nil"}
 	}

@@ -1,0 +1,106 @@
+package records_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/d1/d1local"
+	"github.com/d1seal/d1seal/records"
+)
+
+func TestEventsRecordAndQuery(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	e.agent(t, "did:plc:alice")
+	e.agent(t, "did:plc:bob")
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var evs []records.Event
+	for i := range 12 {
+		agent := records.DID("did:plc:alice")
+		if i%3 == 2 {
+			agent = "did:plc:bob"
+		}
+		typ := "tool.call"
+		if i%2 == 1 {
+			typ = "llm.reply"
+		}
+		evs = append(evs, records.Event{
+			Agent: agent, Type: typ, Outcome: "ok", Timestamp: t0.Add(time.Duration(i) * time.Minute),
+			Duration: 1500 * time.Millisecond, SessionID: fmt.Sprint("s", i%2), TraceID: "trace-1", SpanID: fmt.Sprint("span-", i),
+			Context: json.RawMessage(`{"tool":"search"}`), Reasoning: json.RawMessage(`{"why":"needed facts"}`),
+		})
+	}
+	require.NoError(t, e.store.RecordEvents(ctx, evs...))
+	for _, ev := range evs {
+		assert.NotEmpty(t, ev.ID, "ids are assigned in place")
+	}
+	// Writing the same events again (as after a lost response) adds nothing.
+	require.NoError(t, e.store.RecordEvents(ctx, evs...))
+
+	page, err := e.store.Events(ctx, records.EventQuery{Agent: "did:plc:alice", Type: "tool.call"})
+	require.NoError(t, err)
+	for _, ev := range page.Items {
+		assert.Equal(t, records.DID("did:plc:alice"), ev.Agent)
+		assert.Equal(t, "tool.call", ev.Type)
+	}
+	assert.Len(t, page.Items, 4)
+	got := page.Items[0]
+	assert.Equal(t, evs[0].ID, got.ID)
+	assert.Equal(t, 1500*time.Millisecond, got.Duration)
+	assert.Equal(t, t0, got.Timestamp)
+	assert.JSONEq(t, `{"why":"needed facts"}`, string(got.Reasoning))
+	assert.Equal(t, "span-0", got.SpanID)
+	assert.False(t, got.CreatedAt.IsZero())
+
+	// Time range and session, across pages.
+	var ids []records.EventID
+	for ev, err := range e.store.AllEvents(ctx, records.EventQuery{Session: "s1", Since: t0.Add(2 * time.Minute), Until: t0.Add(10 * time.Minute), Limit: 2}) {
+		require.NoError(t, err)
+		ids = append(ids, ev.ID)
+	}
+	assert.Equal(t, []records.EventID{evs[3].ID, evs[5].ID, evs[7].ID, evs[9].ID}, ids)
+
+	// Bad input is refused before anything is sent.
+	before := e.srv.Requests()
+	for _, bad := range []records.Event{
+		{Agent: "nope", Type: "t", Outcome: "ok"},
+		{Agent: "did:plc:alice", Outcome: "ok"},
+		{Agent: "did:plc:alice", Type: "t"},
+		{Agent: "did:plc:alice", Type: "t", Outcome: "ok", Context: json.RawMessage(`{broken`)},
+		{Agent: "did:plc:alice", Type: "t", Outcome: "ok", ID: "not-a-ulid"},
+	} {
+		_, err := e.store.RecordEvent(ctx, bad)
+		assert.ErrorIs(t, err, records.ErrInvalid)
+	}
+	assert.Equal(t, before, e.srv.Requests())
+	// An unregistered agent's event is refused by the foreign key.
+	_, err = e.store.RecordEvent(ctx, records.Event{Agent: "did:plc:nobody", Type: "t", Outcome: "ok"})
+	assert.Error(t, err)
+}
+
+func TestStoreEmitsEvents(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	e.store = records.NewStore(e.db, records.StoreOptions{EmitEvents: true})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	r, err := c.Create(ctx, note{Title: "x"})
+	require.NoError(t, err)
+	_, err = c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	_, err = c.Get(ctx, "3jzfcijpj2z2a")
+	require.Error(t, err)
+	page, err := e.store.Events(ctx, records.EventQuery{Agent: "did:plc:alice"})
+	require.NoError(t, err)
+	var got []string
+	for _, ev := range page.Items {
+		got = append(got, ev.Type+"/"+ev.Outcome)
+	}
+	assert.Equal(t, []string{"records.create/ok", "records.get/ok", "records.get/error"}, got)
+	assert.JSONEq(t, `{"collection":"agent.memory.note","rkey":"`+string(r.Ref.RKey)+`"}`, string(page.Items[0].Context))
+}

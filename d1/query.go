@@ -169,6 +169,9 @@ func (c *Client) Chunks(stmts []Statement) ([][]Statement, error) {
 // Limits returns the limits the client checks before sending.
 func (c *Client) Limits() Limits { return c.limits }
 
+// Retry returns the client's retry policy, defaults filled in.
+func (c *Client) Retry() RetryPolicy { return c.retry }
+
 // encode builds the request body: {"sql","params"} for one statement, {"batch":[…]} for
 // several. Every argument and limit is checked here, before anything is sent.
 func (c *Client) encode(stmts []Statement) ([]byte, error) {

@@ -83,7 +83,7 @@ ON CONFLICT (record_id, recipient_did) DO UPDATE SET encrypted_dek = excluded.en
 		if err == nil && v == row.Version {
 			return nil
 		}
-		if attempt >= writeAttempts {
+		if attempt >= c.s.attempts() {
 			return fmt.Errorf("%w: %s kept changing while it was being shared", ErrConflict, id)
 		}
 		// The record was updated (or deleted) between the read and the write: read it again.

@@ -160,7 +160,7 @@ WHERE record_id = ? AND recipient_did = ? AND EXISTS (SELECT 1 FROM records WHER
 				return nil, err
 			}
 			if deref(gotWrite) != w.writeID {
-				if uint64(gotVersion) == cur.rec.Version && attempt < writeAttempts {
+				if uint64(gotVersion) == cur.rec.Version && attempt < c.s.attempts() {
 					continue // only the shares changed: read them again
 				}
 				return nil, fmt.Errorf("%w: %s was written by someone else", ErrConflict, id)

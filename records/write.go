@@ -18,14 +18,13 @@ func newWriteID() string {
 	return hex.EncodeToString(b[:])
 }
 
-const writeAttempts = 4
-
 // write sends stmts as one atomic request, exactly once in effect. The statements are not
 // idempotent, so the client never replays them itself; when a request fails in a way that
 // may have committed (the response was lost), committed asks the database whether it did,
 // and the request is sent again only if it did not. It returns the results, or nil results
 // and a nil error when the write was found committed after a lost response.
 func (s *Store) write(ctx context.Context, stmts []d1.Statement, committed func(context.Context) (bool, error)) ([]*d1.Result, error) {
+	writeAttempts := s.attempts()
 	for attempt := 1; ; attempt++ {
 		rs, err := s.db.Batch(ctx, stmts...)
 		if err == nil {
@@ -61,3 +60,6 @@ func (s *Store) sendChunked(ctx context.Context, stmts []d1.Statement) error {
 	}
 	return nil
 }
+
+// attempts is how many times a write is tried: the client's retry policy.
+func (s *Store) attempts() int { return s.db.Retry().MaxAttempts }

@@ -10,7 +10,7 @@
 //
 //	POST   ""                         create ({"name"}); names are unique
 //	GET    ""                         list (?name= substring, page, per_page; result_info)
-//	GET    /{id}                      get
+//	GET    /{id}                      get; {id} may also be the database's name
 //	DELETE /{id}                      delete
 //	POST   /{id}/query                rows as objects
 //	POST   /{id}/raw                  rows as arrays, with columns
@@ -18,6 +18,10 @@
 //	POST   /{id}/import               init -> PUT upload (ETag = quoted MD5) -> ingest -> poll
 //	GET    /{id}/time_travel/bookmark [?timestamp=RFC 3339]
 //	POST   /{id}/time_travel/restore  ?bookmark= or ?timestamp=
+//
+// and, for wrangler without CLOUDFLARE_ACCOUNT_ID, GET /client/v4/accounts and GET
+// /client/v4/memberships, each listing one account (Options.AccountID, by default
+// DefaultAccountID).
 //
 // Signed URLs live under /client/v4/d1local/files/ and are built from the request's scheme and
 // host, so they work in process and over a socket alike.
@@ -61,6 +65,102 @@
 // Options.TimeTravelLimit are kept, in memory, for the life of the Server. Restore puts a copy
 // back in place and answers the bookmark current before it as previous_bookmark, the undo
 // point.
+//
+// Export writes the dump byte for byte as the dumpSql function in miniflare's D1 worker, which
+// wrangler ships (see dump.go and testdata/dump.golden.sql); such dumps import back intact.
+//
+// # Where the emulator guesses
+//
+// These behaviours are not pinned down by Cloudflare's documentation or by wrangler, and the
+// emulator makes a documented guess:
+//
+//   - Time Travel: real D1 keeps 30 days of history at fine grain and survives restarts; here
+//     history is in memory, holds Options.TimeTravelLimit copies, and timestamps resolve within
+//     Options.TimeTravelInterval (see above). A timestamp later than the last write resolves
+//     to the current state; one before the history answers 400/7500 "No bookmark found at or
+//     before ...". Bookmarks have D1's shape (hex groups that sort in time order) but encode a
+//     local write sequence; restoring an unknown one answers "Bookmark ... is not available
+//     for this database.". The restore message text is a guess.
+//   - Export: D1's production export is assumed to match miniflare's dumpSql. Integers past
+//     2^53 and integral REALs go through a JavaScript Number there (9007199254740993 dumps as
+//     9007199254740992, REAL 5.0 as 5); TEXT with a NUL byte or invalid UTF-8 is written as
+//     CAST(X'..' AS TEXT) here, where JavaScript would mangle it. The export job completes at
+//     the first poll.
+//   - Import: "init" always answers an upload_url, even for an etag uploaded before (D1 may
+//     skip the upload then; wrangler uploads whenever it is given a URL, so both work). The
+//     ingest runs at once and the first poll answers "complete".
+//   - GET /database/{name}: names resolve on GET only; query, export and the other routes take
+//     the uuid.
+//   - /accounts and /memberships: one account named "d1local" with the Administrator role.
+//   - meta: rows_read approximates D1's cursor count (see above); served_by_* are fixed values.
+//   - Errors D1 never showed us (an unknown export or import bookmark, bad page numbers) use
+//     D1's envelope with code 7500 or 7400 and messages of our own.
+//
+// # wrangler
+//
+// Cloudflare's CLI talks to the emulator as to D1. Serve it with cmd/d1local, which prints the
+// environment to export:
+//
+//	$ go run ./cmd/d1local -addr 127.0.0.1:8787 -dir .d1local -token T
+//	d1local serving D1's REST API at http://127.0.0.1:8787/client/v4
+//
+//	export CLOUDFLARE_API_BASE_URL=http://127.0.0.1:8787/client/v4
+//	export CLOUDFLARE_ACCOUNT_ID=d10ca1d10ca1d10ca1d10ca1d10ca100
+//	export CLOUDFLARE_API_TOKEN=<the -token value>
+//	export D1_DATABASE_ID=e58bd756-502a-4622-8356-2b799c71a61f
+//
+// Then, with wrangler 4.164.0 (abbreviated output of real runs of scripts/wrangler-check.sh):
+//
+//	$ wrangler d1 create d1seal-check-23959 --binding DB --update-config
+//	✅ Successfully created DB 'd1seal-check-23959'
+//
+//	$ wrangler d1 execute DB --remote --command "INSERT INTO notes (body) VALUES ('hello'), ('it''s wrangler')"
+//	🌀 Executing on remote database DB (7544b7d1-b4fa-4958-8c73-5b5f88ec8fcc):
+//	🚣 Executed 1 command in 0.21ms
+//	[ { "results": [], "success": true, "meta": { "changed_db": true, "changes": 2, "last_row_id": 2,
+//	    "rows_written": 2, "size_after": 8192, "served_by": "d1local", ... } } ]
+//
+//	$ wrangler d1 execute DB --remote --yes --file seed.sql
+//	├ 🌀 Uploading 7544b7d1-...-c762b59aac6f2dca7c5fe53f1faf8d34.sql
+//	│ 🌀 Uploading complete.
+//	🌀 Ingesting 7544b7d1-...-c762b59aac6f2dca7c5fe53f1faf8d34.sql
+//	🌀 Import complete
+//	🚣 Executed 4 queries in 0.34ms (0 rows read, 3 rows written)
+//	   Database is currently at bookmark 000660e5-73b791af-6b037438-de1c0f39b39505e69134babcf03adc25.
+//
+//	$ wrangler d1 migrations list DB --remote
+//	Migrations to be applied:
+//	│ 0001_create_users.sql │
+//	│ 0002_add_posts.sql    │
+//
+//	$ wrangler d1 migrations apply DB --remote
+//	🚣 Executed 3 commands in 0.46ms
+//	│ 0001_create_users.sql │ ✅     │
+//	🚣 Executed 4 commands in 0.58ms
+//	│ 0002_add_posts.sql    │ ✅     │
+//
+//	$ wrangler d1 migrations list DB --remote
+//	✅ No migrations to apply!
+//
+//	$ wrangler d1 export DB --remote --output export.sql
+//	├ Creating export
+//	├ Downloading SQL to export.sql
+//	🌀 Downloaded to export.sql successfully!
+//
+// and the dump begins
+//
+//	PRAGMA defer_foreign_keys=TRUE;
+//	CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+//	INSERT INTO "notes" ("id","body") VALUES(1,'hello');
+//	INSERT INTO "notes" ("id","body") VALUES(2,'it''s wrangler');
+//
+// wrangler d1 time-travel info and restore work too, and without CLOUDFLARE_ACCOUNT_ID, or with
+// only database_name in the config, wrangler finds the account and the database by itself.
+// scripts/wrangler-check.sh runs all of the above and checks the answers: it installs Node 22
+// and wrangler into a cache folder the first time (npm needed once), starts
+// go run ./cmd/d1local, and exits non-zero on the first failure:
+//
+//	D1SEAL_WRANGLER_CACHE=$HOME/.cache/d1seal-wrangler bash scripts/wrangler-check.sh
 //
 // # Faults
 //

@@ -11,7 +11,9 @@ import (
 // handleImport serves POST /import with D1's flow: "init" with the file's MD5 answers an upload
 // URL (served by this handler, which answers the PUT with the MD5 as ETag); "ingest" runs the
 // uploaded SQL as one transaction (all of it commits or none) and answers "active" with a
-// bookmark; "poll" with that bookmark answers "complete" (or "error" with D1's message).
+// bookmark; "poll" with that bookmark answers "complete" (or "error" with D1's message). init
+// hands out a fresh upload URL even when the same etag was uploaded before (D1 may answer
+// without one then, and wrangler skips the upload; uploading again is simpler and equivalent).
 func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, d *database) {
 	var req wire.ImportRequest
 	if err := decodeBody(r, w, 1<<20, &req); err != nil {

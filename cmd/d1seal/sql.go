@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/d1seal/d1seal/d1"
+)
+
+func cmdExec(ctx context.Context, e *env, args []string) error {
+	fs := flags("exec", e)
+	asJSON := fs.Bool("json", false, "print results as JSON")
+	file := fs.String("file", "", "read the SQL from this file (- for standard input)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	sql := strings.Join(fs.Args(), " ")
+	switch {
+	case *file != "" && sql != "":
+		return usageError{"give SQL or -file, not both"}
+	case *file == "-":
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return err
+		}
+		sql = string(b)
+	case *file != "":
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return err
+		}
+		sql = string(b)
+	case sql == "":
+		return usageError{"no SQL given"}
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	results, err := db.Client.ExecScript(ctx, sql)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, results)
+	}
+	for i, r := range results {
+		if len(results) > 1 {
+			fmt.Fprintf(e.stdout, "-- statement %d: %d rows, %d changed\n", i+1, r.Len(), r.Meta.Changes)
+		}
+		printTable(e.stdout, r)
+	}
+	return nil
+}
+
+// printTable prints rows aligned in columns; BLOBs as hex, NULL as NULL.
+func printTable(w io.Writer, r *d1.Result) {
+	if len(r.Columns) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(r.Columns, "\t"))
+	for _, row := range r.All() {
+		cells := make([]string, row.Len())
+		for j := range cells {
+			cells[j] = cell(row.Value(j))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+}
+
+func cell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return "x'" + hex.EncodeToString(v) + "'"
+	case string:
+		return strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// printJSON prints one object per statement: columns, rows (BLOBs as hex) and meta.
+func printJSON(w io.Writer, results []*d1.Result) error {
+	type out struct {
+		Columns []string `json:"columns"`
+		Rows    [][]any  `json:"rows"`
+		Meta    d1.Meta  `json:"meta"`
+	}
+	all := make([]out, len(results))
+	for i, r := range results {
+		o := out{Columns: r.Columns, Rows: [][]any{}, Meta: r.Meta}
+		for _, row := range r.All() {
+			vals := row.Values()
+			for j, v := range vals {
+				if b, ok := v.([]byte); ok {
+					vals[j] = "x'" + hex.EncodeToString(b) + "'"
+				}
+			}
+			o.Rows = append(o.Rows, vals)
+		}
+		all[i] = o
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(all)
+}

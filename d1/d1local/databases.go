@@ -99,7 +99,6 @@ func (s *Server) openDatabase(id, name string, created time.Time) (*database, er
 		return nil, err
 	}
 	d := &database{id: id, name: name, created: created, conn: c, timeline: newTimeline(s, id, s.now())}
-	removeLegacySnapshots(s.opts.Dir, id)
 	return d, nil
 }
 
@@ -271,7 +270,6 @@ func (s *Server) handleDelete(w http.ResponseWriter, d *database) {
 		}
 	}
 	d.timeline.removeAll()
-	removeLegacySnapshots(s.opts.Dir, d.id)
 	if err != nil {
 		s.log.Error("save index", "err", err)
 	}

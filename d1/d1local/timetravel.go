@@ -29,8 +29,12 @@ import (
 // moment within one resolution before t (exact when it was in that state for a whole
 // resolution, or when it still is). Snapshots share the pages they have in common with the
 // previous one, so the memory they take is the database once plus the pages that changed
-// between snapshots. Only the newest Options.TimeTravelLimit snapshots are kept; the history
-// lives in memory and ends with the Server.
+// between snapshots. Only the newest Options.TimeTravelLimit snapshots are kept in memory.
+//
+// With a Dir, the states whose bookmarks were handed out are also written to
+// Dir/<uuid>.timetravel/<bookmark>.sqlite (the newest Options.TimeTravelLimit of them), so that
+// a bookmark taken by one process can be restored by a later one, as an operator running
+// `d1seal bookmark` and later `d1seal restore` expects. Other states live in memory only.
 
 // timeline is a database's Time Travel history. Its database's mutex guards it.
 type timeline struct {
@@ -42,6 +46,8 @@ type timeline struct {
 	snaps    []*snapshot   // oldest first, by seq
 	byName   map[string]*snapshot
 	cost     time.Duration // how long the last snapshot took
+	dir      string        // where handed-out snapshots are kept; "" in memory
+	log      func(msg string, args ...any)
 }
 
 // snapshot is a copy of one state of a database, split into pages.
@@ -54,7 +60,10 @@ type snapshot struct {
 }
 
 func newTimeline(s *Server, id string, now time.Time) *timeline {
-	t := &timeline{limit: s.opts.TimeTravelLimit, interval: s.opts.TimeTravelInterval, since: now, byName: map[string]*snapshot{}}
+	t := &timeline{limit: s.opts.TimeTravelLimit, interval: s.opts.TimeTravelInterval, since: now, byName: map[string]*snapshot{}, log: s.log.Error}
+	if s.opts.Dir != "" {
+		t.dir = filepath.Join(s.opts.Dir, id+".timetravel")
+	}
 	if t.limit <= 0 {
 		t.limit = 100
 	}
@@ -98,12 +107,18 @@ func (t *timeline) wrote(now time.Time) {
 	t.since = now
 }
 
-// current returns a snapshot of the current state, taking one if needed.
+// current returns a snapshot of the current state, taking one if needed, for a bookmark that
+// is handed out.
 func (t *timeline) current(c *conn, now time.Time) (*snapshot, error) {
 	if last := t.newest(); last != nil && last.seq == t.seq {
+		t.persist(last)
 		return last, nil
 	}
-	return t.take(c, now)
+	s, err := t.take(c, now)
+	if err == nil {
+		t.persist(s)
+	}
+	return s, err
 }
 
 // at returns the snapshot a timestamp resolves to, or nil when the history does not reach
@@ -116,10 +131,81 @@ func (t *timeline) at(c *conn, ts, now time.Time) (*snapshot, error) {
 	if i == 0 {
 		return nil, nil
 	}
+	t.persist(t.snaps[i-1])
 	return t.snaps[i-1], nil
 }
 
-func (t *timeline) lookup(name string) *snapshot { return t.byName[name] }
+// lookup returns the snapshot a bookmark names: in memory, or written by persist (perhaps by
+// an earlier process), or nil.
+func (t *timeline) lookup(name string) *snapshot {
+	if s := t.byName[name]; s != nil {
+		return s
+	}
+	if t.dir == "" || !validBookmark(name) {
+		return nil
+	}
+	image, err := os.ReadFile(filepath.Join(t.dir, name+".sqlite"))
+	if err != nil {
+		return nil
+	}
+	size := pageSize(image)
+	var pages [][]byte
+	for len(image) > 0 {
+		page := image[:min(size, len(image))]
+		pages, image = append(pages, page), image[len(page):]
+	}
+	return &snapshot{name: name, pages: pages}
+}
+
+// validBookmark reports whether name has the form add gives bookmarks, so that it is safe as
+// a file name.
+func validBookmark(name string) bool {
+	if len(name) != 8+1+8+1+8+1+32 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		if i == 8 || i == 17 || i == 26 {
+			if c != '-' {
+				return false
+			}
+		} else if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// persist writes a handed-out snapshot to the database's Time Travel folder (with a Dir),
+// keeping the newest limit files. A failure is logged, not returned: the bookmark still works
+// for as long as the Server runs.
+func (t *timeline) persist(s *snapshot) {
+	if t.dir == "" {
+		return
+	}
+	path := filepath.Join(t.dir, s.name+".sqlite")
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if err := os.MkdirAll(t.dir, 0o700); err != nil {
+		t.log("time travel: keep bookmark", "err", err)
+		return
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, s.image(), 0o600); err != nil {
+		t.log("time travel: keep bookmark", "err", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.log("time travel: keep bookmark", "err", err)
+		return
+	}
+	files, _ := filepath.Glob(filepath.Join(t.dir, "*.sqlite"))
+	sort.Strings(files) // bookmarks sort in time order
+	for len(files) > t.limit {
+		_ = os.Remove(files[0])
+		files = files[1:]
+	}
+}
 
 // take copies the current state, sharing unchanged pages with the newest snapshot.
 func (t *timeline) take(c *conn, now time.Time) (*snapshot, error) {
@@ -154,7 +240,9 @@ func (t *timeline) take(c *conn, now time.Time) (*snapshot, error) {
 // s's content, copied already.
 func (t *timeline) restored(s *snapshot, now time.Time) *snapshot {
 	t.wrote(now)
-	return t.add(s.pages, now, now)
+	r := t.add(s.pages, now, now)
+	t.persist(r)
+	return r
 }
 
 func (t *timeline) add(pages [][]byte, begin, now time.Time) *snapshot {
@@ -199,15 +287,11 @@ func pageSize(image []byte) int {
 	}
 }
 
+// removeAll forgets the history, on disk too: the database is being deleted.
 func (t *timeline) removeAll() {
 	t.snaps, t.byName = nil, map[string]*snapshot{}
-}
-
-// removeLegacySnapshots deletes the folder of per-write snapshot files that earlier versions
-// kept next to a database.
-func removeLegacySnapshots(dir, id string) {
-	if dir != "" {
-		_ = os.RemoveAll(filepath.Join(dir, id+".timetravel"))
+	if t.dir != "" {
+		_ = os.RemoveAll(t.dir)
 	}
 }
 

@@ -2,6 +2,7 @@ package d1local_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +107,33 @@ func TestTimeTravelLimit(t *testing.T) {
 		require.Equal(t, 200, status, "bookmark %d: %s", i, raw)
 		assert.Equal(t, []string{`{"n":` + string(rune('1'+i)) + `}`}, e.sql(t, "SELECT count(*) AS n FROM t"))
 	}
+}
+
+// TestBookmarkSurvivesRestart takes a bookmark with one Server and restores it with a new one
+// on the same Dir, as `d1seal bookmark` then `d1seal restore` do in two processes.
+func TestBookmarkSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, d1local.Options{Dir: dir})
+	e.sql(t, "CREATE TABLE t (v TEXT)")
+	e.sql(t, "INSERT INTO t VALUES ('kept')")
+	status, resp, raw := e.call(t, "GET", e.dbURL("time_travel/bookmark"), nil)
+	require.Equal(t, 200, status, "%s", raw)
+	var bm wire.Bookmark
+	require.NoError(t, json.Unmarshal(resp.Result, &bm))
+	e.sql(t, "DELETE FROM t")
+	require.NoError(t, e.srv.Close())
+
+	srv2, err := d1local.New(d1local.Options{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv2.Close() })
+	e2 := &env{srv: srv2, id: e.id, http: &http.Client{Transport: srv2.Transport()}, base: e.base}
+	assert.Empty(t, e2.sql(t, "SELECT v FROM t"))
+	status, _, raw = e2.call(t, "POST", e2.dbURL("time_travel/restore")+"?bookmark="+bm.Bookmark, nil)
+	require.Equal(t, 200, status, "%s", raw)
+	assert.Equal(t, []string{`{"v":"kept"}`}, e2.sql(t, "SELECT v FROM t"))
+
+	// Bookmarks that were never handed out, or forged, are refused with D1's message.
+	status, _, raw = e2.call(t, "POST", e2.dbURL("time_travel/restore")+"?bookmark=../../etc/passwd", nil)
+	assert.Equal(t, 400, status)
+	assert.Contains(t, string(raw), "is not available for this database")
 }

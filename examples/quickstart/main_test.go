@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// localOnly makes d1seal.Open pick the embedded local D1 whatever the environment holds.
+func localOnly(t *testing.T) {
+	for _, v := range []string{"CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "D1_DATABASE_ID", "CLOUDFLARE_API_BASE_URL"} {
+		t.Setenv(v, "")
+	}
+}
+
+func TestQuickstart(t *testing.T) {
+	localOnly(t)
+	dir := t.TempDir()
+	// Twice on the same folder: the second run must not trip over the first one's agents.
+	for i := range 2 {
+		var out bytes.Buffer
+		require.NoError(t, run(context.Background(), &out, dir), "run %d:\n%s", i+1, out.String())
+		s := out.String()
+		t.Log(s)
+		assert.Regexp(t, `database: local D1 in .*\.sqlite`, s)
+		assert.Contains(t, s, "stored 5 sealed notes in agent.memory.note")
+		// Pagination: 5 notes, 2 per page, 3 pages, in creation order.
+		assert.Len(t, regexp.MustCompile(`(?m)^   page [123]  `).FindAllString(s, -1), 5)
+		assert.Regexp(t, `page 3  \S+  "ask before deleting anything"`, s)
+		assert.Contains(t, s, `bob reads it: "Bob found the flaky test: a clock in the fixture"`)
+		assert.Contains(t, s, "bob tries again: records: record is not shared with this agent")
+		for _, ev := range []string{"agent.decision ok", "records.create_many ok", "records.share ok", "records.unshare ok"} {
+			assert.Regexp(t, regexp.QuoteMeta(ev)+` +x1`, s)
+		}
+		assert.Regexp(t, `ciphertext +\d+ bytes  0101`, s, "the envelope starts with format and suite bytes")
+		assert.Regexp(t, `encrypted_dek +98 bytes`, s)
+		assert.Regexp(t, `version +2\n`, s, "revocation re-keyed the note")
+		assert.Contains(t, s, "shared_records rows for it: 0")
+		assert.Contains(t, s, "appear in the row: false")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -204,14 +205,30 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 	return w, nil
 }
 
-func (w *version) insert() d1.Statement {
-	return d1.Statement{
-		SQL: `INSERT INTO records (id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, key_id, write_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
-		Args: []any{w.ref.ID(), string(w.ref.DID), string(w.ref.Collection), string(w.ref.RKey),
+// insertCols are the columns a new record's row is written with; public is the literal 0.
+const insertCols = "id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, key_id, write_id"
+
+// insertParams is the number of bound parameters per row of insertRows.
+const insertParams = 13
+
+func (w *version) insert() d1.Statement { return insertRows([]*version{w}) }
+
+// insertRows writes several new rows in one INSERT statement (D1 allows 100 bound parameters,
+// so up to 7 rows).
+func insertRows(ws []*version) d1.Statement {
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO records (" + insertCols + ") VALUES ")
+	args := make([]any, 0, insertParams*len(ws))
+	for i, w := range ws {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString("(?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)")
+		args = append(args, w.ref.ID(), string(w.ref.DID), string(w.ref.Collection), string(w.ref.RKey),
 			w.sealed.Ciphertext, w.sealed.Owner.WrappedKey, w.sealed.Nonce, w.createdAt, nullString(w.updatedAt),
-			int64(w.rc.Version), w.sealed.Signature, w.sealed.Owner.KeyID[:], w.writeID},
+			int64(w.rc.Version), w.sealed.Signature, w.sealed.Owner.KeyID[:], w.writeID)
 	}
+	return d1.Statement{SQL: sql.String(), Args: args}
 }
 
 // recordOf returns the record a written version holds.

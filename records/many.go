@@ -10,49 +10,65 @@ import (
 	"github.com/d1seal/d1seal/d1"
 )
 
-// CreateMany stores values as new private records with fresh TIDs, in as few requests as the
-// client's limits allow (statements and bytes per request; see d1.Client.Chunks), each request
-// atomic. Records are sealed in parallel, one window of requests at a time, so memory stays
-// bounded however many values are given. It returns the records in the order of values. On
-// failure it returns the records written so far (whole requests) with the error; a request
-// whose response was lost is checked, and sent again only if it did not commit.
+// CreateMany stores values as new private records with fresh TIDs, in as few requests as
+// D1's limits allow, each request atomic. D1 binds at most 100 parameters per statement and a
+// row takes 13, so one INSERT carries 7 records; a request carries as many statements as the
+// client's Limits allow (MaxStatements, MaxRequestBytes; see d1.Client.Chunks). So with the
+// default limits a request holds up to 7,000 records, fewer when they are large.
+//
+// Records are sealed in parallel, one request's worth at a time, so memory stays bounded
+// however many values are given. It returns the records in the order of values. On failure it
+// returns the records written so far (whole requests) with the error; a request whose
+// response was lost is checked, and sent again only if it did not commit.
 func (c *Collection[T]) CreateMany(ctx context.Context, values []T) (_ []*Record[T], err error) {
 	defer func(start time.Time) { c.emit(ctx, "create_many", "", start, err) }(time.Now())
 	if err := c.ready(ctx); err != nil {
 		return nil, err
 	}
+	lim := c.s.db.Limits()
+	perStmt := max(1, lim.MaxParams/insertParams)
 	out := make([]*Record[T], 0, len(values))
 	token := newWriteID()
-	window := c.s.db.Limits().MaxStatements
+	failed := func(err error) ([]*Record[T], error) {
+		return out, fmt.Errorf("records: create many: %d of %d written: %w", len(out), len(values), err)
+	}
+	window := lim.MaxStatements * perStmt
 	for start := 0; start < len(values); start += window {
 		end := min(start+window, len(values))
 		vs, err := c.sealMany(values[start:end], start, token)
 		if err != nil {
-			return out, fmt.Errorf("records: create many: %d of %d written: %w", len(out), len(values), err)
+			return failed(err)
 		}
-		stmts := make([]d1.Statement, len(vs))
-		for i, w := range vs {
-			stmts[i] = w.insert()
+		// Statements of perStmt rows, and how many rows each holds.
+		var stmts []d1.Statement
+		var rows []int
+		for i := 0; i < len(vs); i += perStmt {
+			j := min(i+perStmt, len(vs))
+			stmts, rows = append(stmts, insertRows(vs[i:j])), append(rows, j-i)
 		}
 		chunks, err := c.s.db.Chunks(stmts)
 		if err != nil {
-			return out, fmt.Errorf("records: create many: %d of %d written: %w", len(out), len(values), err)
+			return failed(err)
 		}
-		off := 0
+		off, stmt := 0, 0 // records and statements of this window written so far
 		for _, ch := range chunks {
-			lo, hi := start+off, start+off+len(ch)
+			n := 0
+			for _, r := range rows[stmt : stmt+len(ch)] {
+				n += r
+			}
+			lo, hi := start+off, start+off+n
 			_, err := c.s.write(ctx, ch, c.committedRange(token, lo, hi))
 			if d1.IsUniqueViolation(err) {
 				err = fmt.Errorf("%w: a record key in %d..%d is taken: %w", ErrExists, lo, hi-1, err)
 			}
 			if err != nil {
-				return out, fmt.Errorf("records: create many: %d of %d written: %w", len(out), len(values), err)
+				return failed(err)
 			}
-			for i, w := range vs[off : off+len(ch)] {
+			for i, w := range vs[off : off+n] {
 				c.s.versions.see(w.ref.ID(), 1)
 				out = append(out, recordOf(w, values[lo-start+i]))
 			}
-			off += len(ch)
+			off, stmt = off+n, stmt+len(ch)
 		}
 	}
 	return out, nil

@@ -256,11 +256,15 @@ func TestCreateManySplitsByLimits(t *testing.T) {
 	require.NoError(t, err)
 	e.store = records.NewStore(small, records.StoreOptions{})
 	c := notes(t, e, e.agent(t, "did:plc:alice"))
-	values := make([]note, 100)
+	values := make([]note, 600)
 	before := e.srv.Requests()
 	rs, err := c.CreateMany(ctx, values)
 	require.NoError(t, err)
-	assert.Len(t, rs, 100)
-	// One request checks the acting agent's keys; then ceil(100/40) = 3 requests.
+	assert.Len(t, rs, 600)
+	// One request checks the acting agent's keys; then 7 records per statement (100
+	// parameters / 13 per row) and 40 statements per request: ceil(600/280) = 3 requests.
 	assert.Equal(t, int64(1+3), e.srv.Requests()-before)
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(DISTINCT id) FROM records")
+	require.NoError(t, err)
+	assert.Equal(t, 600, n)
 }

@@ -143,8 +143,8 @@ func (r Recipient) check() error {
 	if err := checkDID(r.DID); err != nil {
 		return fmt.Errorf("recipient: %w", err)
 	}
-	if r.Key == nil {
-		return fmt.Errorf("recipient %s: no key", r.DID)
+	if r.Key == nil || r.Key.pub == nil {
+		return fmt.Errorf("recipient %s: no key (use ParseRecipientKey or Agent.Recipient)", r.DID)
 	}
 	return nil
 }

@@ -9,6 +9,9 @@
 //	d1seal bookmark
 //	d1seal restore <bookmark>
 //	d1seal db list
+//	d1seal migrate apply -dir migrations
+//	D1SEAL_PASSPHRASE=… d1seal keys generate -did did:plc:alice -out alice.key
+//	D1SEAL_PASSPHRASE=… d1seal records put -key alice.key - '{"text":"hi"}'
 //
 // Run "d1seal help" for every command.
 package main
@@ -48,6 +51,9 @@ var commands = map[string]command{
 	"bookmark": {"print the Time Travel bookmark for now or for a time", "bookmark [-at RFC3339]", cmdBookmark},
 	"restore":  {"rewind the database to a bookmark (prints the undo bookmark)", "restore BOOKMARK | -at RFC3339", cmdRestore},
 	"db":       {"list, create or delete databases of the account", "db list [NAME] | db create NAME | db delete ID", cmdDB},
+	"migrate":  {"status, apply or create numbered migrations (wrangler-compatible ledger)", "migrate status|apply|create [-dir DIR] [-table T] [-target N] [-dry-run] [-baseline] [-allow-drift] [-bookmark] [NAME]", cmdMigrate},
+	"keys":     {"generate, show, register or rotate an agent's keys (passphrase-protected key files)", "keys generate -did DID -out FILE [-pq] | show -key FILE | register -key FILE [-metadata JSON] | rotate -key FILE -out NEWFILE", cmdKeys},
+	"records":  {"list, get, put, delete, share or unshare sealed records as an agent", "records list|shared|get|put|delete|share|unshare -key FILE [-collection NSID] [ARGS]", cmdRecords},
 }
 
 // env is what every command gets: where to print and how to reach the database.

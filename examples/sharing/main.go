@@ -70,7 +70,9 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 		agents = append(agents, c)
 	}
 	alice, bob, carol := agents[0], agents[1], agents[2]
-	name := func(c *records.Collection[finding]) string { return map[records.DID]string{alice.Agent(): "alice", bob.Agent(): "bob", carol.Agent(): "carol"}[c.Agent()] }
+	name := func(c *records.Collection[finding]) string {
+		return map[records.DID]string{alice.Agent(): "alice", bob.Agent(): "bob", carol.Agent(): "carol"}[c.Agent()]
+	}
 	try := func(c *records.Collection[finding], ref records.Ref) {
 		r, err := c.Open(ctx, ref)
 		if err != nil {

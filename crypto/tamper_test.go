@@ -268,3 +268,33 @@ func TestTamperWrongKeys(t *testing.T) {
 	_, err = next.Unwrap(f.rc, g.WrappedKey)
 	assert.NoError(t, err)
 }
+
+func TestTamperEd25519KeyAsRecipient(t *testing.T) {
+	// Through the published encodings the type byte refuses it outright.
+	a := newAgent(t, aliceDID, false)
+	_, err := ParseRecipientKey(a.VerifyingKey().Bytes())
+	require.ErrorIs(t, err, ErrKeyType)
+
+	// Relabelled by hand (the row edited to claim 0x01), about half of all Ed25519 keys are
+	// also valid X25519 points (the rest have the sign bit set and are refused as
+	// non-canonical). Find such an agent: a grant wrapped to its signing key as if it were an
+	// X25519 key opens for no one, since the agent holds no X25519 key with that id.
+	for range 64 {
+		a = newAgent(t, aliceDID, false)
+		raw := a.VerifyingKey().Bytes()[1:]
+		k, err := ParseRecipientKey(append([]byte{0x01}, raw...))
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidKey)
+			continue
+		}
+		rc := noteContext(1)
+		s, err := Seal(rc, []byte("x"), a, Recipient{DID: aliceDID, Key: k})
+		require.NoError(t, err)
+		_, err = a.Unwrap(rc, s.Shared[0].WrappedKey)
+		require.ErrorIs(t, err, ErrDecrypt)
+		_, err = a.Open(rc, s.Envelope, s.Shared[0].WrappedKey, a.VerifyingKey())
+		require.ErrorIs(t, err, ErrDecrypt)
+		return
+	}
+	t.Fatal("no Ed25519 key with a clear sign bit in 64 tries")
+}

@@ -11,12 +11,13 @@ import (
 // independent: none is derived from or converted into another.
 //
 // An Agent never prints its secrets (every fmt verb shows only the DID and key ids). Save it
-// with WriteKeyFile. An Agent is immutable and safe for concurrent use.
+// with WriteKeyFile. Make one with GenerateAgent or ReadKeyFile (the zero Agent is not
+// usable). An Agent is immutable and safe for concurrent use.
 type Agent struct {
 	did  string
-	enc  *DecryptionKey // SuiteX25519, always present
-	pq   *DecryptionKey // SuiteXWing, or nil
-	sign *SigningKey
+	enc  *decryptionKey // SuiteX25519, always present
+	pq   *decryptionKey // SuiteXWing, or nil
+	sign *signingKey
 }
 
 // GenerateOptions are the settings of GenerateAgent. The zero value generates X25519 and
@@ -103,8 +104,8 @@ func (a *Agent) Recipient() Recipient {
 	return Recipient{DID: a.did, Key: a.enc.pub}
 }
 
-// decryptionKey returns the agent's key of suite s, or nil.
-func (a *Agent) decryptionKey(s Suite) *DecryptionKey {
+// keyFor returns the agent's key of suite s, or nil.
+func (a *Agent) keyFor(s Suite) *decryptionKey {
 	switch s {
 	case SuiteX25519:
 		return a.enc

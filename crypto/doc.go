@@ -178,8 +178,8 @@
 // (lengths, version and suite bytes) also match ErrMalformed or ErrUnsupported and say what
 // they saw, while cryptographic failures say nothing more. Wrong key kinds are ErrKeyType and
 // rejected public keys ErrInvalidKey. No error, String or fmt verb ever shows a private key,
-// a data key or plaintext: Agent, DecryptionKey, SigningKey and DataKey print only DIDs,
-// key ids and contexts.
+// a data key or plaintext: an Agent, its private keys and a DataKey print only DIDs, key ids
+// and record contexts, whatever the verb.
 //
 // # Versions
 //

@@ -198,22 +198,22 @@ func (k *RecipientKey) Equal(o *RecipientKey) bool {
 // String returns the suite and key id, e.g. "x25519:6f1c…".
 func (k *RecipientKey) String() string { return k.suite.String() + ":" + k.id.String() }
 
-// DecryptionKey is an agent's private encryption key (X25519 or X-Wing). It never prints its
+// decryptionKey is an agent's private encryption key (X25519 or X-Wing). It never prints its
 // secret: every fmt verb shows only the suite and key id. Safe for concurrent use.
-type DecryptionKey struct {
+type decryptionKey struct {
 	priv hpke.PrivateKey
 	pub  *RecipientKey
 }
 
-func generateDecryptionKey(s Suite) (*DecryptionKey, error) {
+func generateDecryptionKey(s Suite) (*decryptionKey, error) {
 	priv, err := s.kem().GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	return &DecryptionKey{priv: priv, pub: newRecipientKey(s, priv.PublicKey())}, nil
+	return &decryptionKey{priv: priv, pub: newRecipientKey(s, priv.PublicKey())}, nil
 }
 
-func newDecryptionKey(s Suite, secret []byte) (*DecryptionKey, error) {
+func newDecryptionKey(s Suite, secret []byte) (*decryptionKey, error) {
 	priv, err := s.kem().NewPrivateKey(secret)
 	if err != nil {
 		return nil, err
@@ -225,17 +225,17 @@ func newDecryptionKey(s Suite, secret []byte) (*DecryptionKey, error) {
 			return nil, err
 		}
 	}
-	return &DecryptionKey{priv: priv, pub: newRecipientKey(s, priv.PublicKey())}, nil
+	return &decryptionKey{priv: priv, pub: newRecipientKey(s, priv.PublicKey())}, nil
 }
 
 // Public returns the matching public key.
-func (k *DecryptionKey) Public() *RecipientKey { return k.pub }
+func (k *decryptionKey) Public() *RecipientKey { return k.pub }
 
 // Suite returns the key's suite.
-func (k *DecryptionKey) Suite() Suite { return k.pub.suite }
+func (k *decryptionKey) Suite() Suite { return k.pub.suite }
 
 // String returns a redacted description: the suite and key id, never the secret.
-func (k DecryptionKey) String() string {
+func (k decryptionKey) String() string {
 	if k.pub == nil {
 		return "crypto.DecryptionKey(REDACTED)"
 	}
@@ -243,10 +243,10 @@ func (k DecryptionKey) String() string {
 }
 
 // GoString is String, so that %#v does not print the secret either.
-func (k DecryptionKey) GoString() string { return k.String() }
+func (k decryptionKey) GoString() string { return k.String() }
 
 // Format prints String for every verb (%v, %+v, %#v, %s, %x, %d, ...).
-func (k DecryptionKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+func (k decryptionKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
 // VerifyingKey is an agent's public Ed25519 signing key, as registered. It is immutable and
 // safe for concurrent use. It cannot be used to encrypt.
@@ -299,23 +299,23 @@ func (k *VerifyingKey) Equal(o *VerifyingKey) bool {
 // String returns "ed25519:" and the key id.
 func (k *VerifyingKey) String() string { return "ed25519:" + k.id.String() }
 
-// SigningKey is an agent's private Ed25519 key. It never prints its secret. Safe for
+// signingKey is an agent's private Ed25519 key. It never prints its secret. Safe for
 // concurrent use.
-type SigningKey struct {
+type signingKey struct {
 	priv ed25519.PrivateKey
 	pub  *VerifyingKey
 }
 
-func newSigningKey(seed []byte) *SigningKey {
+func newSigningKey(seed []byte) *signingKey {
 	priv := ed25519.NewKeyFromSeed(seed)
-	return &SigningKey{priv: priv, pub: newVerifyingKey(priv.Public().(ed25519.PublicKey))}
+	return &signingKey{priv: priv, pub: newVerifyingKey(priv.Public().(ed25519.PublicKey))}
 }
 
 // Public returns the matching verifying key.
-func (k *SigningKey) Public() *VerifyingKey { return k.pub }
+func (k *signingKey) Public() *VerifyingKey { return k.pub }
 
 // String returns a redacted description: the key id, never the secret.
-func (k SigningKey) String() string {
+func (k signingKey) String() string {
 	if k.pub == nil {
 		return "crypto.SigningKey(REDACTED)"
 	}
@@ -323,10 +323,10 @@ func (k SigningKey) String() string {
 }
 
 // GoString is String.
-func (k SigningKey) GoString() string { return k.String() }
+func (k signingKey) GoString() string { return k.String() }
 
 // Format prints String for every verb.
-func (k SigningKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+func (k signingKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
 // checkEd25519Public accepts only a canonical encoding of a curve point of prime order ℓ:
 // y below p, the sign bit not set on x = 0, the point on the curve, and ℓ·P the identity.

@@ -38,7 +38,7 @@ func signatureMessage(rc RecordContext, signer KeyID, ciphertext, nonce []byte) 
 }
 
 // signEnvelope returns the signature column for ciphertext and nonce.
-func (k *SigningKey) signEnvelope(rc RecordContext, ciphertext, nonce []byte) []byte {
+func (k *signingKey) signEnvelope(rc RecordContext, ciphertext, nonce []byte) []byte {
 	msg := signatureMessage(rc, k.pub.id, ciphertext, nonce)
 	sig := make([]byte, 0, SignatureSize)
 	sig = append(sig, FormatVersion)

@@ -90,7 +90,7 @@ func (a *Agent) Unwrap(rc RecordContext, wrapped []byte) (*DataKey, error) {
 		return nil, err
 	}
 	s, id := Suite(wrapped[1]), KeyID(wrapped[2:wrapHeadSize])
-	dk := a.decryptionKey(s)
+	dk := a.keyFor(s)
 	if dk == nil {
 		return nil, fmt.Errorf("crypto: %s: wrapped for a %s key, agent %s has none: %w", op, s, a.did, ErrDecrypt)
 	}

@@ -164,3 +164,63 @@ func BenchmarkEncodeArgs(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBlobTransport compares the two ways D1 can carry a 1 KiB BLOB (a sealed record's
+// ciphertext): as a JSON array of byte values, and as hex text through unhex(?) / hex().
+// Each reports the bytes it puts on the wire per BLOB.
+func BenchmarkBlobTransport(b *testing.B) {
+	blob := make([]byte, 1024)
+	for i := range blob {
+		blob[i] = byte(i*131 + 7) // every byte value, evenly
+	}
+	arr := appendBlob(nil, blob)
+	hexed := appendHex(nil, Hex(blob))
+	rawBody := func(cell []byte) []byte {
+		var rows []string
+		for range 100 {
+			rows = append(rows, "["+string(cell)+"]")
+		}
+		return []byte(`{"result":[{"results":{"columns":["c"],"rows":[` + strings.Join(rows, ",") + `]},"success":true,"meta":{}}],"success":true,"errors":[],"messages":[]}`)
+	}
+	b.Run("encode/json-array", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 8192)
+		for b.Loop() {
+			buf = appendBlob(buf[:0], blob)
+		}
+		b.ReportMetric(float64(len(arr)), "wire-bytes/blob")
+	})
+	b.Run("encode/hex", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 8192)
+		for b.Loop() {
+			buf = appendHex(buf[:0], Hex(blob))
+		}
+		b.ReportMetric(float64(len(hexed)), "wire-bytes/blob")
+	})
+	for _, tc := range []struct {
+		name string
+		body []byte
+		scan func(Row) error
+	}{
+		{"decode/json-array", rawBody(arr), func(r Row) error { var v []byte; return r.Scan(&v) }},
+		{"decode/hex", rawBody(hexed), func(r Row) error { var v Hex; return r.Scan(&v) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, rs, err := decodeRaw(tc.body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, row := range rs[0].All() {
+					if err := tc.scan(row); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(len(tc.body))/100, "wire-bytes/blob")
+		})
+	}
+}

@@ -311,3 +311,43 @@ lines', NULL), ('it''s', X'');
 	_, err = c2.Query(ctx, "SELECT 1")
 	assert.True(t, d1.IsNotFound(err), "got %v", err)
 }
+
+// TestHexBlobs sends BLOBs as hex text through unhex(?) and reads them back with hex().
+func TestHexBlobs(t *testing.T) {
+	b := localBackend(t, d1local.Options{})
+	ctx := context.Background()
+	c := b.client
+	_, err := c.Exec(ctx, "CREATE TABLE h (b BLOB)")
+	require.NoError(t, err)
+	want := []byte{0, 1, 0x7f, 0x80, 0xff}
+	_, err = c.Exec(ctx, "INSERT INTO h VALUES (unhex(?)), (unhex(?)), (?)", d1.Hex(want), d1.Hex{}, d1.Hex(nil))
+	require.NoError(t, err)
+	res, err := c.Query(ctx, "SELECT typeof(b), b, hex(b) FROM h ORDER BY rowid")
+	require.NoError(t, err)
+	var typ string
+	var raw []byte
+	var viaHex d1.Hex
+	require.NoError(t, res.Row(0).Scan(&typ, &raw, &viaHex))
+	assert.Equal(t, "blob", typ, "unhex stores a BLOB")
+	assert.Equal(t, want, raw)
+	assert.Equal(t, d1.Hex(want), viaHex)
+	require.NoError(t, res.Row(1).Scan(&typ, &raw, &viaHex))
+	assert.Equal(t, "blob", typ)
+	assert.Empty(t, viaHex)
+	require.NoError(t, res.Row(2).Scan(&typ, &raw, &viaHex))
+	assert.Equal(t, "null", typ)
+	assert.Nil(t, raw)
+	assert.Equal(t, d1.Hex{}, viaHex, "SQLite's hex(NULL) is '', not NULL")
+	res, err = c.Query(ctx, "SELECT iif(b IS NULL, NULL, hex(b)) FROM h WHERE b IS NULL")
+	require.NoError(t, err)
+	require.NoError(t, res.Row(0).Scan(&viaHex))
+	assert.Nil(t, viaHex, "iif keeps NULL")
+
+	// A Hex counts two bytes per byte against D1's 2,000,000-byte value limit.
+	_, err = c.Exec(ctx, "INSERT INTO h VALUES (unhex(?))", d1.Hex(make([]byte, 1_000_001)))
+	var le *d1.LimitError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, 2_000_002, le.Got)
+	_, err = c.Exec(ctx, "INSERT INTO h VALUES (unhex(?))", d1.Hex(make([]byte, 1_000_000)))
+	require.NoError(t, err)
+}

@@ -14,8 +14,9 @@ import (
 // Statement is one SQL statement and its positional arguments.
 //
 // Args may hold nil, bool (sent as 1/0), any Go integer kind within ±(2^53−1), float32 or
-// float64 (not NaN or ±Inf), string (valid UTF-8), []byte (a BLOB), time.Time (RFC 3339 text
-// in UTC), a driver.Valuer, or a pointer to any of these (nil means NULL). Named types whose
+// float64 (not NaN or ±Inf), string (valid UTF-8), []byte (a BLOB), Hex (a BLOB sent as hex
+// text, for unhex(?)), time.Time (RFC 3339 text in UTC), a driver.Valuer, or a pointer to any
+// of these (nil means NULL). Named types whose
 // underlying kind is one of these are accepted too. Anything else is an *ArgError before
 // anything is sent.
 type Statement struct {
@@ -57,13 +58,16 @@ func appendArgs(buf []byte, st *Statement, index int, lim *Limits) ([]byte, erro
 	return append(buf, ']'), nil
 }
 
-// valueBytes is the size D1 counts for a value: the string or BLOB length, not its JSON form.
+// valueBytes is the size D1 counts for a value: the string or BLOB length, not its JSON form
+// (a Hex travels as a string of two characters per byte).
 func valueBytes(a any, encoded []byte) int {
 	switch v := a.(type) {
 	case string:
 		return len(v)
 	case []byte:
 		return len(v)
+	case Hex:
+		return 2 * len(v)
 	}
 	return len(encoded)
 }
@@ -97,6 +101,8 @@ func appendArg(buf []byte, a any) ([]byte, error) {
 		buf = append(buf, '"')
 		buf = v.UTC().AppendFormat(buf, time.RFC3339Nano)
 		return append(buf, '"'), nil
+	case Hex:
+		return appendHex(buf, v), nil
 	case json.Number:
 		return nil, &ArgError{Type: "json.Number", Reason: "pass an int64 or float64"}
 	case driver.Valuer:

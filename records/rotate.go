@@ -152,11 +152,11 @@ func keyIDArgs(sql string, ids []any) (string, []any) {
 
 // rewrapOwn re-wraps up to n of the agent's own grants still wrapped for an old key.
 func (s *Store) rewrapOwn(ctx context.Context, old *crypto.Agent, did string, oldIDs []any, to crypto.Recipient, n int) (int, error) {
-	sql, args := keyIDArgs("SELECT id, collection, rkey, version, encrypted_dek FROM records WHERE did = ? AND public = 0 AND key_id IN ", oldIDs)
+	sql, args := keyIDArgs("SELECT id, collection, rkey, version, hex(encrypted_dek) AS encrypted_dek FROM records WHERE did = ? AND public = 0 AND key_id IN ", oldIDs)
 	type row struct {
 		ID, Collection, RKey string
 		Version              int64
-		EncryptedDek         []byte
+		EncryptedDek         d1.Hex
 	}
 	rows, err := d1.QueryAll[row](ctx, s.db, sql+" ORDER BY id LIMIT ?", append(append([]any{did}, args...), n)...)
 	if err != nil {
@@ -169,8 +169,8 @@ func (s *Store) rewrapOwn(ctx context.Context, old *crypto.Agent, did string, ol
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)
 		}
-		upd, uargs := keyIDArgs("UPDATE records SET encrypted_dek = ?, key_id = ? WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
-		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{g.WrappedKey, g.KeyID[:], r.ID, r.Version}, uargs...), Idempotent: true})
+		upd, uargs := keyIDArgs("UPDATE records SET encrypted_dek = unhex(?), key_id = unhex(?) WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
+		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{d1.Hex(g.WrappedKey), d1.Hex(g.KeyID[:]), r.ID, r.Version}, uargs...), Idempotent: true})
 	}
 	if len(stmts) > 0 {
 		if _, err := s.db.Batch(ctx, stmts...); err != nil {
@@ -183,13 +183,13 @@ func (s *Store) rewrapOwn(ctx context.Context, old *crypto.Agent, did string, ol
 // rewrapShared re-wraps up to n grants of records shared with the agent still wrapped for an
 // old key.
 func (s *Store) rewrapShared(ctx context.Context, old *crypto.Agent, did string, oldIDs []any, to crypto.Recipient, n int) (int, error) {
-	sql, args := keyIDArgs(`SELECT s.id AS grant_id, r.id, r.did, r.collection, r.rkey, s.version, s.encrypted_dek
+	sql, args := keyIDArgs(`SELECT s.id AS grant_id, r.id, r.did, r.collection, r.rkey, s.version, hex(s.encrypted_dek) AS encrypted_dek
 FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did = ? AND s.key_id IN `, oldIDs)
 	type row struct {
 		GrantID                   int64
 		ID, DID, Collection, RKey string
 		Version                   int64
-		EncryptedDek              []byte
+		EncryptedDek              d1.Hex
 	}
 	rows, err := d1.QueryAll[row](ctx, s.db, sql+" ORDER BY s.id LIMIT ?", append(append([]any{did}, args...), n)...)
 	if err != nil {
@@ -202,8 +202,8 @@ FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)
 		}
-		upd, uargs := keyIDArgs("UPDATE shared_records SET encrypted_dek = ?, key_id = ? WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
-		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{g.WrappedKey, g.KeyID[:], r.GrantID, r.Version}, uargs...), Idempotent: true})
+		upd, uargs := keyIDArgs("UPDATE shared_records SET encrypted_dek = unhex(?), key_id = unhex(?) WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
+		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{d1.Hex(g.WrappedKey), d1.Hex(g.KeyID[:]), r.GrantID, r.Version}, uargs...), Idempotent: true})
 	}
 	if len(stmts) > 0 {
 		if _, err := s.db.Batch(ctx, stmts...); err != nil {

@@ -69,10 +69,10 @@ func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) (er
 		rs, err = c.s.db.Batch(ctx,
 			d1.Statement{
 				SQL: `INSERT INTO shared_records (record_id, recipient_did, encrypted_dek, shared_at, version, key_id)
-SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM records WHERE id = ? AND version = ?)
+SELECT ?, ?, unhex(?), ?, ?, unhex(?) WHERE EXISTS (SELECT 1 FROM records WHERE id = ? AND version = ?)
 ON CONFLICT (record_id, recipient_did) DO UPDATE SET encrypted_dek = excluded.encrypted_dek, shared_at = excluded.shared_at,
   version = excluded.version, key_id = excluded.key_id`,
-				Args:       []any{id, string(with), grant.WrappedKey, c.s.timestamp(), row.Version, grant.KeyID[:], id, row.Version},
+				Args:       []any{id, string(with), d1.Hex(grant.WrappedKey), c.s.timestamp(), row.Version, d1.Hex(grant.KeyID[:]), id, row.Version},
 				Idempotent: true,
 			},
 			d1.Statement{SQL: "SELECT version FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(with)}})
@@ -173,9 +173,11 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 		}
 		where, args = where+" AND s.record_id > ?", append(args, after)
 	}
-	cols := "r.id, r.did, r.collection, r.rkey, r.ciphertext, r.encrypted_dek, r.nonce, r.public, r.created_at, r.updated_at, r.version, r.signature, r.key_id, r.write_id"
+	cols := "r.id, r.did, r.collection, r.rkey, hex(r.ciphertext) AS ciphertext, iif(r.encrypted_dek IS NULL, NULL, hex(r.encrypted_dek)) AS encrypted_dek, " +
+		"hex(r.nonce) AS nonce, r.public, r.created_at, r.updated_at, r.version, iif(r.signature IS NULL, NULL, hex(r.signature)) AS signature, " +
+		"iif(r.key_id IS NULL, NULL, hex(r.key_id)) AS key_id, r.write_id"
 	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + cols + ", s.encrypted_dek AS grant_dek, s.version AS grant_version, s.key_id AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",
+		d1.Statement{SQL: "SELECT " + cols + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",
 			Args: append(args, limit+1)},
 		d1.Statement{SQL: "SELECT k.did, k.key_id, k.public_key FROM agent_keys k WHERE k.kind = 'ed25519' AND k.did IN (SELECT r.did FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did = ? AND r.collection = ?)",
 			Args: []any{string(c.did), string(c.nsid)}})
@@ -184,9 +186,9 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 	}
 	type sharedRow struct {
 		recordRow
-		GrantDek     []byte
+		GrantDek     d1.Hex
 		GrantVersion int64
-		GrantKeyID   []byte
+		GrantKeyID   d1.Hex
 	}
 	rows, err := d1.Collect[sharedRow](rs[0])
 	if err != nil {

@@ -128,20 +128,21 @@ func (c *Collection[T]) rewrite(ctx context.Context, rkey RecordKey, expect uint
 			return nil, err
 		}
 		id := cur.rec.Ref.ID()
+		ct, ctArg := blob(w.sealed.Ciphertext)
 		stmts := []d1.Statement{{
-			SQL: `UPDATE records SET ciphertext = ?, encrypted_dek = ?, nonce = ?, updated_at = ?, version = ?, signature = ?, key_id = ?, write_id = ?
+			SQL: `UPDATE records SET ciphertext = ` + ct + `, encrypted_dek = unhex(?), nonce = unhex(?), updated_at = ?, version = ?, signature = unhex(?), key_id = unhex(?), write_id = ?
 WHERE id = ? AND version = ? AND ` + sharesGuard,
-			Args: []any{w.sealed.Ciphertext, w.sealed.Owner.WrappedKey, w.sealed.Nonce, w.updatedAt, int64(w.rc.Version), w.sealed.Signature,
-				w.sealed.Owner.KeyID[:], w.writeID, id, int64(cur.rec.Version), id, cur.recipientList()},
+			Args: []any{ctArg, d1.Hex(w.sealed.Owner.WrappedKey), d1.Hex(w.sealed.Nonce), w.updatedAt, int64(w.rc.Version), d1.Hex(w.sealed.Signature),
+				d1.Hex(w.sealed.Owner.KeyID[:]), w.writeID, id, int64(cur.rec.Version), id, cur.recipientList()},
 		}}
 		if extra != nil {
 			stmts = append(stmts, extra(cur, w)...)
 		}
 		for _, g := range w.sealed.Shared {
 			stmts = append(stmts, d1.Statement{
-				SQL: `UPDATE shared_records SET encrypted_dek = ?, version = ?, key_id = ?
+				SQL: `UPDATE shared_records SET encrypted_dek = unhex(?), version = ?, key_id = unhex(?)
 WHERE record_id = ? AND recipient_did = ? AND EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)`,
-				Args: []any{g.WrappedKey, int64(w.rc.Version), g.KeyID[:], id, g.RecipientDID, id, w.writeID},
+				Args: []any{d1.Hex(g.WrappedKey), int64(w.rc.Version), d1.Hex(g.KeyID[:]), id, g.RecipientDID, id, w.writeID},
 			})
 		}
 		stmts = append(stmts, d1.Statement{SQL: "SELECT version, write_id FROM records WHERE id = ?", Args: []any{id}})

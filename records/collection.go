@@ -94,17 +94,36 @@ func (c *Collection[T]) context(ref Ref, version uint64) crypto.RecordContext {
 func (c *Collection[T]) Create(ctx context.Context, value T) (r *Record[T], err error) {
 	rkey := RecordKey(c.s.tids.Next())
 	defer func(start time.Time) { c.emit(ctx, "create", rkey, start, err) }(time.Now())
-	return c.create(ctx, rkey, value)
+	return c.create(ctx, rkey, value, false)
+}
+
+// CreatePublic stores value as a new public record: in clear, so that the database (and
+// anyone reading it) can read it, but signed by the acting agent, so that every reader can
+// check it was not altered. Use it only for what is meant to be public.
+func (c *Collection[T]) CreatePublic(ctx context.Context, value T) (r *Record[T], err error) {
+	rkey := RecordKey(c.s.tids.Next())
+	defer func(start time.Time) { c.emit(ctx, "create", rkey, start, err) }(time.Now())
+	return c.create(ctx, rkey, value, true)
 }
 
 // Put stores value under rkey: a new private record, or a new version of an existing one
-// (which keeps its shares, re-wrapped), whatever version that is.
+// (which keeps its shares, re-wrapped, and its visibility), whatever version that is.
 func (c *Collection[T]) Put(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
+	return c.put(ctx, rkey, value, false)
+}
+
+// PutPublic is Put for a public record (see CreatePublic); an existing record keeps its
+// visibility.
+func (c *Collection[T]) PutPublic(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
+	return c.put(ctx, rkey, value, true)
+}
+
+func (c *Collection[T]) put(ctx context.Context, rkey RecordKey, value T, public bool) (*Record[T], error) {
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
 	for attempt := 0; ; attempt++ {
-		r, err := c.create(ctx, rkey, value)
+		r, err := c.create(ctx, rkey, value, public)
 		if !errors.Is(err, ErrExists) {
 			return r, err
 		}
@@ -123,12 +142,12 @@ func (c *Collection[T]) Put(ctx context.Context, rkey RecordKey, value T) (*Reco
 	}
 }
 
-func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
+func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T, public bool) (*Record[T], error) {
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
 	ref := c.ref(rkey)
-	w, err := c.newVersion(ref, 1, value, c.s.timestamp(), "", nil)
+	w, err := c.newVersion(ref, 1, value, c.s.timestamp(), "", nil, public)
 	if err != nil {
 		return nil, err
 	}
@@ -175,34 +194,58 @@ func (c *Collection[T]) committed(id, writeID string) func(context.Context) (boo
 	}
 }
 
-// version is one sealed version ready to be written.
+// version is one version ready to be written: sealed, or (public) signed content in clear.
 type version struct {
 	ref       Ref
 	rc        crypto.RecordContext
-	sealed    *crypto.Sealed
+	sealed    *crypto.Sealed // private records
+	public    []byte         // public records: the payload, stored in the ciphertext column
+	signature []byte         // public records: crypto.SignPublic
 	createdAt string
 	updatedAt string
 	writeID   string
 }
 
-func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient) (*version, error) {
-	return c.newVersionWithID(ref, v, value, createdAt, updatedAt, recipients, newWriteID())
+func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, public bool) (*version, error) {
+	return c.newVersionWithID(ref, v, value, createdAt, updatedAt, recipients, newWriteID(), public)
 }
 
-func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, writeID string) (*version, error) {
+func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, writeID string, public bool) (*version, error) {
 	enc, err := c.codec.Marshal(value)
 	if err != nil {
 		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
 	}
 	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID}
 	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, value: enc}
-	if w.sealed, err = crypto.Seal(w.rc, p.marshal(), c.agent, recipients...); err != nil {
-		return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)
+	stored := 0
+	if public {
+		w.public = p.marshal()
+		if w.signature, err = crypto.SignPublic(w.rc, w.public, c.agent); err != nil {
+			return nil, fmt.Errorf("records: sign %s: %w", ref.ID(), err)
+		}
+		stored = len(w.public)
+	} else {
+		if w.sealed, err = crypto.Seal(w.rc, p.marshal(), c.agent, recipients...); err != nil {
+			return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)
+		}
+		stored = len(w.sealed.Ciphertext)
 	}
-	if max := c.s.db.Limits().MaxValueBytes; len(w.sealed.Ciphertext) > max {
-		return nil, &InputError{Field: "value", Reason: fmt.Sprintf("%d bytes once sealed, over D1's %d-byte limit", len(w.sealed.Ciphertext), max), Err: ErrTooLarge}
+	if max := c.s.db.Limits().MaxValueBytes; stored > max {
+		return nil, &InputError{Field: "value", Reason: fmt.Sprintf("%d bytes once stored, over D1's %d-byte limit", stored, max), Err: ErrTooLarge}
 	}
 	return w, nil
+}
+
+// columns returns the values of the row's sealed columns, as placeholders and arguments:
+// ciphertext, encrypted_dek, nonce, public, signature, key_id.
+func (w *version) columns() ([]string, []any) {
+	if w.sealed == nil {
+		ct, ctArg := blob(w.public)
+		return []string{ct, "NULL", "X''", "1", "unhex(?)", "NULL"}, []any{ctArg, d1.Hex(w.signature)}
+	}
+	ct, ctArg := blob(w.sealed.Ciphertext)
+	return []string{ct, "unhex(?)", "unhex(?)", "0", "unhex(?)", "unhex(?)"},
+		[]any{ctArg, d1.Hex(w.sealed.Owner.WrappedKey), d1.Hex(w.sealed.Nonce), d1.Hex(w.sealed.Signature), d1.Hex(w.sealed.Owner.KeyID[:])}
 }
 
 // insertCols are the columns a new record's row is written with; public is the literal 0.
@@ -223,18 +266,20 @@ func insertRows(ws []*version) d1.Statement {
 		if i > 0 {
 			sql.WriteString(", ")
 		}
-		ct, ctArg := blob(w.sealed.Ciphertext)
-		sql.WriteString("(?, ?, ?, ?, " + ct + ", unhex(?), unhex(?), 0, ?, ?, ?, unhex(?), unhex(?), ?)")
-		args = append(args, w.ref.ID(), string(w.ref.DID), string(w.ref.Collection), string(w.ref.RKey),
-			ctArg, d1.Hex(w.sealed.Owner.WrappedKey), d1.Hex(w.sealed.Nonce), w.createdAt, nullString(w.updatedAt),
-			int64(w.rc.Version), d1.Hex(w.sealed.Signature), d1.Hex(w.sealed.Owner.KeyID[:]), w.writeID)
+		ph, vals := w.columns() // ciphertext, encrypted_dek, nonce, public, signature, key_id
+		sql.WriteString("(?, ?, ?, ?, " + strings.Join(ph[:4], ", ") + ", ?, ?, ?, " + strings.Join(ph[4:], ", ") + ", ?)")
+		args = append(args, w.ref.ID(), string(w.ref.DID), string(w.ref.Collection), string(w.ref.RKey))
+		args = append(args, vals[:placeholders(ph[:4])]...)
+		args = append(args, w.createdAt, nullString(w.updatedAt), int64(w.rc.Version))
+		args = append(args, vals[placeholders(ph[:4]):]...)
+		args = append(args, w.writeID)
 	}
 	return d1.Statement{SQL: sql.String(), Args: args}
 }
 
 // recordOf returns the record a written version holds.
 func recordOf[T any](w *version, value T) *Record[T] {
-	r := &Record[T]{Ref: w.ref, Value: value, Version: w.rc.Version}
+	r := &Record[T]{Ref: w.ref, Value: value, Version: w.rc.Version, Public: w.sealed == nil}
 	r.CreatedAt, _ = time.Parse(time.RFC3339Nano, w.createdAt)
 	if w.updatedAt != "" {
 		r.UpdatedAt, _ = time.Parse(time.RFC3339Nano, w.updatedAt)
@@ -413,22 +458,31 @@ func (c *Collection[T]) open(ref Ref, row *recordRow, wrapped []byte, signers *d
 		return nil, fmt.Errorf("records: open %s: %w", id, err)
 	}
 	var plain []byte
-	if row.Public != 0 {
-		return nil, fmt.Errorf("records: open %s: public records are not supported yet", id)
-	}
-	if wrapped == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
-	}
-	if ref.DID == c.did {
-		if err := checkKeyID(wrapped, row.KeyID); err != nil {
-			return nil, fmt.Errorf("records: open %s: %w", id, err)
+	switch {
+	case row.Public != 0:
+		if len(row.EncryptedDek) != 0 || len(row.Nonce) != 0 || len(row.KeyID) != 0 {
+			return nil, fmt.Errorf("%w: %s: a public record with sealing columns", ErrTampered, id)
 		}
-	}
-	if plain, err = c.agent.Open(rc, env, wrapped, vk); err != nil {
-		if errors.Is(err, crypto.ErrDecrypt) {
+		if err := vk.VerifyPublic(rc, row.Ciphertext, row.Signature); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
 		}
-		return nil, fmt.Errorf("records: open %s: %w", id, err)
+		plain = row.Ciphertext
+	case len(wrapped) == 0 && ref.DID == c.did:
+		return nil, fmt.Errorf("%w: %s: a private record without its owner's grant", ErrTampered, id)
+	case len(wrapped) == 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
+	default:
+		if ref.DID == c.did {
+			if err := checkKeyID(wrapped, row.KeyID); err != nil {
+				return nil, fmt.Errorf("records: open %s: %w", id, err)
+			}
+		}
+		if plain, err = c.agent.Open(rc, env, wrapped, vk); err != nil {
+			if errors.Is(err, crypto.ErrDecrypt) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+			}
+			return nil, fmt.Errorf("records: open %s: %w", id, err)
+		}
 	}
 	p, err := parsePayload(plain)
 	if err != nil {
@@ -526,6 +580,15 @@ func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) 
 	}
 	c.s.versions.forget(id)
 	return nil
+}
+
+// placeholders counts the ? in a list of placeholders.
+func placeholders(ph []string) int {
+	n := 0
+	for _, p := range ph {
+		n += strings.Count(p, "?")
+	}
+	return n
 }
 
 func validRef(ref Ref) error {

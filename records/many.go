@@ -108,7 +108,7 @@ func (c *Collection[T]) sealMany(values []T, base int, token string) ([]*version
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for i := range next {
-				w, err := c.newVersionWithID(refs[i], 1, values[i], created, "", nil, manyWriteID(token, base+i))
+				w, err := c.newVersionWithID(refs[i], 1, values[i], created, "", nil, manyWriteID(token, base+i), false)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {

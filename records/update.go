@@ -123,22 +123,27 @@ func (c *Collection[T]) rewrite(ctx context.Context, rkey RecordKey, expect uint
 		for i, a := range keep {
 			recipients[i] = a.recipient()
 		}
-		w, err := c.newVersion(cur.rec.Ref, cur.rec.Version+1, value, cur.row.CreatedAt, c.s.timestamp(), recipients)
+		w, err := c.newVersion(cur.rec.Ref, cur.rec.Version+1, value, cur.row.CreatedAt, c.s.timestamp(), recipients, cur.rec.Public)
 		if err != nil {
 			return nil, err
 		}
 		id := cur.rec.Ref.ID()
-		ct, ctArg := blob(w.sealed.Ciphertext)
+		ph, vals := w.columns() // ciphertext, encrypted_dek, nonce, public, signature, key_id
+		args := append(vals, w.updatedAt, int64(w.rc.Version), w.writeID, id, int64(cur.rec.Version), id, cur.recipientList())
 		stmts := []d1.Statement{{
-			SQL: `UPDATE records SET ciphertext = ` + ct + `, encrypted_dek = unhex(?), nonce = unhex(?), updated_at = ?, version = ?, signature = unhex(?), key_id = unhex(?), write_id = ?
+			SQL: `UPDATE records SET ciphertext = ` + ph[0] + `, encrypted_dek = ` + ph[1] + `, nonce = ` + ph[2] + `, public = ` + ph[3] +
+				`, signature = ` + ph[4] + `, key_id = ` + ph[5] + `, updated_at = ?, version = ?, write_id = ?
 WHERE id = ? AND version = ? AND ` + sharesGuard,
-			Args: []any{ctArg, d1.Hex(w.sealed.Owner.WrappedKey), d1.Hex(w.sealed.Nonce), w.updatedAt, int64(w.rc.Version), d1.Hex(w.sealed.Signature),
-				d1.Hex(w.sealed.Owner.KeyID[:]), w.writeID, id, int64(cur.rec.Version), id, cur.recipientList()},
+			Args: args,
 		}}
 		if extra != nil {
 			stmts = append(stmts, extra(cur, w)...)
 		}
-		for _, g := range w.sealed.Shared {
+		var shared []crypto.Grant
+		if w.sealed != nil {
+			shared = w.sealed.Shared
+		}
+		for _, g := range shared {
 			stmts = append(stmts, d1.Statement{
 				SQL: `UPDATE shared_records SET encrypted_dek = unhex(?), version = ?, key_id = unhex(?)
 WHERE record_id = ? AND recipient_did = ? AND EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)`,

@@ -1,0 +1,131 @@
+package records_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/d1/d1local"
+	"github.com/d1seal/d1seal/records"
+)
+
+// TestTamperedRecordIsDetected alters each column of a stored record, as a hostile database
+// could, and checks that reading it fails with ErrTampered.
+func TestTamperedRecordIsDetected(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	c := notes(t, e, alice)
+	alterations := map[string]string{
+		"ciphertext":           "UPDATE records SET ciphertext = CAST(substr(ciphertext, 1, length(ciphertext) - 1) || X'00' AS BLOB) WHERE id = ?",
+		"ciphertext truncated": "UPDATE records SET ciphertext = substr(ciphertext, 1, 40) WHERE id = ?",
+		"nonce":                "UPDATE records SET nonce = zeroblob(12) WHERE id = ?",
+		"encrypted_dek":        "UPDATE records SET encrypted_dek = CAST(substr(encrypted_dek, 1, length(encrypted_dek) - 1) || X'FF' AS BLOB) WHERE id = ?",
+		"signature":            "UPDATE records SET signature = CAST(substr(signature, 1, length(signature) - 1) || X'01' AS BLOB) WHERE id = ?",
+		"version":              "UPDATE records SET version = version + 1 WHERE id = ?",
+		"public":               "UPDATE records SET public = 1 WHERE id = ?",
+		"created_at":           "UPDATE records SET created_at = '2001-01-01T00:00:00Z' WHERE id = ?",
+		"updated_at":           "UPDATE records SET updated_at = '2001-01-01T00:00:00Z' WHERE id = ?",
+		"write_id":             "UPDATE records SET write_id = 'forged' WHERE id = ?",
+		"key_id":               "UPDATE records SET key_id = zeroblob(16) WHERE id = ?",
+		"did column":           "UPDATE records SET did = 'did:plc:mallory' WHERE id = ?",
+		"collection column":    "UPDATE records SET collection = 'agent.memory.other' WHERE id = ?",
+		"rkey column":          "UPDATE records SET rkey = '3jzfcijpj2z2a' WHERE id = ?",
+	}
+	for name, sql := range alterations {
+		t.Run(name, func(t *testing.T) {
+			r, err := c.Create(ctx, note{Title: "secret", Body: name})
+			require.NoError(t, err)
+			_, err = c.Get(ctx, r.Ref.RKey)
+			require.NoError(t, err)
+			_, err = e.db.Exec(ctx, sql, r.Ref.ID())
+			require.NoError(t, err)
+			_, err = c.Get(ctx, r.Ref.RKey)
+			assert.ErrorIs(t, err, records.ErrTampered, "altered %s", name)
+		})
+	}
+}
+
+func TestSwappedRowsAndGrantsAreDetected(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
+	ca, cb := notes(t, e, alice), notes(t, e, bob)
+	r1, err := ca.Create(ctx, note{Title: "one"})
+	require.NoError(t, err)
+	r2, err := ca.Create(ctx, note{Title: "two"})
+	require.NoError(t, err)
+	require.NoError(t, ca.Share(ctx, r1.Ref.RKey, "did:plc:bob"))
+
+	// Copy r2's sealed columns into r1 (with its version, so the row looks consistent).
+	_, err = e.db.Exec(ctx, `UPDATE records SET (ciphertext, nonce, encrypted_dek, signature, key_id, write_id, created_at, updated_at) =
+		(SELECT ciphertext, nonce, encrypted_dek, signature, key_id, write_id, created_at, updated_at FROM records WHERE id = ?) WHERE id = ?`, r2.Ref.ID(), r1.Ref.ID())
+	require.NoError(t, err)
+	_, err = ca.Get(ctx, r1.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrTampered, "a ciphertext moved to another record")
+
+	// Move bob's grant from r1 to r2: it does not open r2.
+	_, err = e.db.Exec(ctx, "UPDATE shared_records SET record_id = ? WHERE record_id = ?", r2.Ref.ID(), r1.Ref.ID())
+	require.NoError(t, err)
+	_, err = cb.Open(ctx, r2.Ref)
+	assert.ErrorIs(t, err, records.ErrTampered, "a grant moved to another record")
+}
+
+func TestTamperedGrantIsDetected(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
+	ca, cb := notes(t, e, alice), notes(t, e, bob)
+	for name, sql := range map[string]string{
+		"encrypted_dek": "UPDATE shared_records SET encrypted_dek = CAST(substr(encrypted_dek, 1, 60) || X'00' || substr(encrypted_dek, 62) AS BLOB) WHERE record_id = ?",
+		"version":       "UPDATE shared_records SET version = version + 1 WHERE record_id = ?",
+		"key_id":        "UPDATE shared_records SET key_id = zeroblob(16) WHERE record_id = ?",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := ca.Create(ctx, note{Title: name})
+			require.NoError(t, err)
+			require.NoError(t, ca.Share(ctx, r.Ref.RKey, "did:plc:bob"))
+			_, err = cb.Open(ctx, r.Ref)
+			require.NoError(t, err)
+			_, err = e.db.Exec(ctx, sql, r.Ref.ID())
+			require.NoError(t, err)
+			_, err = cb.Open(ctx, r.Ref)
+			assert.ErrorIs(t, err, records.ErrTampered, "altered grant %s", name)
+		})
+	}
+	// A grant given to another recipient does not open for bob.
+	carol := e.agent(t, "did:plc:carol")
+	r, err := ca.Create(ctx, note{Title: "for carol"})
+	require.NoError(t, err)
+	require.NoError(t, ca.Share(ctx, r.Ref.RKey, "did:plc:carol"))
+	_, err = e.db.Exec(ctx, "UPDATE shared_records SET recipient_did = 'did:plc:bob' WHERE record_id = ?", r.Ref.ID())
+	require.NoError(t, err)
+	_, err = cb.Open(ctx, r.Ref)
+	assert.ErrorIs(t, err, records.ErrTampered, "a grant moved to another recipient")
+	_ = carol
+}
+
+func TestReplayedOldVersionIsDetected(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	r, err := c.Create(ctx, note{Title: "v1"})
+	require.NoError(t, err)
+	// Keep a copy of version 1's row, as a backup or Time Travel copy would.
+	_, err = e.db.Exec(ctx, "CREATE TABLE old_copy AS SELECT * FROM records WHERE id = ?", r.Ref.ID())
+	require.NoError(t, err)
+	got, err := c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	got.Value.Title = "v2"
+	_, err = c.Update(ctx, got)
+	require.NoError(t, err)
+
+	// The database serves version 1 again: validly signed, but older than what we saw.
+	_, err = e.db.ExecScript(ctx, fmt.Sprintf("DELETE FROM records WHERE id = '%s'; INSERT INTO records SELECT * FROM old_copy", r.Ref.ID()))
+	require.NoError(t, err)
+	_, err = c.Get(ctx, r.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrRollback)
+}

@@ -100,7 +100,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n2. %s stored %d sealed notes in %s (one request)\n", alice.DID(), len(created), collection)
+	fmt.Fprintf(w, "\n2. %s stored %d sealed notes in %s (written in one atomic request)\n", alice.DID(), len(created), collection)
 
 	// 3. List them back, two per page, with the cursor.
 	fmt.Fprintln(w, "\n3. listing, 2 per page:")

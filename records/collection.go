@@ -314,7 +314,7 @@ func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], er
 	if err != nil {
 		return nil, err
 	}
-	return c.open(ref, &row, row.EncryptedDek, rs[1])
+	return c.open(ctx, ref, &row, row.EncryptedDek, rs[1])
 }
 
 // Open opens the record ref as the acting agent: one of its own, a private record another
@@ -351,7 +351,7 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 		return nil, err
 	}
 	if row.Public != 0 {
-		return c.open(ref, &row, nil, rs[2])
+		return c.open(ctx, ref, &row, nil, rs[2])
 	}
 	grant, err := d1.CollectOne[grantRow](rs[1])
 	if errors.Is(err, d1.ErrNoRows) {
@@ -366,7 +366,7 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 	if err := checkKeyID(grant.EncryptedDek, grant.KeyID); err != nil {
 		return nil, fmt.Errorf("records: open %s: grant: %w", id, err)
 	}
-	return c.open(ref, &row, grant.EncryptedDek, rs[2])
+	return c.open(ctx, ref, &row, grant.EncryptedDek, rs[2])
 }
 
 func (c *Collection[T]) checkRef(ref Ref) error {
@@ -442,7 +442,7 @@ func checkKeyID(wrapped, keyID []byte) error {
 // open authenticates and decrypts row, which must be the record ref, with wrapped (the
 // acting agent's grant), verifying the signature with the owner's registered key from
 // signers (the result of signersStatement).
-func (c *Collection[T]) open(ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
+func (c *Collection[T]) open(ctx context.Context, ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
 	id := ref.ID()
 	if row.ID != id || row.DID != string(ref.DID) || row.Collection != string(ref.Collection) || row.RKey != string(ref.RKey) || row.Version < 1 {
 		return nil, fmt.Errorf("%w: %s: row identity does not match", ErrTampered, id)
@@ -476,6 +476,9 @@ func (c *Collection[T]) open(ref Ref, row *recordRow, wrapped []byte, signers *d
 			if err := checkKeyID(wrapped, row.KeyID); err != nil {
 				return nil, fmt.Errorf("records: open %s: %w", id, err)
 			}
+		}
+		if err := c.checkHolds(ctx, id, wrapped); err != nil {
+			return nil, err
 		}
 		if plain, err = c.agent.Open(rc, env, wrapped, vk); err != nil {
 			if errors.Is(err, crypto.ErrDecrypt) {
@@ -542,7 +545,7 @@ func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Recor
 		if err != nil {
 			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
 		}
-		r, err := c.open(c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
+		r, err := c.open(ctx, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}
@@ -580,6 +583,24 @@ func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) 
 	}
 	c.s.versions.forget(id)
 	return nil
+}
+
+// checkHolds tells a grant wrapped for a key the acting agent does not hold apart: when the
+// agent's keys are no longer its registered ones, it reads with rotated-out keys
+// (ErrKeyRetired: load the current key file); otherwise the grant was altered or moved
+// (ErrTampered). It costs a request only in that error case.
+func (c *Collection[T]) checkHolds(ctx context.Context, id string, wrapped []byte) error {
+	_, kid, err := crypto.WrappedKeyID(wrapped)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+	}
+	if kid == c.agent.RecipientKey().KeyID() || c.agent.PostQuantumKey() != nil && kid == c.agent.PostQuantumKey().KeyID() {
+		return nil
+	}
+	if _, err := c.s.current(ctx, c.agent); errors.Is(err, ErrKeyRetired) {
+		return fmt.Errorf("%w: %s: its grant is for key %s, which the acting agent does not hold", ErrKeyRetired, id, kid)
+	}
+	return fmt.Errorf("%w: %s: its grant is for key %s, not the acting agent's", ErrTampered, id, kid)
 }
 
 // placeholders counts the ? in a list of placeholders.

@@ -90,7 +90,7 @@ func (s *Store) RecordEvents(ctx context.Context, events ...Event) error {
 		stmts[i] = d1.Statement{
 			SQL: `INSERT INTO events (id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			Args:       []any{string(e.ID), string(e.Agent), e.Type, e.Outcome, e.Timestamp.UTC().Format(time.RFC3339Nano), dur, nullString(e.SessionID), nullString(e.TraceID), nullString(e.SpanID), nullJSON(e.Context), nullJSON(e.Reasoning), nullJSON(e.Error)},
+			Args:       []any{string(e.ID), string(e.Agent), e.Type, e.Outcome, formatTime(e.Timestamp), dur, nullString(e.SessionID), nullString(e.TraceID), nullString(e.SpanID), nullJSON(e.Context), nullJSON(e.Reasoning), nullJSON(e.Error)},
 			Idempotent: true,
 		}
 	}
@@ -159,10 +159,10 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (Page[Event], error) {
 		where, args = append(where, "session_id = ?"), append(args, q.Session)
 	}
 	if !q.Since.IsZero() {
-		where, args = append(where, "timestamp >= ?"), append(args, q.Since.UTC().Format(time.RFC3339Nano))
+		where, args = append(where, "timestamp >= ?"), append(args, formatTime(q.Since))
 	}
 	if !q.Until.IsZero() {
-		where, args = append(where, "timestamp < ?"), append(args, q.Until.UTC().Format(time.RFC3339Nano))
+		where, args = append(where, "timestamp < ?"), append(args, formatTime(q.Until))
 	}
 	if q.Cursor != "" {
 		after, err := decodeCursor(q.Cursor, "e")

@@ -104,3 +104,23 @@ func TestStoreEmitsEvents(t *testing.T) {
 	assert.Equal(t, []string{"records.create/ok", "records.get/ok", "records.get/error"}, got)
 	assert.JSONEq(t, `{"collection":"agent.memory.note","rkey":"`+string(r.Ref.RKey)+`"}`, string(page.Items[0].Context))
 }
+
+// TestEventTimeRangeWithFractions checks that time ranges compare times, not text: an event
+// at 10:00:00.5 is after 10:00:00 and before 10:00:01.
+func TestEventTimeRangeWithFractions(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	e.agent(t, "did:plc:alice")
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, at := range []time.Duration{0, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond} {
+		_, err := e.store.RecordEvent(ctx, records.Event{Agent: "did:plc:alice", Type: "t", Outcome: "ok", Timestamp: t0.Add(at)})
+		require.NoError(t, err)
+	}
+	page, err := e.store.Events(ctx, records.EventQuery{Since: t0, Until: t0.Add(time.Second)})
+	require.NoError(t, err)
+	var got []time.Duration
+	for _, ev := range page.Items {
+		got = append(got, ev.Timestamp.Sub(t0))
+	}
+	assert.Equal(t, []time.Duration{0, 500 * time.Millisecond}, got)
+}

@@ -73,3 +73,19 @@ func TestRotateKeys(t *testing.T) {
 }
 
 func keyID(id [16]byte) []byte { return id[:] }
+
+func TestReadingWithRotatedOutKeys(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	ca := notes(t, e, alice)
+	r, err := ca.Create(ctx, note{Title: "x"})
+	require.NoError(t, err)
+	next, err := alice.NewEncryptionKeys()
+	require.NoError(t, err)
+	_, err = e.store.RotateKeys(ctx, alice, next, records.RotateOptions{})
+	require.NoError(t, err)
+	_, err = notes(t, e, alice).Get(ctx, r.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrKeyRetired, "reading with old keys says so, not tampering")
+	assert.NotErrorIs(t, err, records.ErrTampered)
+}

@@ -208,7 +208,7 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 		if err := checkKeyID(row.GrantDek, row.GrantKeyID); err != nil {
 			return Page[*Record[T]]{}, fmt.Errorf("records: open %s: grant: %w", row.ID, err)
 		}
-		r, err := c.open(ref, &row.recordRow, row.GrantDek, rs[1])
+		r, err := c.open(ctx, ref, &row.recordRow, row.GrantDek, rs[1])
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}

@@ -86,9 +86,15 @@ func (s *Store) Init(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) timestamp() string {
-	return s.now().UTC().Format(time.RFC3339Nano)
-}
+func (s *Store) timestamp() string { return formatTime(s.now()) }
+
+// timeLayout is how the store writes times: RFC 3339 in UTC with a fixed nine-digit fraction,
+// so that text order is time order (time.RFC3339Nano drops trailing zeros, which would sort
+// 10:00:00Z after 10:00:00.5Z) and range queries on the text columns are correct. Parsing
+// accepts any RFC 3339 time.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // highWater remembers, per record, the highest version this process has seen, so that a
 // database that serves an older (validly signed) version of a record after a newer one was

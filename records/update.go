@@ -44,7 +44,7 @@ func (c *Collection[T]) load(ctx context.Context, rkey RecordKey) (*current[T], 
 	} else if err != nil {
 		return nil, err
 	}
-	if cur.rec, err = c.open(ref, &cur.row, cur.row.EncryptedDek, rs[2]); err != nil {
+	if cur.rec, err = c.open(ctx, ref, &cur.row, cur.row.EncryptedDek, rs[2]); err != nil {
 		return nil, err
 	}
 	rows, err := d1.Collect[agentRow](rs[1])

@@ -270,4 +270,3 @@ func TestTwoProcessesInitialiseTheSchema(t *testing.T) {
 		assert.Equal(t, migrations.Applied, en.State, "%s", en.Name)
 	}
 }
-

@@ -301,6 +301,7 @@ func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], er
 		return nil, err
 	}
 	ref := c.ref(rkey)
+	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{ref.ID()}},
 		signersStatement(ref.DID))
@@ -314,7 +315,7 @@ func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], er
 	if err != nil {
 		return nil, err
 	}
-	return c.open(ctx, ref, &row, row.EncryptedDek, rs[1])
+	return c.open(ctx, mark, ref, &row, row.EncryptedDek, rs[1])
 }
 
 // Open opens the record ref as the acting agent: one of its own, a private record another
@@ -336,6 +337,7 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 		return nil, err
 	}
 	id := ref.ID()
+	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
 		d1.Statement{SQL: "SELECT " + grantCols + " FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(c.did)}},
@@ -351,7 +353,7 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 		return nil, err
 	}
 	if row.Public != 0 {
-		return c.open(ctx, ref, &row, nil, rs[2])
+		return c.open(ctx, mark, ref, &row, nil, rs[2])
 	}
 	grant, err := d1.CollectOne[grantRow](rs[1])
 	if errors.Is(err, d1.ErrNoRows) {
@@ -366,7 +368,7 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 	if err := checkKeyID(grant.EncryptedDek, grant.KeyID); err != nil {
 		return nil, fmt.Errorf("records: open %s: grant: %w", id, err)
 	}
-	return c.open(ctx, ref, &row, grant.EncryptedDek, rs[2])
+	return c.open(ctx, mark, ref, &row, grant.EncryptedDek, rs[2])
 }
 
 func (c *Collection[T]) checkRef(ref Ref) error {
@@ -442,7 +444,7 @@ func checkKeyID(wrapped, keyID []byte) error {
 // open authenticates and decrypts row, which must be the record ref, with wrapped (the
 // acting agent's grant), verifying the signature with the owner's registered key from
 // signers (the result of signersStatement).
-func (c *Collection[T]) open(ctx context.Context, ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
+func (c *Collection[T]) open(ctx context.Context, mark uint64, ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
 	id := ref.ID()
 	if row.ID != id || row.DID != string(ref.DID) || row.Collection != string(ref.Collection) || row.RKey != string(ref.RKey) || row.Version < 1 {
 		return nil, fmt.Errorf("%w: %s: row identity does not match", ErrTampered, id)
@@ -494,7 +496,7 @@ func (c *Collection[T]) open(ctx context.Context, ref Ref, row *recordRow, wrapp
 	if p.createdAt != row.CreatedAt || p.updatedAt != deref(row.UpdatedAt) || p.writeID != deref(row.WriteID) {
 		return nil, fmt.Errorf("%w: %s: created_at, updated_at or write_id column altered", ErrTampered, id)
 	}
-	if !c.s.versions.check(id, uint64(row.Version)) {
+	if !c.s.versions.check(id, uint64(row.Version), mark) {
 		return nil, fmt.Errorf("%w: %s at version %d", ErrRollback, id, row.Version)
 	}
 	rec := &Record[T]{Ref: ref, Version: uint64(row.Version), Public: row.Public != 0}
@@ -528,6 +530,7 @@ func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Recor
 		}
 		sql, args = sql+" AND id > ?", append(args, after)
 	}
+	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
 		signersStatement(c.did))
@@ -545,7 +548,7 @@ func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Recor
 		if err != nil {
 			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
 		}
-		r, err := c.open(ctx, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
+		r, err := c.open(ctx, mark, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}

@@ -176,6 +176,7 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 	cols := "r.id, r.did, r.collection, r.rkey, hex(r.ciphertext) AS ciphertext, iif(r.encrypted_dek IS NULL, NULL, hex(r.encrypted_dek)) AS encrypted_dek, " +
 		"hex(r.nonce) AS nonce, r.public, r.created_at, r.updated_at, r.version, iif(r.signature IS NULL, NULL, hex(r.signature)) AS signature, " +
 		"iif(r.key_id IS NULL, NULL, hex(r.key_id)) AS key_id, r.write_id"
+	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + cols + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",
 			Args: append(args, limit+1)},
@@ -208,7 +209,7 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 		if err := checkKeyID(row.GrantDek, row.GrantKeyID); err != nil {
 			return Page[*Record[T]]{}, fmt.Errorf("records: open %s: grant: %w", row.ID, err)
 		}
-		r, err := c.open(ctx, ref, &row.recordRow, row.GrantDek, rs[1])
+		r, err := c.open(ctx, mark, ref, &row.recordRow, row.GrantDek, rs[1])
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}

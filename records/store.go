@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
@@ -99,22 +100,60 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 // highWater remembers, per record, the highest version this process has seen, so that a
 // database that serves an older (validly signed) version of a record after a newer one was
 // read or written is caught: see ErrRollback.
+//
+// A read is compared only with what was known before its request was sent (mark), never with
+// a version some other goroutine wrote while the read was in flight: its answer may predate
+// that write, and that is no rollback.
 type highWater struct {
-	m sync.Map // record id -> uint64
+	clock atomic.Uint64
+	m     sync.Map // record id -> *seen
 }
 
-func (h *highWater) check(id string, v uint64) bool {
-	old, ok := h.m.Load(id)
-	return !ok || v >= old.(uint64)
+// seen is the last few versions of a record this process saw, with the clock when each was
+// seen, oldest first; versions increase along the list.
+type seen struct {
+	mu   sync.Mutex
+	list [4]struct{ version, at uint64 }
+	n    int
 }
 
-func (h *highWater) see(id string, v uint64) {
-	for {
-		old, loaded := h.m.LoadOrStore(id, v)
-		if !loaded || old.(uint64) >= v || h.m.CompareAndSwap(id, old, v) {
-			return
+// mark returns the clock to pass to check for a read about to be sent.
+func (h *highWater) mark() uint64 { return h.clock.Add(1) }
+
+// check reports whether version v, read by a request sent at mark, is at least every version
+// of id seen before that mark.
+func (h *highWater) check(id string, v, mark uint64) bool {
+	e, ok := h.m.Load(id)
+	if !ok {
+		return true
+	}
+	s := e.(*seen)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := s.n - 1; i >= 0; i-- {
+		if s.list[i].at < mark {
+			return v >= s.list[i].version
 		}
 	}
+	return true
+}
+
+// see records that version v of id was read or written.
+func (h *highWater) see(id string, v uint64) {
+	e, _ := h.m.LoadOrStore(id, &seen{})
+	s := e.(*seen)
+	at := h.clock.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n > 0 && s.list[s.n-1].version >= v {
+		return
+	}
+	if s.n == len(s.list) {
+		copy(s.list[:], s.list[1:])
+		s.n--
+	}
+	s.list[s.n].version, s.list[s.n].at = v, at
+	s.n++
 }
 
 func (h *highWater) forget(id string) { h.m.Delete(id) }

@@ -3,6 +3,7 @@ package records_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -128,4 +129,37 @@ func TestReplayedOldVersionIsDetected(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Get(ctx, r.Ref.RKey)
 	assert.ErrorIs(t, err, records.ErrRollback)
+}
+
+// TestConcurrentReadsAreNoRollback reads a record while other goroutines update it: a read
+// whose answer predates a concurrent write is not a rollback.
+func TestConcurrentReadsAreNoRollback(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	r, err := c.Create(ctx, note{Title: "v1"})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				if g%2 == 0 {
+					cur, err := c.Get(ctx, r.Ref.RKey)
+					if !assert.NoError(t, err) {
+						return
+					}
+					cur.Value.Title = fmt.Sprint(g, i)
+					if _, err := c.Update(ctx, cur); err != nil {
+						assert.ErrorIs(t, err, records.ErrConflict)
+					}
+				} else {
+					_, err := c.Get(ctx, r.Ref.RKey)
+					assert.NoError(t, err)
+					_, err = c.List(ctx, records.ListOptions{})
+					assert.NoError(t, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -31,6 +31,7 @@ const sharesGuard = `coalesce((SELECT group_concat(recipient_did, ' ' ORDER BY r
 func (c *Collection[T]) load(ctx context.Context, rkey RecordKey) (*current[T], error) {
 	ref := c.ref(rkey)
 	id := ref.ID()
+	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
 		d1.Statement{SQL: recipientsSQL, Args: []any{id}},
@@ -44,7 +45,7 @@ func (c *Collection[T]) load(ctx context.Context, rkey RecordKey) (*current[T], 
 	} else if err != nil {
 		return nil, err
 	}
-	if cur.rec, err = c.open(ctx, ref, &cur.row, cur.row.EncryptedDek, rs[2]); err != nil {
+	if cur.rec, err = c.open(ctx, mark, ref, &cur.row, cur.row.EncryptedDek, rs[2]); err != nil {
 		return nil, err
 	}
 	rows, err := d1.Collect[agentRow](rs[1])

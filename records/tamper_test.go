@@ -81,7 +81,7 @@ func TestTamperedGrantIsDetected(t *testing.T) {
 	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
 	ca, cb := notes(t, e, alice), notes(t, e, bob)
 	for name, sql := range map[string]string{
-		"encrypted_dek": "UPDATE shared_records SET encrypted_dek = CAST(substr(encrypted_dek, 1, 60) || X'00' || substr(encrypted_dek, 62) AS BLOB) WHERE record_id = ?",
+		"encrypted_dek": "UPDATE shared_records SET encrypted_dek = CAST(substr(encrypted_dek, 1, 60) || CASE WHEN substr(encrypted_dek, 61, 1) = X'00' THEN X'01' ELSE X'00' END || substr(encrypted_dek, 62) AS BLOB) WHERE record_id = ?",
 		"version":       "UPDATE shared_records SET version = version + 1 WHERE record_id = ?",
 		"key_id":        "UPDATE shared_records SET key_id = zeroblob(16) WHERE record_id = ?",
 	} {

@@ -20,12 +20,16 @@ func TestTamperedRecordIsDetected(t *testing.T) {
 	e := newEnv(t, d1local.Options{})
 	alice := e.agent(t, "did:plc:alice")
 	c := notes(t, e, alice)
+	// flipLast changes a BLOB's last byte to another value, whatever it was.
+	flipLast := func(col string) string {
+		return fmt.Sprintf("CAST(substr(%[1]s, 1, length(%[1]s) - 1) || CASE WHEN substr(%[1]s, -1) = X'00' THEN X'01' ELSE X'00' END AS BLOB)", col)
+	}
 	alterations := map[string]string{
-		"ciphertext":           "UPDATE records SET ciphertext = CAST(substr(ciphertext, 1, length(ciphertext) - 1) || X'00' AS BLOB) WHERE id = ?",
+		"ciphertext":           "UPDATE records SET ciphertext = " + flipLast("ciphertext") + " WHERE id = ?",
 		"ciphertext truncated": "UPDATE records SET ciphertext = substr(ciphertext, 1, 40) WHERE id = ?",
 		"nonce":                "UPDATE records SET nonce = zeroblob(12) WHERE id = ?",
-		"encrypted_dek":        "UPDATE records SET encrypted_dek = CAST(substr(encrypted_dek, 1, length(encrypted_dek) - 1) || X'FF' AS BLOB) WHERE id = ?",
-		"signature":            "UPDATE records SET signature = CAST(substr(signature, 1, length(signature) - 1) || X'01' AS BLOB) WHERE id = ?",
+		"encrypted_dek":        "UPDATE records SET encrypted_dek = " + flipLast("encrypted_dek") + " WHERE id = ?",
+		"signature":            "UPDATE records SET signature = " + flipLast("signature") + " WHERE id = ?",
 		"version":              "UPDATE records SET version = version + 1 WHERE id = ?",
 		"public":               "UPDATE records SET public = 1 WHERE id = ?",
 		"created_at":           "UPDATE records SET created_at = '2001-01-01T00:00:00Z' WHERE id = ?",

@@ -36,10 +36,11 @@ func run() error {
 	dir := flag.String("dir", ".d1local", `folder of the SQLite files ("" keeps databases in memory)`)
 	token := flag.String("token", "", "API token to require (default: accept any request)")
 	account := flag.String("account", d1local.DefaultAccountID, "account id that GET /accounts answers and that is printed (the D1 routes accept any id)")
+	latency := flag.Duration("latency", 0, "added to every API request, to resemble a remote D1 (benchmarks use 50ms)")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := d1local.New(d1local.Options{Dir: *dir, Token: *token, Logger: logger, AccountID: *account})
+	srv, err := d1local.New(d1local.Options{Dir: *dir, Token: *token, Logger: logger, AccountID: *account, Latency: *latency})
 	if err != nil {
 		return err
 	}

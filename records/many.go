@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"fmt"
+	"iter"
 	"runtime"
 	"sync"
 	"time"
@@ -11,74 +12,151 @@ import (
 )
 
 // CreateMany stores values as new private records with fresh TIDs, in as few requests as
-// D1's limits allow, each request atomic. D1 binds at most 100 parameters per statement and a
-// row takes 13, so one INSERT carries 7 records; a request carries as many statements as the
-// client's Limits allow (MaxStatements, MaxRequestBytes; see d1.Client.Chunks). So with the
-// default limits a request holds up to 7,000 records, fewer when they are large.
-//
-// Records are sealed in parallel, one request's worth at a time, so memory stays bounded
-// however many values are given. It returns the records in the order of values. On failure it
-// returns the records written so far (whole requests) with the error; a request whose
-// response was lost is checked, and sent again only if it did not commit.
+// D1's limits allow, each request atomic, and returns them in the order of values. See
+// CreateAll, which it uses, for how; on failure it returns the records written so far (whole
+// requests) with the error.
 func (c *Collection[T]) CreateMany(ctx context.Context, values []T) (_ []*Record[T], err error) {
 	defer func(start time.Time) { c.emit(ctx, "create_many", "", start, err) }(time.Now())
-	if err := c.ready(ctx); err != nil {
-		return nil, err
-	}
-	lim := c.s.db.Limits()
-	perStmt := max(1, lim.MaxParams/insertParams)
 	out := make([]*Record[T], 0, len(values))
-	token := newWriteID()
-	failed := func(err error) ([]*Record[T], error) {
-		return out, fmt.Errorf("records: create many: %d of %d written: %w", len(out), len(values), err)
-	}
-	window := lim.MaxStatements * perStmt
-	for start := 0; start < len(values); start += window {
-		end := min(start+window, len(values))
-		vs, err := c.sealMany(values[start:end], start, token)
+	for r, err := range c.CreateAll(ctx, func(yield func(T) bool) {
+		for _, v := range values {
+			if !yield(v) {
+				return
+			}
+		}
+	}) {
 		if err != nil {
-			return failed(err)
+			return out, err
 		}
-		// Statements of perStmt rows, and how many rows each holds.
-		var stmts []d1.Statement
-		var rows []int
-		for i := 0; i < len(vs); i += perStmt {
-			j := min(i+perStmt, len(vs))
-			stmts, rows = append(stmts, insertRows(vs[i:j])), append(rows, j-i)
-		}
-		chunks, err := c.s.db.Chunks(stmts)
-		if err != nil {
-			return failed(err)
-		}
-		off, stmt := 0, 0 // records and statements of this window written so far
-		for _, ch := range chunks {
-			n := 0
-			for _, r := range rows[stmt : stmt+len(ch)] {
-				n += r
-			}
-			lo, hi := start+off, start+off+n
-			_, err := c.s.write(ctx, ch, c.committedRange(token, lo, hi))
-			if d1.IsUniqueViolation(err) {
-				err = fmt.Errorf("%w: a record key in %d..%d is taken: %w", ErrExists, lo, hi-1, err)
-			}
-			if err != nil {
-				return failed(err)
-			}
-			for i, w := range vs[off : off+n] {
-				c.s.versions.see(w.ref.ID(), 1)
-				out = append(out, recordOf(w, values[lo-start+i]))
-			}
-			off, stmt = off+n, stmt+len(ch)
-		}
+		out = append(out, r)
 	}
 	return out, nil
 }
 
-// manyWriteID is the write id of the i-th record of a CreateMany call: fixed-width, so that
+// CreateAll stores the values of a sequence as new private records with fresh TIDs and yields
+// each record, in order, once the request carrying it has committed: the way to write more
+// records than fit in memory, with progress. D1 binds at most 100 parameters per statement
+// and a row takes 13, so one INSERT carries 7 records; a request carries as many statements
+// as the client's Limits allow (MaxStatements, MaxRequestBytes; see d1.Client.Chunks): up to
+// 7,000 records with the default limits, fewer when they are large. Each request is atomic.
+//
+// Values are read and sealed (on every CPU) one request's worth ahead of the request being
+// sent, so sealing overlaps the round trip and memory holds about two requests' worth of
+// records however long the sequence. The sequence is read from another goroutine. A request whose response was lost is checked, and sent
+// again only if it did not commit. After an error (yielded last) nothing more is written.
+func (c *Collection[T]) CreateAll(ctx context.Context, values iter.Seq[T]) iter.Seq2[*Record[T], error] {
+	return func(yield func(*Record[T], error) bool) {
+		if err := c.ready(ctx); err != nil {
+			yield(nil, err)
+			return
+		}
+		lim := c.s.db.Limits()
+		perStmt := max(1, lim.MaxParams/insertParams)
+		window := lim.MaxStatements * perStmt
+		token := newWriteID()
+
+		// The sealer reads values and seals them one window ahead of the writer.
+		type sealedWindow struct {
+			start  int
+			values []T
+			vs     []*version
+			err    error
+		}
+		ready := make(chan sealedWindow, 1)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			defer close(ready)
+			next, done := iter.Pull(values)
+			defer done()
+			for start := 0; ; {
+				var batch []T
+				for len(batch) < window {
+					v, ok := next()
+					if !ok {
+						break
+					}
+					batch = append(batch, v)
+				}
+				if len(batch) == 0 {
+					return
+				}
+				vs, err := c.sealMany(batch, start, token)
+				select {
+				case ready <- sealedWindow{start, batch, vs, err}:
+				case <-stop:
+					return
+				}
+				if err != nil {
+					return
+				}
+				start += len(batch)
+			}
+		}()
+
+		written := 0
+		for w := range ready {
+			if w.err != nil {
+				yield(nil, fmt.Errorf("records: create many: %d written: %w", written, w.err))
+				return
+			}
+			recs, err := c.writeWindow(ctx, w.vs, w.values, w.start, perStmt, token)
+			for _, r := range recs {
+				written++
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if err != nil {
+				yield(nil, fmt.Errorf("records: create many: %d written: %w", written, err))
+				return
+			}
+		}
+	}
+}
+
+// writeWindow writes one window of sealed records in as few requests as the limits allow and
+// returns the records of the requests that committed.
+func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values []T, start, perStmt int, token string) ([]*Record[T], error) {
+	var stmts []d1.Statement
+	var rows []int // records in each statement
+	for i := 0; i < len(vs); i += perStmt {
+		j := min(i+perStmt, len(vs))
+		stmts, rows = append(stmts, insertRows(vs[i:j])), append(rows, j-i)
+	}
+	chunks, err := c.s.db.Chunks(stmts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Record[T], 0, len(vs))
+	off, stmt := 0, 0 // records and statements of this window written so far
+	for _, ch := range chunks {
+		n := 0
+		for _, r := range rows[stmt : stmt+len(ch)] {
+			n += r
+		}
+		lo, hi := start+off, start+off+n
+		_, err := c.s.write(ctx, ch, c.committedRange(token, lo, hi))
+		if d1.IsUniqueViolation(err) {
+			err = fmt.Errorf("%w: a record key in %d..%d is taken: %w", ErrExists, lo, hi-1, err)
+		}
+		if err != nil {
+			return out, err
+		}
+		for i, w := range vs[off : off+n] {
+			c.s.versions.see(w.ref.ID(), 1)
+			out = append(out, recordOf(w, values[off+i]))
+		}
+		off, stmt = off+n, stmt+len(ch)
+	}
+	return out, nil
+}
+
+// manyWriteID is the write id of the i-th record of a CreateAll call: fixed-width, so that
 // the ids of one request form a contiguous range.
 func manyWriteID(token string, i int) string { return fmt.Sprintf("%s.%09d", token, i) }
 
-// committedRange checks whether the records of CreateMany indexes [lo, hi) are stored.
+// committedRange checks whether the records of CreateAll indexes [lo, hi) are stored.
 func (c *Collection[T]) committedRange(token string, lo, hi int) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
 		n, err := d1.QueryOne[int](ctx, c.s.db, "SELECT count(*) FROM records WHERE write_id >= ? AND write_id < ?",
@@ -93,7 +171,7 @@ func (c *Collection[T]) committedRange(token string, lo, hi int) func(context.Co
 	}
 }
 
-// sealMany seals values (the values[base:] of a CreateMany call) on every CPU.
+// sealMany seals values (the values[base:] of a CreateAll call) on every CPU.
 func (c *Collection[T]) sealMany(values []T, base int, token string) ([]*version, error) {
 	vs := make([]*version, len(values))
 	refs := make([]Ref, len(values))

@@ -268,3 +268,80 @@ func TestCreateManySplitsByLimits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 600, n)
 }
+
+// failing is a value whose encoding fails, to stop a stream part-way.
+type failing struct{ Bad bool }
+
+func (f failing) MarshalJSON() ([]byte, error) {
+	if f.Bad {
+		return nil, errors.New("cannot encode")
+	}
+	return []byte(`{}`), nil
+}
+
+func TestCreateAllStreams(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	small, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: e.srv.Transport()},
+		RateLimit: d1.RateLimit{Disabled: true}, Limits: d1.Limits{MaxStatements: 3},
+	})
+	require.NoError(t, err)
+	alice := e.agent(t, "did:plc:alice") // the schema and registration take more than 3 statements
+	e.store = records.NewStore(small, records.StoreOptions{ManualSchema: true})
+	c := notes(t, e, alice)
+
+	// 100 values, 21 per request (3 statements of 7): 5 requests, yielded in order.
+	gen := func(n int) func(func(note) bool) {
+		return func(yield func(note) bool) {
+			for i := range n {
+				if !yield(note{Title: fmt.Sprint(i)}) {
+					return
+				}
+			}
+		}
+	}
+	i := 0
+	before := e.srv.Requests()
+	for r, err := range c.CreateAll(ctx, gen(100)) {
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint(i), r.Value.Title)
+		i++
+	}
+	assert.Equal(t, 100, i)
+	assert.Equal(t, int64(1+5), e.srv.Requests()-before, "a key check, then ceil(100/21) requests")
+
+	// Stopping early writes at most what was already sent.
+	n := 0
+	for _, err := range c.CreateAll(ctx, gen(1000)) {
+		require.NoError(t, err)
+		if n++; n == 10 {
+			break
+		}
+	}
+	total, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records")
+	require.NoError(t, err)
+	assert.LessOrEqual(t, total, 100+42, "stopping after 10 records leaves at most the in-flight requests")
+
+	// A value that cannot be encoded stops the stream with an error after the records before
+	// its window.
+	fc, err := records.NewCollection[failing](e.store, alice, "agent.memory.fail", records.CollectionOptions[failing]{})
+	require.NoError(t, err)
+	var got int
+	var last error
+	for _, err := range fc.CreateAll(ctx, func(yield func(failing) bool) {
+		for i := range 60 {
+			if !yield(failing{Bad: i == 50}) {
+				return
+			}
+		}
+	}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got++
+	}
+	assert.ErrorIs(t, last, records.ErrInvalid)
+	assert.Equal(t, 42, got, "the two windows before the bad value were written")
+}

@@ -114,3 +114,54 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 var errNilCtx = errors.New("d1: nil context")
+
+// CloudflareLimit is Cloudflare's API rate limit: past Requests in any Window, every request
+// is refused for five minutes.
+var CloudflareLimit = struct {
+	Requests int
+	Window   time.Duration
+}{1200, 5 * time.Minute}
+
+// BudgetSimulation is the outcome of SimulateBudget.
+type BudgetSimulation struct {
+	Requests    int           // requests the budget let through
+	Duration    time.Duration // simulated time
+	MaxInWindow int           // most requests in any window of CloudflareLimit.Window
+	LockedOut   bool          // whether MaxInWindow exceeds CloudflareLimit.Requests
+}
+
+// SimulateBudget runs a client that sends as fast as the budget rl allows for d of virtual
+// time (no real waiting) and reports the most requests that fell in any five-minute window:
+// a check that a budget can never get its user locked out, and a capacity figure.
+func SimulateBudget(rl RateLimit, d time.Duration) (BudgetSimulation, error) {
+	b, err := newBudget(rl)
+	if err != nil {
+		return BudgetSimulation{}, err
+	}
+	if b.limiter == nil {
+		return BudgetSimulation{}, errors.New("d1: simulate budget: the budget is disabled")
+	}
+	start := time.Unix(1_700_000_000, 0)
+	end := start.Add(d)
+	var sent []time.Time
+	for t := start; t.Before(end); {
+		r := b.limiter.ReserveN(t, 1)
+		if !r.OK() {
+			return BudgetSimulation{}, errors.New("d1: simulate budget: reservation refused")
+		}
+		t = t.Add(r.DelayFrom(t))
+		if !t.Before(end) {
+			break
+		}
+		sent = append(sent, t)
+	}
+	sim := BudgetSimulation{Requests: len(sent), Duration: d}
+	for i, j := 0, 0; j < len(sent); j++ {
+		for sent[j].Sub(sent[i]) >= CloudflareLimit.Window {
+			i++
+		}
+		sim.MaxInWindow = max(sim.MaxInWindow, j-i+1)
+	}
+	sim.LockedOut = sim.MaxInWindow > CloudflareLimit.Requests
+	return sim, nil
+}

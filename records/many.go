@@ -18,13 +18,13 @@ import (
 func (c *Collection[T]) CreateMany(ctx context.Context, values []T) (_ []*Record[T], err error) {
 	defer func(start time.Time) { c.emit(ctx, "create_many", "", start, err) }(time.Now())
 	out := make([]*Record[T], 0, len(values))
-	for r, err := range c.CreateAll(ctx, func(yield func(T) bool) {
+	for r, err := range c.createAll(ctx, func(yield func(T) bool) {
 		for _, v := range values {
 			if !yield(v) {
 				return
 			}
 		}
-	}) {
+	}, len(values)) {
 		if err != nil {
 			return out, err
 		}
@@ -45,6 +45,13 @@ func (c *Collection[T]) CreateMany(ctx context.Context, values []T) (_ []*Record
 // records however long the sequence. The sequence is read from another goroutine. A request whose response was lost is checked, and sent
 // again only if it did not commit. After an error (yielded last) nothing more is written.
 func (c *Collection[T]) CreateAll(ctx context.Context, values iter.Seq[T]) iter.Seq2[*Record[T], error] {
+	return c.createAll(ctx, values, 0)
+}
+
+// createAll is CreateAll for a sequence of n values when n > 0 is known: the records are then
+// spread evenly over the fewest requests (two of 5,000 rather than 7,000 and 3,000), so that
+// less sealing happens before the first request can go.
+func (c *Collection[T]) createAll(ctx context.Context, values iter.Seq[T], n int) iter.Seq2[*Record[T], error] {
 	return func(yield func(*Record[T], error) bool) {
 		if err := c.ready(ctx); err != nil {
 			yield(nil, err)
@@ -53,6 +60,10 @@ func (c *Collection[T]) CreateAll(ctx context.Context, values iter.Seq[T]) iter.
 		lim := c.s.db.Limits()
 		perStmt := max(1, lim.MaxParams/insertParams)
 		window := lim.MaxStatements * perStmt
+		if n > 0 {
+			requests := (n + window - 1) / window
+			window = (n + requests - 1) / requests
+		}
 		token := newWriteID()
 
 		// The sealer reads values and seals them one window ahead of the writer.

@@ -31,8 +31,8 @@ type ExportOptions struct {
 	NoSchema bool     // data only
 	Tables   []string // only these tables
 
-	// PollInterval is the wait between status polls. Default 1 s. D1 cancels an export that
-	// is not polled, so keep it short.
+	// PollInterval is the wait between status polls. Default 250 ms. D1 cancels an export
+	// that is not polled, so keep it short.
 	PollInterval time.Duration
 
 	// Progress, if set, is called as the export advances.
@@ -49,9 +49,14 @@ type ExportInfo struct {
 // Export writes a SQL dump of the database to w: it starts D1's export, polls it until the
 // dump is ready, then downloads the dump from its signed URL (sent no Authorization header).
 // While an export runs D1 serves no other query on the database.
+//
+// D1's dump writes each table followed by its rows, in the order the tables were created. A
+// table whose foreign key names a table created after it therefore cannot be re-imported from
+// a whole dump (the insert into it fails with "no such table" for the parent): export the
+// schema (NoData) and the data (NoSchema) separately and import the schema first.
 func (c *Client) Export(ctx context.Context, w io.Writer, opts ExportOptions) (ExportInfo, error) {
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = time.Second
+		opts.PollInterval = defaultPollInterval
 	}
 	req := wire.ExportRequest{OutputFormat: "polling"}
 	if opts.NoData || opts.NoSchema || len(opts.Tables) > 0 {
@@ -126,6 +131,9 @@ func (c *Client) download(ctx context.Context, url string, w io.Writer, progress
 	}
 	return n, nil
 }
+
+// defaultPollInterval is how long Export and Import wait between polls.
+const defaultPollInterval = 250 * time.Millisecond
 
 // progressWriter reports at most every 1 MiB.
 type progressWriter struct {

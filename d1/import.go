@@ -20,7 +20,7 @@ import (
 
 // ImportOptions tunes Import. The zero value is ready to use.
 type ImportOptions struct {
-	// PollInterval is the wait between status polls. Default 1 s.
+	// PollInterval is the wait between status polls. Default 250 ms.
 	PollInterval time.Duration
 
 	// Progress, if set, is called as the import advances.
@@ -43,7 +43,7 @@ type ImportInfo struct {
 // COMMIT. A reader that is not an io.ReadSeeker is first spooled to a temporary file.
 func (c *Client) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportInfo, error) {
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = time.Second
+		opts.PollInterval = defaultPollInterval
 	}
 	src, size, sum, cleanup, err := spool(r)
 	if err != nil {

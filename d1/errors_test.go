@@ -525,3 +525,36 @@ func TestDefaultBudgetNeverLocksOut(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, sim.LockedOut, "1,250 per five minutes is over Cloudflare's limit: %+v", sim)
 }
+
+func TestOneStatementPerStatement(t *testing.T) {
+	f := newFake(t, rawOK([]string{}, `[]`))
+	c := f.client(t, Options{})
+	ctx := context.Background()
+	for _, sql := range []string{
+		"CREATE TABLE a (x); INSERT INTO a VALUES (1)",
+		"SELECT 1;\nSELECT 2;",
+		"INSERT INTO a VALUES ('x;y'); DELETE FROM a",
+	} {
+		_, err := c.Exec(ctx, sql)
+		var ae *ArgError
+		require.ErrorAs(t, err, &ae, sql)
+		assert.Contains(t, err.Error(), "use ExecScript")
+		_, err = c.Batch(ctx, Statement{SQL: "SELECT 1"}, Statement{SQL: sql})
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, 1, ae.Statement)
+	}
+	for _, sql := range []string{"", "   ", "-- only a comment", "/* nothing */ ;", ";"} {
+		_, err := c.Exec(ctx, sql)
+		assert.ErrorIs(t, err, ErrBadArg, "%q", sql)
+	}
+	assert.Equal(t, int64(0), f.requests.Load(), "nothing was sent")
+	for _, sql := range []string{
+		"SELECT 1", "SELECT 1;", "SELECT ';' AS semicolon", "SELECT 1 -- trailing; comment",
+		"CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); INSERT INTO b VALUES (2); END",
+		"SELECT \"a;b\" FROM t", "SELECT 1; -- done",
+	} {
+		assert.Equal(t, 1, statementCount(sql), "%q", sql)
+		_, err := c.Exec(ctx, sql)
+		require.NoError(t, err, "%q", sql)
+	}
+}

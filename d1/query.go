@@ -208,8 +208,13 @@ func (c *Client) encode(stmts []Statement) ([]byte, error) {
 // encodeOne appends {"sql":…,"params":[…]} for one statement, checking its limits.
 func (c *Client) encodeOne(buf []byte, st *Statement, i int) ([]byte, error) {
 	lim := &c.limits
-	if strings.TrimSpace(st.SQL) == "" {
-		return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: "empty SQL"}
+	switch n := statementCount(st.SQL); {
+	case n == 0:
+		return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: "no SQL statement (empty, or only comments)"}
+	case n > 1:
+		// D1 would run every statement of the text and answer with one result each: refuse
+		// before anything runs, instead of failing after the writes committed.
+		return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: fmt.Sprintf("%d statements in one; use ExecScript, or one Statement each in a Batch", n)}
 	}
 	if len(st.SQL) > lim.MaxSQLBytes {
 		return nil, &LimitError{Limit: "SQL bytes", Max: lim.MaxSQLBytes, Got: len(st.SQL), Statement: i}
@@ -229,4 +234,18 @@ func (c *Client) encodeOne(buf []byte, st *Statement, i int) ([]byte, error) {
 		}
 	}
 	return append(buf, '}'), nil
+}
+
+// statementCount is how many statements SQLite would find in sql. Text with no ';' before its
+// end and nothing that could hide one (quotes, brackets, comments) is one statement, or none
+// when empty; anything else is split as SQLite splits it.
+func statementCount(sql string) int {
+	body := strings.TrimRight(sql, " \t\r\n;")
+	if !strings.ContainsAny(body, ";'\"`[-/") {
+		if strings.TrimSpace(body) == "" {
+			return 0
+		}
+		return 1
+	}
+	return len(sqlsplit.Split(sql))
 }

@@ -20,7 +20,8 @@ func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs := flags("export", e)
-	out := fs.String("o", "", "write the dump to this file (default: standard output)")
+	out := fs.String("output", "", "write the dump to this file (default: standard output)")
+	fs.StringVar(out, "o", "", "short for -output")
 	var tables stringsFlag
 	fs.Var(&tables, "table", "export only this table (repeatable)")
 	noData := fs.Bool("no-data", false, "schema only")
@@ -47,12 +48,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		defer tmp.Close()
 		w = tmp
 	}
-	info, err := db.Client.Export(ctx, w, d1.ExportOptions{Tables: tables, NoData: *noData, NoSchema: *noSchema,
-		Progress: func(p d1.Progress) {
-			if p.Phase == "downloading" {
-				fmt.Fprintf(e.stderr, "downloaded %d bytes\n", p.Bytes)
-			}
-		}})
+	info, err := db.Client.Export(ctx, w, d1.ExportOptions{Tables: tables, NoData: *noData, NoSchema: *noSchema, Progress: progressBar(e)})
 	if err != nil {
 		return err
 	}
@@ -73,13 +69,18 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 
 func cmdImport(ctx context.Context, e *env, args []string) error {
 	fs := flags("import", e)
+	file := fs.String("file", "", "the SQL file to import (or give it as the argument)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{"give one SQL file"}
+	path := *file
+	switch {
+	case path == "" && fs.NArg() == 1:
+		path = fs.Arg(0)
+	case path == "" || fs.NArg() > 0:
+		return usageError{"give one SQL file: -file FILE"}
 	}
-	f, err := os.Open(fs.Arg(0))
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
@@ -88,16 +89,12 @@ func cmdImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	info, err := db.Client.Import(ctx, f, d1.ImportOptions{Progress: func(p d1.Progress) {
-		for _, m := range p.Messages {
-			fmt.Fprintln(e.stderr, m)
-		}
-	}})
+	info, err := db.Client.Import(ctx, f, d1.ImportOptions{Progress: progressBar(e)})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "imported %s: %d queries, %d rows written; bookmark after import: %s\n",
-		fs.Arg(0), info.NumQueries, info.Meta.RowsWritten, info.Bookmark)
+		path, info.NumQueries, info.Meta.RowsWritten, info.Bookmark)
 	return nil
 }
 
@@ -213,4 +210,18 @@ func cmdDB(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return usageError{"unknown db subcommand " + args[0]}
+}
+
+// cmdTimeTravel groups bookmark and restore, as wrangler's d1 time-travel does.
+func cmdTimeTravel(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"give bookmark or restore"}
+	}
+	switch args[0] {
+	case "bookmark", "info":
+		return cmdBookmark(ctx, e, args[1:])
+	case "restore":
+		return cmdRestore(ctx, e, args[1:])
+	}
+	return usageError{"unknown time-travel subcommand " + args[0]}
 }

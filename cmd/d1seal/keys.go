@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/records"
 )
@@ -15,9 +17,10 @@ import (
 // EnvPassphrase holds the passphrase of key files when -passphrase-file is not given.
 const EnvPassphrase = "D1SEAL_PASSPHRASE"
 
-// passphrase reads a key file's passphrase from a file or D1SEAL_PASSPHRASE. It is never
-// printed.
-func passphrase(file string) ([]byte, error) {
+// passphrase reads a key file's passphrase from a file, D1SEAL_PASSPHRASE, or a prompt on the
+// terminal (without echo; asked twice when confirm is set). Never from a flag, which would
+// show it in the process list and shell history. It is never printed.
+func passphrase(e *env, file string, confirm bool) ([]byte, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -32,14 +35,37 @@ func passphrase(file string) ([]byte, error) {
 	if p := os.Getenv(EnvPassphrase); p != "" {
 		return []byte(p), nil
 	}
-	return nil, errors.New("no passphrase: set " + EnvPassphrase + " or give -passphrase-file")
+	if e.stdin == nil || !term.IsTerminal(int(e.stdin.Fd())) {
+		return nil, errors.New("no passphrase: set " + EnvPassphrase + ", give -passphrase-file, or run on a terminal to be asked")
+	}
+	fmt.Fprint(e.stderr, "passphrase: ")
+	p, err := term.ReadPassword(int(e.stdin.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	if confirm {
+		fmt.Fprint(e.stderr, "again: ")
+		again, err := term.ReadPassword(int(e.stdin.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return nil, err
+		}
+		if string(again) != string(p) {
+			return nil, errors.New("the passphrases do not match")
+		}
+	}
+	return p, nil
 }
 
-func loadAgent(keyFile, passFile string) (*crypto.Agent, error) {
+func loadAgent(e *env, keyFile, passFile string) (*crypto.Agent, error) {
 	if keyFile == "" {
 		return nil, usageError{"give -key FILE (made by d1seal keys generate)"}
 	}
-	p, err := passphrase(passFile)
+	p, err := passphrase(e, passFile, false)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +95,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if _, err := records.ParseDID(*did); err != nil {
 			return err
 		}
-		p, err := passphrase(*passFile)
+		p, err := passphrase(e, *passFile, true)
 		if err != nil {
 			return err
 		}
@@ -83,14 +109,14 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "wrote %s for %s\n", *out, a)
 		return nil
 	case "show":
-		a, err := loadAgent(*key, *passFile)
+		a, err := loadAgent(e, *key, *passFile)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout, a)
 		return nil
 	case "register":
-		a, err := loadAgent(*key, *passFile)
+		a, err := loadAgent(e, *key, *passFile)
 		if err != nil {
 			return err
 		}
@@ -115,7 +141,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if *out == "" {
 			return usageError{"rotate needs -key (the current key file) and -out (the new one)"}
 		}
-		old, err := loadAgent(*key, *passFile)
+		old, err := loadAgent(e, *key, *passFile)
 		if err != nil {
 			return err
 		}
@@ -123,7 +149,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		p, err := passphrase(*passFile)
+		p, err := passphrase(e, *passFile, false)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"give status, apply or create"}
+		return usageError{"give status, apply, baseline or create"}
 	}
 	sub, args := args[0], args[1:]
 	fs := flags("migrate "+sub, e)
@@ -20,7 +20,8 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	target := fs.Int64("target", 0, "apply up to this migration number")
 	dry := fs.Bool("dry-run", false, "print the plan, change nothing")
 	baseline := fs.Bool("baseline", false, "record pending migrations as applied without running them")
-	drift := fs.Bool("allow-drift", false, "go on although applied files changed")
+	drift := fs.Bool("accept-drift", false, "go on although applied files changed")
+	fs.BoolVar(drift, "allow-drift", false, "same as -accept-drift")
 	bookmark := fs.Bool("bookmark", false, "capture a Time Travel bookmark before applying (the recovery point)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +50,9 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	db, err := e.open(ctx)
 	if err != nil {
 		return err
+	}
+	if sub == "baseline" {
+		sub, *baseline = "apply", true
 	}
 	opts := migrations.Options{Table: *table, Target: *target, DryRun: *dry, Baseline: *baseline, AllowDrift: *drift, Bookmark: *bookmark}
 	switch sub {
@@ -87,8 +91,12 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		case len(res.Applied) == 0 && len(res.Recorded) == 0:
 			fmt.Fprintln(e.stdout, "no migrations to apply")
 		}
+		verb := "applied"
+		if *baseline {
+			verb = "recorded as applied (baseline, not run):"
+		}
 		for _, n := range res.Applied {
-			fmt.Fprintln(e.stdout, "applied", n)
+			fmt.Fprintln(e.stdout, verb, n)
 		}
 		for _, n := range res.Recorded {
 			fmt.Fprintln(e.stdout, "recorded", n)

@@ -28,7 +28,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	agent, err := loadAgent(*key, *passFile)
+	agent, err := loadAgent(e, *key, *passFile)
 	if err != nil {
 		return err
 	}

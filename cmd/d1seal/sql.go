@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/d1seal/d1seal/d1"
 )
@@ -17,10 +18,17 @@ func cmdExec(ctx context.Context, e *env, args []string) error {
 	fs := flags("exec", e)
 	asJSON := fs.Bool("json", false, "print results as JSON")
 	file := fs.String("file", "", "read the SQL from this file (- for standard input)")
+	command := fs.String("command", "", "the SQL to run (or give it as arguments)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	sql := strings.Join(fs.Args(), " ")
+	if *command != "" {
+		if sql != "" {
+			return usageError{"give -command or SQL arguments, not both"}
+		}
+		sql = *command
+	}
 	switch {
 	case *file != "" && sql != "":
 		return usageError{"give SQL or -file, not both"}
@@ -88,16 +96,33 @@ func cell(v any) string {
 	return fmt.Sprint(v)
 }
 
-// printJSON prints one object per statement: columns, rows (BLOBs as hex) and meta.
+// jsonMeta is D1's metadata as printed by exec -json: D1's own field names, durations in
+// milliseconds.
+type jsonMeta struct {
+	Changes     int64   `json:"changes"`
+	LastRowID   int64   `json:"last_row_id"`
+	RowsRead    int64   `json:"rows_read"`
+	RowsWritten int64   `json:"rows_written"`
+	ChangedDB   bool    `json:"changed_db"`
+	SizeAfter   int64   `json:"size_after"`
+	DurationMS  float64 `json:"duration"`
+	ServedBy    string  `json:"served_by,omitempty"`
+}
+
+// printJSON prints one object per statement: columns, rows (BLOBs as x'hex') and meta.
 func printJSON(w io.Writer, results []*d1.Result) error {
 	type out struct {
 		Columns []string `json:"columns"`
 		Rows    [][]any  `json:"rows"`
-		Meta    d1.Meta  `json:"meta"`
+		Meta    jsonMeta `json:"meta"`
 	}
 	all := make([]out, len(results))
 	for i, r := range results {
-		o := out{Columns: r.Columns, Rows: [][]any{}, Meta: r.Meta}
+		m := r.Meta
+		o := out{Columns: r.Columns, Rows: [][]any{}, Meta: jsonMeta{
+			Changes: m.Changes, LastRowID: m.LastRowID, RowsRead: m.RowsRead, RowsWritten: m.RowsWritten,
+			ChangedDB: m.ChangedDB, SizeAfter: m.SizeAfter, DurationMS: float64(m.Duration) / float64(time.Millisecond), ServedBy: m.ServedBy,
+		}}
 		for _, row := range r.All() {
 			vals := row.Values()
 			for j, v := range vals {

@@ -14,7 +14,9 @@ import (
 // D1's 2,000,000-byte value limit, so it carries up to 1,000,000 bytes; send larger BLOBs as
 // []byte. As a Scan destination it takes hex text (select hex(col)) and decodes it, or a BLOB
 // as is. SQLite's hex(NULL) is the empty string: select iif(col IS NULL, NULL, hex(col)) where
-// NULL must stay NULL.
+// NULL must stay NULL. The hex of a BLOB over 1,000,000 bytes exceeds D1's 2,000,000-byte
+// value limit (SQLITE_TOOBIG): select iif(length(col) > 1000000, col, hex(col)) for columns
+// that may hold such BLOBs.
 type Hex []byte
 
 // Scan implements sql.Scanner.

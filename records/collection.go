@@ -381,8 +381,9 @@ func (c *Collection[T]) checkRef(ref Ref) error {
 	return nil
 }
 
-// recordCols selects a records row with its BLOBs as hex text (see blob).
-const recordCols = "id, did, collection, rkey, hex(ciphertext) AS ciphertext, iif(encrypted_dek IS NULL, NULL, hex(encrypted_dek)) AS encrypted_dek, " +
+// recordCols selects a records row with its BLOBs as hex text (see blob); a ciphertext whose
+// hex would exceed D1's 2,000,000-byte value limit comes as a plain BLOB (d1.Hex scans both).
+const recordCols = "id, did, collection, rkey, " + ciphertextCol + " AS ciphertext, iif(encrypted_dek IS NULL, NULL, hex(encrypted_dek)) AS encrypted_dek, " +
 	"hex(nonce) AS nonce, public, created_at, updated_at, version, iif(signature IS NULL, NULL, hex(signature)) AS signature, " +
 	"iif(key_id IS NULL, NULL, hex(key_id)) AS key_id, write_id"
 
@@ -398,6 +399,9 @@ func blob(b []byte) (string, any) {
 }
 
 const maxHexBlob = 2_000_000
+
+// ciphertextCol reads the ciphertext column as hex when that fits in a D1 value.
+const ciphertextCol = "iif(length(ciphertext) > 1000000, ciphertext, hex(ciphertext))"
 
 type recordRow struct {
 	ID           string

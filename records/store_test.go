@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -344,4 +345,33 @@ func TestCreateAllStreams(t *testing.T) {
 	}
 	assert.ErrorIs(t, last, records.ErrInvalid)
 	assert.Equal(t, 42, got, "the two windows before the bad value were written")
+}
+
+func TestTooLargeIsRefusedBeforeSending(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	_, err := c.Create(ctx, note{Title: "warm"})
+	require.NoError(t, err)
+	before := e.srv.Requests()
+	big := note{Body: strings.Repeat("x", 2_000_000)} // over D1's 2,000,000-byte value limit once sealed
+	_, err = c.Create(ctx, big)
+	assert.ErrorIs(t, err, records.ErrTooLarge)
+	assert.ErrorIs(t, err, records.ErrInvalid)
+	_, err = c.CreatePublic(ctx, big)
+	assert.ErrorIs(t, err, records.ErrTooLarge)
+	_, err = c.CreateMany(ctx, []note{{Title: "fine"}, big})
+	assert.ErrorIs(t, err, records.ErrTooLarge)
+	assert.Equal(t, before, e.srv.Requests(), "nothing was sent")
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "nothing was written")
+
+	// Just under the limit fits: about 1 MB travels as hex, the rest as a byte array.
+	ok := note{Body: strings.Repeat("y", 1_500_000)}
+	r, err := c.Create(ctx, ok)
+	require.NoError(t, err)
+	got, err := c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, len(ok.Body), len(got.Value.Body))
 }

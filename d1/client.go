@@ -218,7 +218,7 @@ func (c *Client) String() string {
 
 func (c *Client) ctxOK(ctx context.Context) error {
 	if ctx == nil {
-		return errors.New("d1: nil context")
+		return errNilCtx
 	}
 	return ctx.Err()
 }

@@ -326,12 +326,12 @@ func blobs(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 			stmts = append(stmts, d1.Statement{SQL: sql, Args: args})
 		}
 		return measure(m, func() error {
-			chunks, err := db.Chunks(stmts)
+			chunks, err := db.PrepareChunks(stmts)
 			if err != nil {
 				return err
 			}
-			for _, ch := range chunks {
-				if _, err := db.Batch(ctx, ch...); err != nil {
+			for _, p := range chunks {
+				if _, err := db.Send(ctx, p); err != nil {
 					return err
 				}
 			}

@@ -458,7 +458,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	assert.True(t, errors.Is(err, err))
 }
 
-func TestChunks(t *testing.T) {
+func TestPrepareChunks(t *testing.T) {
 	f := newFake(t, rawOK([]string{}, `[]`))
 	c := f.client(t, Options{Limits: Limits{MaxStatements: 4, MaxRequestBytes: 350}})
 	st := func(n int) Statement {
@@ -467,24 +467,36 @@ func TestChunks(t *testing.T) {
 	// Each statement encodes to 47+n bytes ({"sql":"INSERT INTO t VALUES (?)","params":["…"]}),
 	// plus a comma, in a 12-byte {"batch":[]}: four st(1) make 208 bytes, st(100)+st(100) 308,
 	// and st(10) would take that to 366.
-	chunks, err := c.Chunks([]Statement{st(1), st(1), st(1), st(1), st(100), st(100), st(10)})
+	stmts := []Statement{st(1), st(1), st(1), st(1), st(100), st(100), st(10)}
+	chunks, err := c.PrepareChunks(stmts)
 	require.NoError(t, err)
 	var sizes []int
-	for _, ch := range chunks {
-		sizes = append(sizes, len(ch))
-		body, err := c.encode(ch)
-		require.NoError(t, err, "every chunk fits in a request")
-		assert.LessOrEqual(t, len(body), 350)
+	next := 0
+	for _, p := range chunks {
+		sizes = append(sizes, p.Len())
+		want, err := c.encode(stmts[next : next+p.Len()])
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(p.body), "a chunk's body is what encoding its statements gives")
+		assert.LessOrEqual(t, len(p.body), 350)
+		next += p.Len()
 	}
 	assert.Equal(t, []int{4, 2, 1}, sizes, "cut by count, then by bytes")
-	_, err = c.Chunks([]Statement{st(1), st(300)})
+	_, err = c.PrepareChunks([]Statement{st(1), st(300)})
 	var le *LimitError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, 1, le.Statement)
-	chunks, err = c.Chunks(nil)
+	chunks, err = c.PrepareChunks(nil)
 	require.NoError(t, err)
 	assert.Empty(t, chunks)
 	assert.Equal(t, int64(0), f.requests.Load())
+
+	// Sending a prepared chunk, and again (as after a lost response), sends the same bytes.
+	p, err := c.Prepare(st(1), st(2))
+	require.NoError(t, err)
+	_, err = c.Send(context.Background(), p)
+	require.Error(t, err, "the fake answers one result for two statements")
+	_, err = c.Prepare()
+	assert.ErrorIs(t, err, ErrBadArg)
 }
 
 func TestImportRefusesCorruptedUpload(t *testing.T) {

@@ -74,6 +74,46 @@ func isTransactionControl(kw string) bool {
 	return false
 }
 
+// Prepared is a request encoded and checked once: D1's limits and every argument were checked
+// when it was made, and it can be sent (or sent again after a lost response) without encoding
+// anything twice. Make one with Prepare or PrepareChunks; send it with Send. It is immutable and
+// safe for concurrent use.
+type Prepared struct {
+	op   string
+	sql  []string
+	safe bool // every statement read-only or Idempotent
+	body []byte
+}
+
+// Len returns the number of statements in the request.
+func (p *Prepared) Len() int { return len(p.sql) }
+
+// Prepare encodes stmts as one request (a batch when there are several), checking every
+// argument and limit now.
+func (c *Client) Prepare(stmts ...Statement) (*Prepared, error) {
+	if len(stmts) == 0 {
+		return nil, &ArgError{Statement: -1, Index: -1, Type: "batch", Reason: "no statements"}
+	}
+	body, err := c.encode(stmts)
+	if err != nil {
+		return nil, err
+	}
+	op := "batch"
+	if len(stmts) == 1 {
+		op = "query"
+	}
+	return c.prepared(op, stmts, body), nil
+}
+
+func (c *Client) prepared(op string, stmts []Statement, body []byte) *Prepared {
+	p := &Prepared{op: op, sql: make([]string, len(stmts)), safe: true, body: body}
+	for i := range stmts {
+		p.sql[i] = stmts[i].SQL
+		p.safe = p.safe && (stmts[i].Idempotent || isReadOnly(stmts[i].SQL))
+	}
+	return p
+}
+
 // send encodes, checks and sends stmts as one /raw request.
 func (c *Client) send(ctx context.Context, op string, stmts []Statement) ([]*Result, error) {
 	if err := c.ctxOK(ctx); err != nil {
@@ -83,17 +123,23 @@ func (c *Client) send(ctx context.Context, op string, stmts []Statement) ([]*Res
 	if err != nil {
 		return nil, err
 	}
-	cl := &call{op: op, sql: make([]string, len(stmts)), safe: true}
-	for i := range stmts {
-		cl.sql[i] = stmts[i].SQL
-		cl.safe = cl.safe && (stmts[i].Idempotent || isReadOnly(stmts[i].SQL))
+	return c.Send(ctx, c.prepared(op, stmts, body))
+}
+
+// Send sends a prepared request as one atomic /raw request and returns one Result per
+// statement, retrying as Batch does.
+func (c *Client) Send(ctx context.Context, p *Prepared) ([]*Result, error) {
+	if err := c.ctxOK(ctx); err != nil {
+		return nil, err
 	}
+	op, n := p.op, len(p.sql)
+	cl := &call{op: op, sql: p.sql, safe: p.safe}
 	var results []*Result
 	cl.do = func(ctx context.Context, opts ...option.RequestOption) error {
-		opts = append(opts, option.WithRequestBody("application/json", body))
-		p := cfd1.DatabaseRawParams{Body: cfd1.DatabaseRawParamsBody{}}
-		setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
-		_, err := c.svc.Raw(ctx, c.databaseID, p, opts...)
+		opts = append(opts, option.WithRequestBody("application/json", p.body))
+		params := cfd1.DatabaseRawParams{Body: cfd1.DatabaseRawParamsBody{}}
+		setField(&params.AccountID.Value, &params.AccountID.Present, c.accountID)
+		_, err := c.svc.Raw(ctx, c.databaseID, params, opts...)
 		return err
 	}
 	cl.decode = func(b []byte) error {
@@ -109,9 +155,9 @@ func (c *Client) send(ctx context.Context, op string, stmts []Statement) ([]*Res
 			}
 			return e
 		}
-		if len(rs) != len(stmts) {
+		if len(rs) != n {
 			return &Error{Op: op, Statement: -1, StatusCode: 200, Sent: true,
-				Message: fmt.Sprintf("D1 returned %d results for %d statements", len(rs), len(stmts))}
+				Message: fmt.Sprintf("D1 returned %d results for %d statements", len(rs), n)}
 		}
 		for i, item := range env.Result {
 			if item.Success != nil && !*item.Success {
@@ -137,32 +183,52 @@ func (c *Client) send(ctx context.Context, op string, stmts []Statement) ([]*Res
 	return results, nil
 }
 
-// Chunks splits stmts into consecutive groups, as few as possible, each of which fits in one
-// request under the client's Limits (statements and bytes per request); send each with Batch.
-// A statement that does not fit in a request on its own is a *LimitError.
-func (c *Client) Chunks(stmts []Statement) ([][]Statement, error) {
+// PrepareChunks splits stmts into consecutive requests, as few as possible, each within the
+// client's Limits (statements and bytes per request), encoding every statement once. A
+// statement that does not fit in a request on its own is a *LimitError. Send each with Send:
+// each is atomic, the whole is not.
+func (c *Client) PrepareChunks(stmts []Statement) ([]*Prepared, error) {
 	lim := &c.limits
-	var out [][]Statement
-	start, size := 0, len(`{"batch":[]}`)
-	var buf []byte
+	const frame = len(`{"batch":[]}`)
+	var out []*Prepared
+	var buf []byte // the encodings of the current chunk's statements, comma-separated
+	start := 0
+	flush := func(end int) {
+		if end == start {
+			return
+		}
+		var body []byte
+		if end-start == 1 {
+			body = buf // a single statement is sent as {"sql","params"}
+		} else {
+			body = make([]byte, 0, frame+len(buf))
+			body = append(append(append(body, `{"batch":[`...), buf...), "]}"...)
+		}
+		out = append(out, c.prepared("batch", stmts[start:end], body))
+		buf, start = nil, end
+	}
 	for i := range stmts {
+		mark := len(buf)
+		if mark > 0 {
+			buf = append(buf, ',')
+		}
 		var err error
-		if buf, err = c.encodeOne(buf[:0], &stmts[i], i); err != nil {
+		if buf, err = c.encodeOne(buf, &stmts[i], i); err != nil {
 			return nil, err
 		}
-		n := len(buf) + 1 // the comma
-		if len(`{"batch":[]}`)+n > lim.MaxRequestBytes {
-			return nil, &LimitError{Limit: "request bytes", Max: lim.MaxRequestBytes, Got: len(`{"batch":[]}`) + n, Statement: i}
+		n := len(buf) - mark
+		if frame+n > lim.MaxRequestBytes {
+			return nil, &LimitError{Limit: "request bytes", Max: lim.MaxRequestBytes, Got: frame + n, Statement: i}
 		}
-		if i > start && (i-start >= lim.MaxStatements || size+n > lim.MaxRequestBytes) {
-			out = append(out, stmts[start:i:i])
-			start, size = i, len(`{"batch":[]}`)
+		if i > start && (i-start >= lim.MaxStatements || frame+len(buf) > lim.MaxRequestBytes) {
+			// The statement starts the next chunk: move its encoding there.
+			enc := append([]byte(nil), buf[mark+1:]...)
+			buf = buf[:mark]
+			flush(i)
+			buf = enc
 		}
-		size += n
 	}
-	if start < len(stmts) {
-		out = append(out, stmts[start:len(stmts):len(stmts)])
-	}
+	flush(len(stmts))
 	return out, nil
 }
 

@@ -37,7 +37,7 @@ func (c *Collection[T]) CreateMany(ctx context.Context, values []T) (_ []*Record
 // each record, in order, once the request carrying it has committed: the way to write more
 // records than fit in memory, with progress. D1 binds at most 100 parameters per statement
 // and a row takes 13, so one INSERT carries 7 records; a request carries as many statements
-// as the client's Limits allow (MaxStatements, MaxRequestBytes; see d1.Client.Chunks): up to
+// as the client's Limits allow (MaxStatements, MaxRequestBytes; see d1.Client.PrepareChunks): up to
 // 7,000 records with the default limits, fewer when they are large. Each request is atomic.
 //
 // Values are read and sealed (on every CPU) one request's worth ahead of the request being
@@ -135,7 +135,7 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 		j := min(i+perStmt, len(vs))
 		stmts, rows = append(stmts, insertRows(vs[i:j])), append(rows, j-i)
 	}
-	chunks, err := c.s.db.Chunks(stmts)
+	chunks, err := c.s.db.PrepareChunks(stmts)
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +143,11 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 	off, stmt := 0, 0 // records and statements of this window written so far
 	for _, ch := range chunks {
 		n := 0
-		for _, r := range rows[stmt : stmt+len(ch)] {
+		for _, r := range rows[stmt : stmt+ch.Len()] {
 			n += r
 		}
 		lo, hi := start+off, start+off+n
-		_, err := c.s.write(ctx, ch, c.committedRange(token, lo, hi))
+		_, err := c.s.writePrepared(ctx, ch, c.committedRange(token, lo, hi))
 		if d1.IsUniqueViolation(err) {
 			err = fmt.Errorf("%w: a record key in %d..%d is taken: %w", ErrExists, lo, hi-1, err)
 		}
@@ -158,7 +158,7 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 			c.s.versions.see(w.ref.ID(), 1)
 			out = append(out, recordOf(w, values[off+i]))
 		}
-		off, stmt = off+n, stmt+len(ch)
+		off, stmt = off+n, stmt+ch.Len()
 	}
 	return out, nil
 }

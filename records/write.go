@@ -18,15 +18,24 @@ func newWriteID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// write sends stmts as one atomic request, exactly once in effect. The statements are not
+// write sends stmts as one atomic request, exactly once in effect (see writePrepared).
+func (s *Store) write(ctx context.Context, stmts []d1.Statement, committed func(context.Context) (bool, error)) ([]*d1.Result, error) {
+	p, err := s.db.Prepare(stmts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.writePrepared(ctx, p, committed)
+}
+
+// writePrepared sends a prepared request, exactly once in effect. Its statements are not
 // idempotent, so the client never replays them itself; when a request fails in a way that
 // may have committed (the response was lost), committed asks the database whether it did,
-// and the request is sent again only if it did not. It returns the results, or nil results
-// and a nil error when the write was found committed after a lost response.
-func (s *Store) write(ctx context.Context, stmts []d1.Statement, committed func(context.Context) (bool, error)) ([]*d1.Result, error) {
+// and the same request is sent again only if it did not. It returns the results, or nil
+// results and a nil error when the write was found committed after a lost response.
+func (s *Store) writePrepared(ctx context.Context, p *d1.Prepared, committed func(context.Context) (bool, error)) ([]*d1.Result, error) {
 	writeAttempts := s.attempts()
 	for attempt := 1; ; attempt++ {
-		rs, err := s.db.Batch(ctx, stmts...)
+		rs, err := s.db.Send(ctx, p)
 		if err == nil {
 			return rs, nil
 		}
@@ -49,12 +58,12 @@ func (s *Store) write(ctx context.Context, stmts []d1.Statement, committed func(
 
 // sendChunked sends idempotent statements in as few requests as the client's limits allow.
 func (s *Store) sendChunked(ctx context.Context, stmts []d1.Statement) error {
-	chunks, err := s.db.Chunks(stmts)
+	chunks, err := s.db.PrepareChunks(stmts)
 	if err != nil {
 		return err
 	}
-	for _, ch := range chunks {
-		if _, err := s.db.Batch(ctx, ch...); err != nil {
+	for _, p := range chunks {
+		if _, err := s.db.Send(ctx, p); err != nil {
 			return err
 		}
 	}

@@ -5,13 +5,42 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+)
+
+// Errors about records.
+var (
+	// ErrNotFound is returned when a record does not exist (or is not visible to the agent).
+	ErrNotFound = errors.New("records: record not found")
+
+	// ErrExists is returned when creating a record whose key is taken.
+	ErrExists = errors.New("records: record already exists")
+
+	// ErrConflict is returned by Update when the record changed since the version given:
+	// read it again and reapply the change. A write is never lost silently.
+	ErrConflict = errors.New("records: record changed concurrently")
+
+	// ErrTampered is returned when a stored record or grant fails authentication: a column
+	// altered, rows swapped or moved, a signature that does not verify. It wraps
+	// crypto.ErrDecrypt when the cryptography caught it.
+	ErrTampered = errors.New("records: stored record failed authentication (tampered with or corrupted)")
+
+	// ErrRollback is returned when the database serves an older version of a record than
+	// this Store has already seen: a replayed row.
+	ErrRollback = errors.New("records: database served an older version of the record than this process has seen")
+
+	// ErrNotShared is returned when an agent opens another agent's private record that is
+	// not (or no longer) shared with it.
+	ErrNotShared = errors.New("records: record is not shared with this agent")
+
+	// ErrTooLarge is returned before sending when a sealed record would exceed D1's
+	// 2,000,000-byte value limit.
+	ErrTooLarge = errors.New("records: record too large for a D1 value once sealed")
 )
 
 // Codec encodes a collection's values. JSON is the default.
@@ -287,290 +316,6 @@ func recordOf[T any](w *version, value T) *Record[T] {
 	return r
 }
 
-// Get opens one of the acting agent's own records.
-func (c *Collection[T]) Get(ctx context.Context, rkey RecordKey) (r *Record[T], err error) {
-	defer func(start time.Time) { c.emit(ctx, "get", rkey, start, err) }(time.Now())
-	return c.get(ctx, rkey)
-}
-
-func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], error) {
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
-		return nil, &InputError{Field: "record key", Err: err}
-	}
-	if err := c.s.Init(ctx); err != nil {
-		return nil, err
-	}
-	ref := c.ref(rkey)
-	mark := c.s.versions.mark()
-	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{ref.ID()}},
-		signersStatement(ref.DID))
-	if err != nil {
-		return nil, fmt.Errorf("records: get %s: %w", ref.ID(), err)
-	}
-	row, err := d1.CollectOne[recordRow](rs[0])
-	if errors.Is(err, d1.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref.ID())
-	}
-	if err != nil {
-		return nil, err
-	}
-	return c.open(ctx, mark, ref, &row, row.EncryptedDek, rs[1])
-}
-
-// Open opens the record ref as the acting agent: one of its own, a private record another
-// agent shared with it (ErrNotShared otherwise), or a public record. ref's collection must be
-// this collection.
-func (c *Collection[T]) Open(ctx context.Context, ref Ref) (r *Record[T], err error) {
-	defer func(start time.Time) { c.emit(ctx, "open", ref.RKey, start, err) }(time.Now())
-	return c.openRef(ctx, ref)
-}
-
-func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error) {
-	if err := c.checkRef(ref); err != nil {
-		return nil, err
-	}
-	if ref.DID == c.did {
-		return c.get(ctx, ref.RKey)
-	}
-	if err := c.s.Init(ctx); err != nil {
-		return nil, err
-	}
-	id := ref.ID()
-	mark := c.s.versions.mark()
-	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
-		d1.Statement{SQL: "SELECT " + grantCols + " FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(c.did)}},
-		signersStatement(ref.DID))
-	if err != nil {
-		return nil, fmt.Errorf("records: open %s: %w", id, err)
-	}
-	row, err := d1.CollectOne[recordRow](rs[0])
-	if errors.Is(err, d1.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if row.Public != 0 {
-		return c.open(ctx, mark, ref, &row, nil, rs[2])
-	}
-	grant, err := d1.CollectOne[grantRow](rs[1])
-	if errors.Is(err, d1.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if grant.Version != row.Version {
-		return nil, fmt.Errorf("%w: %s: the grant opens version %d, the record is at %d", ErrTampered, id, grant.Version, row.Version)
-	}
-	if err := checkKeyID(grant.EncryptedDek, grant.KeyID); err != nil {
-		return nil, fmt.Errorf("records: open %s: grant: %w", id, err)
-	}
-	return c.open(ctx, mark, ref, &row, grant.EncryptedDek, rs[2])
-}
-
-func (c *Collection[T]) checkRef(ref Ref) error {
-	if err := validRef(ref); err != nil {
-		return err
-	}
-	if ref.Collection.Canonical() != c.nsid {
-		return &InputError{Field: "record ref", Reason: fmt.Sprintf("collection %s is not this collection (%s)", ref.Collection, c.nsid)}
-	}
-	return nil
-}
-
-// recordCols selects a records row with its BLOBs as hex text (see blob); a ciphertext whose
-// hex would exceed D1's 2,000,000-byte value limit comes as a plain BLOB (d1.Hex scans both).
-const recordCols = "id, did, collection, rkey, " + ciphertextCol + " AS ciphertext, iif(encrypted_dek IS NULL, NULL, hex(encrypted_dek)) AS encrypted_dek, " +
-	"hex(nonce) AS nonce, public, created_at, updated_at, version, iif(signature IS NULL, NULL, hex(signature)) AS signature, " +
-	"iif(key_id IS NULL, NULL, hex(key_id)) AS key_id, write_id"
-
-// blob returns the placeholder and argument for a BLOB column. BLOBs travel as hex text
-// through unhex(?): about 45% fewer bytes than D1's JSON arrays of byte values, and faster to
-// encode and decode (BENCHMARKS.md). Past the 1,000,000 bytes a hex value can carry under
-// D1's 2,000,000-byte value limit, a BLOB goes as a plain byte array.
-func blob(b []byte) (string, any) {
-	if 2*len(b) <= maxHexBlob {
-		return "unhex(?)", d1.Hex(b)
-	}
-	return "?", b
-}
-
-const maxHexBlob = 2_000_000
-
-// ciphertextCol reads the ciphertext column as hex when that fits in a D1 value.
-const ciphertextCol = "iif(length(ciphertext) > 1000000, ciphertext, hex(ciphertext))"
-
-type recordRow struct {
-	ID           string
-	DID          string
-	Collection   string
-	RKey         string
-	Ciphertext   d1.Hex
-	EncryptedDek d1.Hex
-	Nonce        d1.Hex
-	Public       int64
-	CreatedAt    string
-	UpdatedAt    *string
-	Version      int64
-	Signature    d1.Hex
-	KeyID        d1.Hex
-	WriteID      *string
-}
-
-type grantRow struct {
-	EncryptedDek d1.Hex
-	Version      int64
-	KeyID        d1.Hex
-}
-
-// grantCols selects a shared_records grant as grantRow.
-const grantCols = "hex(encrypted_dek) AS encrypted_dek, version, iif(key_id IS NULL, NULL, hex(key_id)) AS key_id"
-
-func signersStatement(did DID) d1.Statement {
-	return d1.Statement{SQL: "SELECT key_id, public_key FROM agent_keys WHERE did = ? AND kind = 'ed25519'", Args: []any{string(did)}}
-}
-
-// checkKeyID checks that a key_id column matches the key id written in the wrapped key.
-func checkKeyID(wrapped, keyID []byte) error {
-	_, id, err := crypto.WrappedKeyID(wrapped)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrTampered, err)
-	}
-	if string(id[:]) != string(keyID) {
-		return fmt.Errorf("%w: key_id column does not match the wrapped key", ErrTampered)
-	}
-	return nil
-}
-
-// open authenticates and decrypts row, which must be the record ref, with wrapped (the
-// acting agent's grant), verifying the signature with the owner's registered key from
-// signers (the result of signersStatement).
-func (c *Collection[T]) open(ctx context.Context, mark uint64, ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
-	id := ref.ID()
-	if row.ID != id || row.DID != string(ref.DID) || row.Collection != string(ref.Collection) || row.RKey != string(ref.RKey) || row.Version < 1 {
-		return nil, fmt.Errorf("%w: %s: row identity does not match", ErrTampered, id)
-	}
-	rc := c.context(ref, uint64(row.Version))
-	env := crypto.Envelope{Ciphertext: row.Ciphertext, Nonce: row.Nonce, Signature: row.Signature}
-	signer, err := crypto.SignatureKeyID(row.Signature)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
-	}
-	vk, err := c.s.verifyingKeyFrom(string(ref.DID), signer, signers)
-	if err != nil {
-		return nil, fmt.Errorf("records: open %s: %w", id, err)
-	}
-	var plain []byte
-	switch {
-	case row.Public != 0:
-		if len(row.EncryptedDek) != 0 || len(row.Nonce) != 0 || len(row.KeyID) != 0 {
-			return nil, fmt.Errorf("%w: %s: a public record with sealing columns", ErrTampered, id)
-		}
-		if err := vk.VerifyPublic(rc, row.Ciphertext, row.Signature); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
-		}
-		plain = row.Ciphertext
-	case len(wrapped) == 0 && ref.DID == c.did:
-		return nil, fmt.Errorf("%w: %s: a private record without its owner's grant", ErrTampered, id)
-	case len(wrapped) == 0:
-		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
-	default:
-		if ref.DID == c.did {
-			if err := checkKeyID(wrapped, row.KeyID); err != nil {
-				return nil, fmt.Errorf("records: open %s: %w", id, err)
-			}
-		}
-		if err := c.checkHolds(ctx, id, wrapped); err != nil {
-			return nil, err
-		}
-		if plain, err = c.agent.Open(rc, env, wrapped, vk); err != nil {
-			if errors.Is(err, crypto.ErrDecrypt) {
-				return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
-			}
-			return nil, fmt.Errorf("records: open %s: %w", id, err)
-		}
-	}
-	p, err := parsePayload(plain)
-	if err != nil {
-		return nil, fmt.Errorf("records: open %s: %w", id, err)
-	}
-	if p.createdAt != row.CreatedAt || p.updatedAt != deref(row.UpdatedAt) || p.writeID != deref(row.WriteID) {
-		return nil, fmt.Errorf("%w: %s: created_at, updated_at or write_id column altered", ErrTampered, id)
-	}
-	if !c.s.versions.check(id, uint64(row.Version), mark) {
-		return nil, fmt.Errorf("%w: %s at version %d", ErrRollback, id, row.Version)
-	}
-	rec := &Record[T]{Ref: ref, Version: uint64(row.Version), Public: row.Public != 0}
-	if err := c.codec.Unmarshal(p.value, &rec.Value); err != nil {
-		return nil, fmt.Errorf("records: open %s: decode value: %w", id, err)
-	}
-	rec.CreatedAt, _ = time.Parse(time.RFC3339Nano, p.createdAt)
-	if p.updatedAt != "" {
-		rec.UpdatedAt, _ = time.Parse(time.RFC3339Nano, p.updatedAt)
-	}
-	c.s.versions.see(id, rec.Version)
-	return rec, nil
-}
-
-// List returns one page of the acting agent's records in this collection, oldest key first
-// (TIDs sort by time), as the seed's cursor pagination does: Limit defaults to 50.
-func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Record[T]], error) {
-	limit, err := pageLimit(opts.Limit)
-	if err != nil {
-		return Page[*Record[T]]{}, err
-	}
-	if err := c.s.Init(ctx); err != nil {
-		return Page[*Record[T]]{}, err
-	}
-	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ?"
-	args := []any{string(c.did), string(c.nsid)}
-	if opts.Cursor != "" {
-		after, err := decodeCursor(opts.Cursor, "r")
-		if err != nil {
-			return Page[*Record[T]]{}, err
-		}
-		sql, args = sql+" AND id > ?", append(args, after)
-	}
-	mark := c.s.versions.mark()
-	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
-		signersStatement(c.did))
-	if err != nil {
-		return Page[*Record[T]]{}, fmt.Errorf("records: list %s: %w", c.nsid, err)
-	}
-	rows, err := d1.Collect[recordRow](rs[0])
-	if err != nil {
-		return Page[*Record[T]]{}, err
-	}
-	page := Page[*Record[T]]{HasMore: len(rows) > limit}
-	rows = rows[:min(len(rows), limit)]
-	for i := range rows {
-		rkey, err := ParseRecordKey(rows[i].RKey)
-		if err != nil {
-			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
-		}
-		r, err := c.open(ctx, mark, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
-		if err != nil {
-			return Page[*Record[T]]{}, err
-		}
-		page.Items = append(page.Items, r)
-	}
-	if page.HasMore {
-		page.Cursor = encodeCursor("r", rows[len(rows)-1].ID)
-	}
-	return page, nil
-}
-
-// All walks every record of the acting agent in this collection, page by page.
-func (c *Collection[T]) All(ctx context.Context) iter.Seq2[*Record[T], error] {
-	return walk(ctx, "", func(cursor string) (Page[*Record[T]], error) {
-		return c.List(ctx, ListOptions{Limit: 200, Cursor: cursor})
-	})
-}
-
 // Delete removes one of the acting agent's records and all its shares in one atomic request.
 // Deleting a record that does not exist is not an error, so that a retried delete is safe.
 func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) {
@@ -592,23 +337,18 @@ func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) 
 	return nil
 }
 
-// checkHolds tells a grant wrapped for a key the acting agent does not hold apart: when the
-// agent's keys are no longer its registered ones, it reads with rotated-out keys
-// (ErrKeyRetired: load the current key file); otherwise the grant was altered or moved
-// (ErrTampered). It costs a request only in that error case.
-func (c *Collection[T]) checkHolds(ctx context.Context, id string, wrapped []byte) error {
-	_, kid, err := crypto.WrappedKeyID(wrapped)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+// blob returns the placeholder and argument for a BLOB column. BLOBs travel as hex text
+// through unhex(?): about 45% fewer bytes than D1's JSON arrays of byte values, and faster to
+// encode and decode (BENCHMARKS.md). Past the 1,000,000 bytes a hex value can carry under
+// D1's 2,000,000-byte value limit, a BLOB goes as a plain byte array.
+func blob(b []byte) (string, any) {
+	if 2*len(b) <= maxHexBlob {
+		return "unhex(?)", d1.Hex(b)
 	}
-	if kid == c.agent.RecipientKey().KeyID() || c.agent.PostQuantumKey() != nil && kid == c.agent.PostQuantumKey().KeyID() {
-		return nil
-	}
-	if _, err := c.s.current(ctx, c.agent); errors.Is(err, ErrKeyRetired) {
-		return fmt.Errorf("%w: %s: its grant is for key %s, which the acting agent does not hold", ErrKeyRetired, id, kid)
-	}
-	return fmt.Errorf("%w: %s: its grant is for key %s, not the acting agent's", ErrTampered, id, kid)
+	return "?", b
 }
+
+const maxHexBlob = 2_000_000
 
 // placeholders counts the ? in a list of placeholders.
 func placeholders(ph []string) int {

@@ -2,38 +2,7 @@ package records
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-)
-
-// Errors about records.
-var (
-	// ErrNotFound is returned when a record does not exist (or is not visible to the agent).
-	ErrNotFound = errors.New("records: record not found")
-
-	// ErrExists is returned when creating a record whose key is taken.
-	ErrExists = errors.New("records: record already exists")
-
-	// ErrConflict is returned by Update when the record changed since the version given:
-	// read it again and reapply the change. A write is never lost silently.
-	ErrConflict = errors.New("records: record changed concurrently")
-
-	// ErrTampered is returned when a stored record or grant fails authentication: a column
-	// altered, rows swapped or moved, a signature that does not verify. It wraps
-	// crypto.ErrDecrypt when the cryptography caught it.
-	ErrTampered = errors.New("records: stored record failed authentication (tampered with or corrupted)")
-
-	// ErrRollback is returned when the database serves an older version of a record than
-	// this Store has already seen: a replayed row.
-	ErrRollback = errors.New("records: database served an older version of the record than this process has seen")
-
-	// ErrNotShared is returned when an agent opens another agent's private record that is
-	// not (or no longer) shared with it.
-	ErrNotShared = errors.New("records: record is not shared with this agent")
-
-	// ErrTooLarge is returned before sending when a sealed record would exceed D1's
-	// 2,000,000-byte value limit.
-	ErrTooLarge = errors.New("records: record too large for a D1 value once sealed")
 )
 
 // payload is what is sealed (or, for a public record, signed): the row's own metadata, so that

@@ -45,15 +45,31 @@ if [ ${#selected[@]} -eq 0 ]; then
 fi
 
 echo "fuzz.sh: ${#selected[@]} targets, $fuzztime each"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 n=0
+flakes=0
 for t in "${selected[@]}"; do
 	read -r dir name <<<"$t"
 	n=$((n + 1))
 	echo "=== [$n/${#selected[@]}] ./$dir $name"
-	if ! go test "./$dir" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "${parallel[@]}"; then
-		echo "fuzz.sh: $name in ./$dir failed; the failing input is in ./$dir/testdata/fuzz/$name/" >&2
-		echo "fuzz.sh: reproduce with: go test ./$dir -run '^${name}\$'" >&2
-		exit 1
+	corpus="$dir/testdata/fuzz/$name"
+	before=$(ls "$corpus" 2>/dev/null | sort || true)
+	if go test "./$dir" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "${parallel[@]}" 2>&1 | tee "$log"; then
+		continue
 	fi
+	after=$(ls "$corpus" 2>/dev/null | sort || true)
+	# Go 1.26's fuzzing coordinator can fail a target at the end of -fuzztime with a bare
+	# "context deadline exceeded" and no failing input (go.dev/issue/75804, fixed in Go 1.27),
+	# mostly on loaded machines. That is not a finding: replay the corpus to be sure, and go on.
+	if [ "$before" = "$after" ] && grep -q '^    context deadline exceeded$' "$log" &&
+		go test "./$dir" -run "^${name}\$" -count=1 >/dev/null; then
+		echo "fuzz.sh: $name: Go's fuzzing coordinator hit its deadline race (go.dev/issue/75804), no failing input; not a finding" >&2
+		flakes=$((flakes + 1))
+		continue
+	fi
+	echo "fuzz.sh: $name in ./$dir failed; the failing input is in ./$corpus/" >&2
+	echo "fuzz.sh: reproduce with: go test ./$dir -run '^${name}\$'" >&2
+	exit 1
 done
-echo "fuzz.sh: all ${#selected[@]} targets ran for $fuzztime each without a failure"
+echo "fuzz.sh: all ${#selected[@]} targets ran for $fuzztime each without a failure ($flakes coordinator deadline races ignored)"

@@ -288,6 +288,11 @@ func TestRateLimitPauseFailsFastPastDeadline(t *testing.T) {
 	_, err := c.Query(ctx, "SELECT 1")
 	require.Error(t, err)
 	assert.True(t, IsRateLimited(err), "got %v", err)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, 429, e.StatusCode, "the caller gets the 429 itself")
+	assert.Equal(t, []int{971}, e.Codes)
+	assert.Equal(t, 300*time.Second, e.RetryAfter)
 	assert.Equal(t, int64(1), f.requests.Load(), "after a 429 with Retry-After: 300 nothing more is sent")
 	assert.Less(t, time.Since(start), time.Second, "a deadline shorter than the pause fails at once")
 

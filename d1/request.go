@@ -95,8 +95,12 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 	if ctx == nil {
 		return errNilCtx
 	}
+	var last *Error // the previous attempt's failure
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.wait(ctx, cl.op); err != nil {
+			if last != nil && last.StatusCode == http.StatusTooManyRequests {
+				return last // the 429 itself says more than the pause it caused
+			}
 			return withAttempts(err, attempt-1)
 		}
 		e := c.attempt(ctx, cl, attempt)
@@ -104,6 +108,7 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 			return nil
 		}
 		e.Attempts = attempt
+		last = e
 		if e.StatusCode == http.StatusTooManyRequests {
 			// Everyone waits, whether or not this call retries: the next budget.wait honours
 			// the pause, or fails fast when a caller's deadline comes first.

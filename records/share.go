@@ -124,7 +124,7 @@ func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID, o
 		return nil
 	}
 	var notShared bool
-	_, err = c.rewrite(ctx, rkey, 0, func(cur *current[T]) (T, []*Agent, error) {
+	_, err = c.rewrite(ctx, rkey, anyVersion, func(cur *current[T]) (T, []*Agent, error) {
 		keep := make([]*Agent, 0, len(cur.recipients))
 		notShared = true
 		for _, a := range cur.recipients {

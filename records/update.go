@@ -11,6 +11,9 @@ import (
 	"github.com/d1seal/d1seal/d1"
 )
 
+// anyVersion asks rewrite to write over whatever version the record is at.
+const anyVersion = 0
+
 // current is a record as stored, opened, with the recipients of its shares.
 type current[T any] struct {
 	rec        *Record[T]
@@ -93,6 +96,11 @@ func (c *Collection[T]) update(ctx context.Context, rec *Record[T]) (*Record[T],
 	if rec.Ref.DID != c.did {
 		return nil, &InputError{Field: "record", Reason: fmt.Sprintf("%s belongs to %s; only its owner can update it", rec.Ref.ID(), rec.Ref.DID)}
 	}
+	if rec.Version == 0 {
+		// No record is ever at version 0: a Record built by hand claims no version the
+		// stored one could still be at, and updating it would overwrite a change unseen.
+		return nil, fmt.Errorf("%w: %s: the record given has no version; update a record read with Get", ErrConflict, rec.Ref.ID())
+	}
 	if err := c.ready(ctx); err != nil {
 		return nil, err
 	}
@@ -101,7 +109,8 @@ func (c *Collection[T]) update(ctx context.Context, rec *Record[T]) (*Record[T],
 	}, nil)
 }
 
-// rewrite writes a new version of a record at version expect (0: whatever version it is at):
+// rewrite writes a new version of a record at version expect (anyVersion: whatever version it
+// is at, for Unshare; Update always passes the version its caller read):
 // change returns the value and the agents to share the new version with. extra statements run
 // in the same request after the row is rewritten, guarded by the new write id. A change to
 // the record's shares between the read and the write is retried; a change of its version is
@@ -113,7 +122,7 @@ func (c *Collection[T]) rewrite(ctx context.Context, rkey RecordKey, expect uint
 		if err != nil {
 			return nil, err
 		}
-		if expect != 0 && cur.rec.Version != expect {
+		if expect != anyVersion && cur.rec.Version != expect {
 			return nil, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, cur.rec.Ref.ID(), cur.rec.Version, expect)
 		}
 		value, keep, err := change(cur)

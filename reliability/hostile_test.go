@@ -725,8 +725,8 @@ func (h *hostileEnv) carolNotes() *records.Collection[note] {
 // TestUpdateFromVersionZero: a Record whose Version is 0 (built by hand, or the zero value
 // with a Ref filled in) claims no version that the record could still be at, so Update should
 // refuse it. It currently overwrites whatever version is stored, since 0 is also the internal
-// "any version" of the rewrite shared with Unshare (records/update.go, rewrite's expect): a
-// silent overwrite of a concurrent change. Reported; skipped until records is fixed.
+// "any version" of the rewrite shared with Unshare: a silent overwrite of a concurrent change.
+// (Found by this test; Update now refuses it.)
 func TestUpdateFromVersionZero(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{}, d1.Options{}).withStore(t)
@@ -741,8 +741,8 @@ func TestUpdateFromVersionZero(t *testing.T) {
 
 	blind := &records.Record[note]{Ref: r.Ref, Value: note{Body: "blind overwrite"}}
 	_, err = c.Update(ctx, blind)
-	if err == nil {
-		t.Skip("known bug: Update of a Record with Version 0 overwrites the stored version instead of refusing")
-	}
 	assert.ErrorIs(t, err, records.ErrConflict)
+	got, err := c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "v2, a concurrent change", got.Value.Body, "nothing was overwritten")
 }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
+	"github.com/d1seal/d1seal/internal/childproc"
 	"github.com/d1seal/d1seal/migrations"
 )
 
@@ -86,37 +84,19 @@ func TestConcurrentGoroutines(t *testing.T) {
 	checkRan(t, client(t, id, &http.Client{Transport: srv.Transport()}, "http://d1local.invalid/client/v4"), n)
 }
 
-// childEnv names the variables that turn TestChildApplier into a runner for
-// TestConcurrentProcesses.
-const (
-	childURL  = "D1SEAL_MIGRATIONS_CHILD_URL"
-	childDB   = "D1SEAL_MIGRATIONS_CHILD_DB"
-	childDir  = "D1SEAL_MIGRATIONS_CHILD_DIR"
-	childName = "D1SEAL_MIGRATIONS_CHILD_NAME"
-)
-
 // TestChildApplier is not a test on its own: TestConcurrentProcesses runs the test binary with
 // it selected, as a separate process applying the set to a shared local D1 over HTTP.
 func TestChildApplier(t *testing.T) {
-	url := os.Getenv(childURL)
-	if url == "" {
+	params, ok := childproc.Child()
+	if !ok {
 		t.Skip("runs only as a child of TestConcurrentProcesses")
 	}
-	dir, name := os.Getenv(childDir), os.Getenv(childName)
-	c := client(t, os.Getenv(childDB), &http.Client{}, url)
+	c := client(t, params["db"], &http.Client{}, params["url"])
 	s := set(t, raceFiles(20))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".ready"), nil, 0o644))
-	for { // wait for the parent's signal so that both children start together
-		if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	childproc.Ready(t) // both children start together
 	res, err := migrations.Apply(context.Background(), c, s, migrations.Options{})
 	require.NoError(t, err)
-	b, err := json.Marshal(res)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
+	childproc.Result(t, res)
 }
 
 func TestConcurrentProcesses(t *testing.T) {
@@ -133,35 +113,8 @@ func TestConcurrentProcesses(t *testing.T) {
 	t.Cleanup(hs.Close)
 	url := hs.URL + "/client/v4"
 
-	dir := t.TempDir()
-	cmds := make([]*exec.Cmd, children)
-	for i := range cmds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestChildApplier$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), childURL+"="+url, childDB+"="+id, childDir+"="+dir, fmt.Sprintf("%s=child%d", childName, i))
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("child%d.log", i)))
-		require.NoError(t, err)
-		defer out.Close()
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start())
-		cmds[i] = cmd
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for i := 0; i < children; {
-		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("child%d.ready", i))); err == nil {
-			i++
-			continue
-		}
-		require.True(t, time.Now().Before(deadline), "children did not start")
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go"), nil, 0o644))
 	applied := map[string]int{}
-	for i, cmd := range cmds {
-		err := cmd.Wait()
-		log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("child%d.log", i)))
-		require.NoError(t, err, "child %d:\n%s", i, log)
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("child%d.json", i)))
-		require.NoError(t, err, "child %d wrote no result:\n%s", i, log)
+	for i, b := range childproc.Run(t, "TestChildApplier", children, map[string]string{"url": url, "db": id}) {
 		var res migrations.Result
 		require.NoError(t, json.Unmarshal(b, &res))
 		t.Logf("child %d applied %d, found %d applied by the other", i, len(res.Applied), len(res.Concurrent))

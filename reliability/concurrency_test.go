@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
+	"github.com/d1seal/d1seal/internal/childproc"
 	"github.com/d1seal/d1seal/migrations"
 	"github.com/d1seal/d1seal/records"
 )
@@ -150,14 +149,6 @@ func TestRacingUpdatesOneWinner(t *testing.T) {
 	t.Logf("%d rounds of %d racing updates: %d winners, %d conflicts", rounds, racers, rounds, conflicts)
 }
 
-// Variables that turn TestChildStore into a process for TestTwoProcessesInitialiseTheSchema.
-const (
-	childURL  = "D1SEAL_RELIABILITY_CHILD_URL"
-	childDB   = "D1SEAL_RELIABILITY_CHILD_DB"
-	childDir  = "D1SEAL_RELIABILITY_CHILD_DIR"
-	childName = "D1SEAL_RELIABILITY_CHILD_NAME"
-)
-
 // childRecords is how many records each child process creates.
 const childRecords = 20
 
@@ -165,20 +156,14 @@ const childRecords = 20
 // binary with it selected, as a process that opens a records Store on a shared local D1 (which
 // applies the agent-records migrations on first use), registers an agent and creates records.
 func TestChildStore(t *testing.T) {
-	url := os.Getenv(childURL)
-	if url == "" {
+	params, ok := childproc.Child()
+	if !ok {
 		t.Skip("runs only as a child of TestTwoProcessesInitialiseTheSchema")
 	}
-	dir, name := os.Getenv(childDir), os.Getenv(childName)
-	db, err := d1.NewClient("acct", os.Getenv(childDB), "local", d1.Options{BaseURL: url, RateLimit: d1.RateLimit{Disabled: true}})
+	name := params["name"] + "-" + fmt.Sprint(os.Getpid())
+	db, err := d1.NewClient("acct", params["db"], "local", d1.Options{BaseURL: params["url"], RateLimit: d1.RateLimit{Disabled: true}})
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".ready"), nil, 0o644))
-	for { // wait for the parent's signal, so that both processes start together
-		if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	childproc.Ready(t) // both processes start together
 	ctx := context.Background()
 	res, err := migrations.Apply(ctx, db, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
@@ -188,9 +173,7 @@ func TestChildStore(t *testing.T) {
 		_, err := c.Create(ctx, note{Body: fmt.Sprint(name, " ", i)})
 		require.NoError(t, err)
 	}
-	b, err := json.Marshal(res)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
+	childproc.Result(t, res)
 }
 
 // TestTwoProcessesInitialiseTheSchema starts two processes that apply the agent-records
@@ -210,36 +193,9 @@ func TestTwoProcessesInitialiseTheSchema(t *testing.T) {
 	t.Cleanup(hs.Close)
 	url := hs.URL + "/client/v4"
 
-	dir := t.TempDir()
 	const children = 2
-	cmds := make([]*exec.Cmd, children)
-	for i := range cmds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestChildStore$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), childURL+"="+url, childDB+"="+id, childDir+"="+dir, fmt.Sprintf("%s=child%d", childName, i))
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("child%d.log", i)))
-		require.NoError(t, err)
-		defer out.Close()
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start())
-		cmds[i] = cmd
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for i := 0; i < children; {
-		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("child%d.ready", i))); err == nil {
-			i++
-			continue
-		}
-		require.True(t, time.Now().Before(deadline), "children did not start")
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go"), nil, 0o644))
 	applied := map[string]int{}
-	for i, cmd := range cmds {
-		err := cmd.Wait()
-		log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("child%d.log", i)))
-		require.NoError(t, err, "child %d:\n%s", i, log)
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("child%d.json", i)))
-		require.NoError(t, err, "child %d wrote no result:\n%s", i, log)
+	for i, b := range childproc.Run(t, "TestChildStore", children, map[string]string{"url": url, "db": id, "name": "child"}) {
 		var res migrations.Result
 		require.NoError(t, json.Unmarshal(b, &res))
 		t.Logf("child %d applied %v, found %v applied by the other", i, res.Applied, res.Concurrent)

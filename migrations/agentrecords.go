@@ -12,8 +12,9 @@ var agentRecordsFS embed.FS
 // 0001_agent_records.sql is the schema of the d1-patterns design document exactly (the records,
 // shared_records, agents and events tables with all their indexes and constraints);
 // 0002_sealing.sql adds what sealing needs (record versions, signatures, key ids, write ids,
-// the agent_keys history; see package records). Later changes are later files, never edits of
-// applied ones.
+// the agent_keys history; see package records); 0003_write_log.sql logs every write of a
+// record in its own transaction, so that a client can tell whether a write whose response was
+// lost committed. Later changes are later files, never edits of applied ones.
 func AgentRecords() *Set {
 	set, err := Load(agentRecordsFS, "agentrecords")
 	if err != nil {

@@ -260,7 +260,7 @@ func TestAgentRecordsSchema(t *testing.T) {
 	// 0002 adds what sealing needs, on top of the seed's rows.
 	res, err = migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"0002_sealing.sql"}, res.Applied)
+	assert.Equal(t, []string{"0002_sealing.sql", "0003_write_log.sql"}, res.Applied)
 	records := describe(t, c, "records")
 	for _, line := range []string{"column version INTEGER NOT NULL DEFAULT 1", "column signature BLOB", "column key_id BLOB", "column write_id TEXT",
 		"index idx_records_key origin=c (key_id)", "index idx_records_write origin=c (write_id)"} {
@@ -275,6 +275,17 @@ func TestAgentRecordsSchema(t *testing.T) {
 	v, err := d1.QueryOne[int64](ctx, c, "SELECT version FROM records WHERE id = 'r1'")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), v, "existing rows get version 1")
+
+	// 0003 logs every write of a row in the same transaction.
+	assert.Contains(t, describe(t, c, "record_writes"), "column write_id TEXT PK1")
+	assert.Equal(t, []string{"records_log_insert", "records_log_update"}, objects(t, c, "trigger"))
+	_, err = c.ExecScript(ctx, `INSERT INTO records (id, did, collection, rkey, ciphertext, nonce, created_at, write_id) VALUES ('r2', 'did:plc:a', 'agent.memory.note', 'k2', X'00', X'00', '2026-01-01', 'w1');
+		UPDATE records SET write_id = 'w2' WHERE id = 'r2';
+		UPDATE records SET version = 2 WHERE id = 'r2'`)
+	require.NoError(t, err)
+	logged, err := d1.QueryAll[string](ctx, c, "SELECT write_id FROM record_writes WHERE record_id = 'r2' ORDER BY write_id")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"w1", "w2"}, logged, "inserts and write_id changes are logged, other updates not")
 }
 
 func chittyConnect(t *testing.T) *migrations.Set {
@@ -333,14 +344,15 @@ func TestBothSetsInOneDatabase(t *testing.T) {
 	require.NoError(t, err)
 	_, err = migrations.Apply(ctx, c, chittyConnect(t), migrations.Options{Table: "chittyconnect_migrations"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql"}, ledgerNames(t, c, "d1_migrations"))
+	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql"}, ledgerNames(t, c, "d1_migrations"))
 	assert.Len(t, ledgerNames(t, c, "chittyconnect_migrations"), 4)
 	st, err := migrations.Status(ctx, c, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
-	require.Len(t, st, 2)
-	assert.Equal(t, migrations.Applied, st[0].State)
-	assert.Equal(t, migrations.Applied, st[1].State)
+	require.Len(t, st, 3)
+	for _, en := range st {
+		assert.Equal(t, migrations.Applied, en.State, en.Name)
+	}
 	n, err := d1.QueryOne[int64](ctx, c, "SELECT count(*) FROM d1seal_migration_checksums")
 	require.NoError(t, err)
-	assert.Equal(t, int64(6), n, "one checksum table, keyed by ledger and name")
+	assert.Equal(t, int64(7), n, "one checksum table, keyed by ledger and name")
 }

@@ -184,7 +184,7 @@ func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T, pub
 		return nil, err
 	}
 	id := ref.ID()
-	_, err = c.s.write(ctx, []d1.Statement{w.insert()}, c.committed(id, w.writeID))
+	_, err = c.s.write(ctx, []d1.Statement{w.insert()}, c.committed(w.writeID))
 	if d1.IsUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %s", ErrExists, id)
 	}
@@ -212,14 +212,13 @@ func (c *Collection[T]) ready(ctx context.Context) error {
 	return nil
 }
 
-// committed returns a check that the write with writeID is the one stored for id.
-func (c *Collection[T]) committed(id, writeID string) func(context.Context) (bool, error) {
+// committed returns a check that the write with writeID committed, from the write log that
+// triggers keep in the same transaction as every write (migration 0003): the row's own
+// write_id cannot tell once another writer has changed the row since.
+func (c *Collection[T]) committed(writeID string) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		r, err := c.s.db.Query(ctx, "SELECT write_id FROM records WHERE id = ?", id)
-		if err != nil {
-			return false, err
-		}
-		return r.Len() == 1 && r.Row(0).Value(0) == writeID, nil
+		n, err := d1.QueryOne[int](ctx, c.s.db, "SELECT count(*) FROM record_writes WHERE write_id = ?", writeID)
+		return n == 1, err
 	}
 }
 

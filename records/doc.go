@@ -53,9 +53,12 @@
 // # Writes: exactly once, never lost, never silently overwritten
 //
 // Every write is one atomic D1 request. A write whose response is lost (it may have committed)
-// is not blindly sent again: its write id is looked up, and the request is resent only if it
-// did not commit. So a create or update is never duplicated or reported as a conflict with
-// itself. Reads, shares and deletes are idempotent and retried as they are.
+// is not blindly sent again: its write id is looked up in record_writes, a log that triggers
+// fill in the same transaction as every write of a records row (migration 0003, pruned after an
+// hour), and the same request is resent only if it did not commit. The row's own write_id would
+// not do: another writer may have changed the row since. So a create or update is never
+// duplicated, lost, or reported as a conflict with itself. Reads, shares and deletes are
+// idempotent and retried as they are.
 //
 // Update takes the version it read and refuses with ErrConflict if the record moved on, so
 // concurrent updates never lose one another. An update re-wraps the new data key for every

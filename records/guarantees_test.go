@@ -2,6 +2,7 @@ package records_test
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -247,4 +248,70 @@ func maps(m map[records.RecordKey]*modelState) []string {
 
 func dbCount(ctx context.Context, db *d1.Client) (int, error) {
 	return d1.QueryOne[int](ctx, db, "SELECT count(*) FROM records")
+}
+
+// interfering passes requests on, except the first write of a records row it sees: that one it
+// lets commit, then runs interfere (another writer's change) and loses the response.
+type interfering struct {
+	next      http.RoundTripper
+	mu        sync.Mutex
+	armed     bool
+	interfere func()
+}
+
+func (tr *interfering) RoundTrip(r *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	tr.mu.Lock()
+	hit := tr.armed && bytes.Contains(body, []byte("UPDATE records SET ciphertext"))
+	if hit {
+		tr.armed = false
+	}
+	tr.mu.Unlock()
+	res, err := tr.next.RoundTrip(r)
+	if !hit || err != nil {
+		return res, err
+	}
+	res.Body.Close()
+	tr.interfere()
+	return nil, errors.New("connection reset by peer (test: the write committed, its response is lost)")
+}
+
+// TestLostResponseThenAnotherWriter is the race the soak found: an update commits, its
+// response is lost, and another writer changes the record before the first one checks. The
+// first update did happen, so it must succeed, not report a conflict (and must not run twice).
+func TestLostResponseThenAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	other := notes(t, e, alice) // the other writer, on a plain transport
+	r, err := other.Create(ctx, note{Body: "v1"})
+	require.NoError(t, err)
+
+	tr := &interfering{next: e.srv.Transport(), armed: true}
+	tr.interfere = func() {
+		cur, err := other.Get(ctx, r.Ref.RKey)
+		require.NoError(t, err)
+		require.Equal(t, "mine", cur.Value.Body, "the lost write did commit")
+		cur.Value.Body = "theirs"
+		_, err = other.Update(ctx, cur)
+		require.NoError(t, err)
+	}
+	lossy, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: tr}, RateLimit: d1.RateLimit{Disabled: true},
+		Retry: d1.RetryPolicy{BaseDelay: time.Millisecond},
+	})
+	require.NoError(t, err)
+	mine, err := records.NewCollection[note](records.NewStore(lossy, records.StoreOptions{}), alice, "agent.memory.note", records.CollectionOptions[note]{})
+	require.NoError(t, err)
+	cur, err := mine.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	cur.Value.Body = "mine"
+	upd, err := mine.Update(ctx, cur)
+	require.NoError(t, err, "the update committed, so it succeeded")
+	assert.Equal(t, uint64(2), upd.Version)
+	got, err := other.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "theirs", got.Value.Body)
+	assert.Equal(t, uint64(3), got.Version, "two updates after the create, not three: nothing ran twice")
 }

@@ -167,10 +167,11 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 // the ids of one request form a contiguous range.
 func manyWriteID(token string, i int) string { return fmt.Sprintf("%s.%09d", token, i) }
 
-// committedRange checks whether the records of CreateAll indexes [lo, hi) are stored.
+// committedRange checks whether the records of CreateAll indexes [lo, hi) were stored, from
+// the write log (see committed).
 func (c *Collection[T]) committedRange(token string, lo, hi int) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		n, err := d1.QueryOne[int](ctx, c.s.db, "SELECT count(*) FROM records WHERE write_id >= ? AND write_id < ?",
+		n, err := d1.QueryOne[int](ctx, c.s.db, "SELECT count(*) FROM record_writes WHERE write_id >= ? AND write_id < ?",
 			manyWriteID(token, lo), manyWriteID(token, hi))
 		if err != nil {
 			return false, err

@@ -161,7 +161,7 @@ WHERE record_id = ? AND recipient_did = ? AND EXISTS (SELECT 1 FROM records WHER
 			})
 		}
 		stmts = append(stmts, d1.Statement{SQL: "SELECT version, write_id FROM records WHERE id = ?", Args: []any{id}})
-		rs, err := c.s.write(ctx, stmts, c.committed(id, w.writeID))
+		rs, err := c.s.write(ctx, stmts, c.committed(w.writeID))
 		if err != nil {
 			return nil, fmt.Errorf("records: update %s: %w", id, err)
 		}

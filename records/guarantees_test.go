@@ -2,11 +2,11 @@ package records_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"

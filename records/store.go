@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
@@ -30,6 +29,11 @@ type StoreOptions struct {
 	// Now is the time source for created_at, updated_at and event timestamps. Default time.Now.
 	Now func() time.Time
 
+	// TrackedRecords is how many records the Store remembers the highest seen version of, to
+	// refuse a database that serves an older one (ErrRollback): the most recently used, at
+	// least this many. Default DefaultTrackedRecords (about 100 bytes each).
+	TrackedRecords int
+
 	// EmitEvents records one event per repository operation (type "records.<op>", outcome
 	// "ok" or "error", duration, collection and record key in the context) for the acting
 	// agent. Event writes that fail are ignored: observability never fails an operation.
@@ -48,13 +52,13 @@ type Store struct {
 
 	schema *migrations.Initializer // nil with ManualSchema
 
-	versions highWater
+	versions *highWater
 	keys     keyCache
 }
 
 // NewStore returns a store over db. It sends nothing until first used.
 func NewStore(db *d1.Client, opts StoreOptions) *Store {
-	s := &Store{db: db, opts: opts, now: opts.Now, tids: opts.Clock, events: NewEventIDSource()}
+	s := &Store{db: db, opts: opts, now: opts.Now, tids: opts.Clock, events: NewEventIDSource(), versions: newHighWater(opts.TrackedRecords / 2)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -104,32 +108,60 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 // A read is compared only with what was known before its request was sent (mark), never with
 // a version some other goroutine wrote while the read was in flight: its answer may predate
 // that write, and that is no rollback.
+//
+// Memory is bounded: records live in two generations of at most limit entries each; when the
+// current one fills up it becomes the previous one and the older is dropped, and a record used
+// again moves to the current one. So the most recently used records (at least limit, at most
+// twice as many) are protected, and a process that touches millions of records does not grow
+// without end.
 type highWater struct {
-	clock atomic.Uint64
-	m     sync.Map // record id -> *seen
+	mu        sync.Mutex
+	clock     uint64
+	cur, prev map[string]*seen
+	limit     int
 }
 
 // seen is the last few versions of a record this process saw, with the clock when each was
 // seen, oldest first; versions increase along the list.
 type seen struct {
-	mu   sync.Mutex
 	list [4]struct{ version, at uint64 }
 	n    int
 }
 
+func newHighWater(limit int) *highWater {
+	if limit <= 0 {
+		limit = DefaultTrackedRecords / 2
+	}
+	return &highWater{cur: map[string]*seen{}, limit: limit}
+}
+
+// DefaultTrackedRecords is how many records a Store remembers versions of by default.
+const DefaultTrackedRecords = 100_000
+
 // mark returns the clock to pass to check for a read about to be sent.
-func (h *highWater) mark() uint64 { return h.clock.Add(1) }
+func (h *highWater) mark() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clock++
+	return h.clock
+}
+
+func (h *highWater) lookup(id string) *seen {
+	if s := h.cur[id]; s != nil {
+		return s
+	}
+	return h.prev[id]
+}
 
 // check reports whether version v, read by a request sent at mark, is at least every version
 // of id seen before that mark.
 func (h *highWater) check(id string, v, mark uint64) bool {
-	e, ok := h.m.Load(id)
-	if !ok {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.lookup(id)
+	if s == nil {
 		return true
 	}
-	s := e.(*seen)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i := s.n - 1; i >= 0; i-- {
 		if s.list[i].at < mark {
 			return v >= s.list[i].version
@@ -140,11 +172,21 @@ func (h *highWater) check(id string, v, mark uint64) bool {
 
 // see records that version v of id was read or written.
 func (h *highWater) see(id string, v uint64) {
-	e, _ := h.m.LoadOrStore(id, &seen{})
-	s := e.(*seen)
-	at := h.clock.Add(1)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clock++
+	s := h.cur[id]
+	if s == nil {
+		if s = h.prev[id]; s != nil {
+			delete(h.prev, id)
+		} else {
+			s = &seen{}
+		}
+		if len(h.cur) >= h.limit {
+			h.prev, h.cur = h.cur, map[string]*seen{}
+		}
+		h.cur[id] = s
+	}
 	if s.n > 0 && s.list[s.n-1].version >= v {
 		return
 	}
@@ -152,8 +194,13 @@ func (h *highWater) see(id string, v uint64) {
 		copy(s.list[:], s.list[1:])
 		s.n--
 	}
-	s.list[s.n].version, s.list[s.n].at = v, at
+	s.list[s.n].version, s.list[s.n].at = v, h.clock
 	s.n++
 }
 
-func (h *highWater) forget(id string) { h.m.Delete(id) }
+func (h *highWater) forget(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.cur, id)
+	delete(h.prev, id)
+}

@@ -167,3 +167,36 @@ func TestConcurrentReadsAreNoRollback(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRollbackMemoryIsBounded checks that the versions a Store remembers are bounded: records
+// used recently stay protected, the least recently used are forgotten.
+func TestRollbackMemoryIsBounded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	e.store = records.NewStore(e.db, records.StoreOptions{TrackedRecords: 10})
+	c := notes(t, e, e.agent(t, "did:plc:alice"))
+	first, err := c.Create(ctx, note{Title: "v1"})
+	require.NoError(t, err)
+	_, err = e.db.Exec(ctx, "CREATE TABLE old_copy AS SELECT * FROM records WHERE id = ?", first.Ref.ID())
+	require.NoError(t, err)
+	cur, err := c.Get(ctx, first.Ref.RKey)
+	require.NoError(t, err)
+	cur.Value.Title = "v2"
+	_, err = c.Update(ctx, cur)
+	require.NoError(t, err)
+	replay := func() {
+		_, err := e.db.ExecScript(ctx, fmt.Sprintf("DELETE FROM records WHERE id = '%s'; INSERT INTO records SELECT * FROM old_copy", first.Ref.ID()))
+		require.NoError(t, err)
+	}
+	// Five more records: the first is still among the 10 remembered.
+	_, err = c.CreateMany(ctx, make([]note, 5))
+	require.NoError(t, err)
+	replay()
+	_, err = c.Get(ctx, first.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrRollback, "a recently used record is protected")
+	// Thirty more: the first is forgotten, so its replay can no longer be told apart.
+	_, err = c.CreateMany(ctx, make([]note, 30))
+	require.NoError(t, err)
+	_, err = c.Get(ctx, first.Ref.RKey)
+	assert.NoError(t, err, "beyond TrackedRecords the least recently used are forgotten")
+}

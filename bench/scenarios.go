@@ -197,7 +197,10 @@ func listOpen(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			opened += len(rec.Value.Body) / len(rec.Value.Body) // every record decrypted and decoded
+			if rec.Value.Body == "" {
+				return fmt.Errorf("record %s opened empty", rec.Ref.RKey)
+			}
+			opened++ // verified, decrypted and decoded by All
 		}
 		return nil
 	})

@@ -464,10 +464,7 @@ func (p *rowParser) array(fn func() error) error {
 
 func (p *rowParser) null() bool {
 	p.ws()
-	if p.literal("null") == nil {
-		return true
-	}
-	return false
+	return p.literal("null") == nil
 }
 
 func (p *rowParser) bool(dst *bool) error {

@@ -236,7 +236,7 @@ func errorFromResponse(op string, status int, h http.Header, body []byte) *Error
 	e := &Error{Op: op, Statement: -1, StatusCode: status, Sent: status != http.StatusTooManyRequests}
 	e.RetryAfter = parseRetryAfter(h, time.Now())
 	var env wire.Envelope[json.RawMessage]
-	if err := json.Unmarshal(body, &env); err == nil && (len(env.Errors) > 0 || env.Success == false) {
+	if err := json.Unmarshal(body, &env); err == nil && (len(env.Errors) > 0 || !env.Success) {
 		e.setMessages(env.Errors)
 		if e.Message == "" {
 			e.Message = http.StatusText(status)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -68,12 +67,6 @@ func ledgerNames(t testing.TB, c *d1.Client, table string) []string {
 	names, err := d1.QueryAll[string](context.Background(), c, `SELECT name FROM "`+table+`" ORDER BY id`)
 	require.NoError(t, err)
 	return names
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

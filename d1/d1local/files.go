@@ -116,7 +116,6 @@ type jobStore struct {
 type job struct {
 	export     bool
 	status     string // "complete" or "error"
-	polled     bool
 	filename   string
 	url        string // export: the dump's path
 	err        string

@@ -209,10 +209,6 @@ func (s *stmt) bindFloat(i int, v float64) error {
 	return s.check(sqlite3.Xsqlite3_bind_double(s.c.tls, s.p, int32(i), v))
 }
 
-func (s *stmt) bindInt(i int, v int64) error {
-	return s.check(sqlite3.Xsqlite3_bind_int64(s.c.tls, s.p, int32(i), v))
-}
-
 // transient is SQLITE_TRANSIENT: SQLite copies the bound bytes before bind returns.
 const transient = ^uintptr(0)
 

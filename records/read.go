@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/d1seal/d1seal/crypto"
@@ -105,14 +106,25 @@ func (c *Collection[T]) checkRef(ref Ref) error {
 	return nil
 }
 
-// recordCols selects a records row with its BLOBs as hex text (see blob); a ciphertext whose
-// hex would exceed D1's 2,000,000-byte value limit comes as a plain BLOB (d1.Hex scans both).
-const recordCols = "id, did, collection, rkey, " + ciphertextCol + " AS ciphertext, iif(encrypted_dek IS NULL, NULL, hex(encrypted_dek)) AS encrypted_dek, " +
-	"hex(nonce) AS nonce, public, created_at, updated_at, version, iif(signature IS NULL, NULL, hex(signature)) AS signature, " +
-	"iif(key_id IS NULL, NULL, hex(key_id)) AS key_id, write_id"
+// recordCols selects a records row as recordRow, its BLOBs as hex text (see blob).
+var recordCols = recordColumns("")
 
-// ciphertextCol reads the ciphertext column as hex when that fits in a D1 value.
-const ciphertextCol = "iif(length(ciphertext) > 1000000, ciphertext, hex(ciphertext))"
+// recordColumns is the select list of a records row as recordRow, with each column prefixed by
+// prefix (such as "r." in a join). BLOBs come as hex text, NULL staying NULL; a ciphertext whose
+// hex would exceed D1's 2,000,000-byte value limit comes as a plain BLOB (d1.Hex scans both).
+func recordColumns(prefix string) string {
+	col := func(name string) string { return prefix + name }
+	hex := func(name string) string {
+		return "iif(" + col(name) + " IS NULL, NULL, hex(" + col(name) + ")) AS " + name
+	}
+	ct := col("ciphertext")
+	return strings.Join([]string{
+		col("id"), col("did"), col("collection"), col("rkey"),
+		"iif(length(" + ct + ") > 1000000, " + ct + ", hex(" + ct + ")) AS ciphertext",
+		hex("encrypted_dek"), hex("nonce"), col("public"), col("created_at"), col("updated_at"), col("version"),
+		hex("signature"), hex("key_id"), col("write_id"),
+	}, ", ")
+}
 
 type recordRow struct {
 	ID           string

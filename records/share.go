@@ -173,9 +173,7 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 		}
 		where, args = where+" AND s.record_id > ?", append(args, after)
 	}
-	cols := "r.id, r.did, r.collection, r.rkey, iif(length(r.ciphertext) > 1000000, r.ciphertext, hex(r.ciphertext)) AS ciphertext, iif(r.encrypted_dek IS NULL, NULL, hex(r.encrypted_dek)) AS encrypted_dek, " +
-		"hex(r.nonce) AS nonce, r.public, r.created_at, r.updated_at, r.version, iif(r.signature IS NULL, NULL, hex(r.signature)) AS signature, " +
-		"iif(r.key_id IS NULL, NULL, hex(r.key_id)) AS key_id, r.write_id"
+	cols := recordColumns("r.")
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + cols + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",

@@ -117,21 +117,9 @@ func TestReplayedOldVersionIsDetected(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{})
 	c := notes(t, e, e.agent(t, "did:plc:alice"))
-	r, err := c.Create(ctx, note{Title: "v1"})
-	require.NoError(t, err)
-	// Keep a copy of version 1's row, as a backup or Time Travel copy would.
-	_, err = e.db.Exec(ctx, "CREATE TABLE old_copy AS SELECT * FROM records WHERE id = ?", r.Ref.ID())
-	require.NoError(t, err)
-	got, err := c.Get(ctx, r.Ref.RKey)
-	require.NoError(t, err)
-	got.Value.Title = "v2"
-	_, err = c.Update(ctx, got)
-	require.NoError(t, err)
-
-	// The database serves version 1 again: validly signed, but older than what we saw.
-	_, err = e.db.ExecScript(ctx, fmt.Sprintf("DELETE FROM records WHERE id = '%s'; INSERT INTO records SELECT * FROM old_copy", r.Ref.ID()))
-	require.NoError(t, err)
-	_, err = c.Get(ctx, r.Ref.RKey)
+	r, replay := replayable(t, e, c)
+	replay() // the database serves version 1 again: validly signed, but older than what we saw
+	_, err := c.Get(ctx, r.Ref.RKey)
 	assert.ErrorIs(t, err, records.ErrRollback)
 }
 
@@ -175,21 +163,9 @@ func TestRollbackMemoryIsBounded(t *testing.T) {
 	e := newEnv(t, d1local.Options{})
 	e.store = records.NewStore(e.db, records.StoreOptions{TrackedRecords: 10})
 	c := notes(t, e, e.agent(t, "did:plc:alice"))
-	first, err := c.Create(ctx, note{Title: "v1"})
-	require.NoError(t, err)
-	_, err = e.db.Exec(ctx, "CREATE TABLE old_copy AS SELECT * FROM records WHERE id = ?", first.Ref.ID())
-	require.NoError(t, err)
-	cur, err := c.Get(ctx, first.Ref.RKey)
-	require.NoError(t, err)
-	cur.Value.Title = "v2"
-	_, err = c.Update(ctx, cur)
-	require.NoError(t, err)
-	replay := func() {
-		_, err := e.db.ExecScript(ctx, fmt.Sprintf("DELETE FROM records WHERE id = '%s'; INSERT INTO records SELECT * FROM old_copy", first.Ref.ID()))
-		require.NoError(t, err)
-	}
+	first, replay := replayable(t, e, c)
 	// Five more records: the first is still among the 10 remembered.
-	_, err = c.CreateMany(ctx, make([]note, 5))
+	_, err := c.CreateMany(ctx, make([]note, 5))
 	require.NoError(t, err)
 	replay()
 	_, err = c.Get(ctx, first.Ref.RKey)
@@ -199,4 +175,24 @@ func TestRollbackMemoryIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Get(ctx, first.Ref.RKey)
 	assert.NoError(t, err, "beyond TrackedRecords the least recently used are forgotten")
+}
+
+// replayable creates a record, keeps a copy of its version 1 row (as a backup or a Time Travel
+// copy would), updates it to version 2, and returns it with a function that makes the database
+// serve the old row again.
+func replayable(t *testing.T, e *env, c *records.Collection[note]) (*records.Record[note], func()) {
+	ctx := context.Background()
+	r, err := c.Create(ctx, note{Title: "v1"})
+	require.NoError(t, err)
+	_, err = e.db.Exec(ctx, "CREATE TABLE old_copy AS SELECT * FROM records WHERE id = ?", r.Ref.ID())
+	require.NoError(t, err)
+	cur, err := c.Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	cur.Value.Title = "v2"
+	_, err = c.Update(ctx, cur)
+	require.NoError(t, err)
+	return r, func() {
+		_, err := e.db.ExecScript(ctx, fmt.Sprintf("DELETE FROM records WHERE id = '%s'; INSERT INTO records SELECT * FROM old_copy", r.Ref.ID()))
+		require.NoError(t, err)
+	}
 }

@@ -1,38 +1,21 @@
 package records
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/internal/vectors"
 )
 
-// readVectors returns the values in one of the AT Protocol interop files: one per line, with
-// blank lines and lines starting with # skipped and no trimming.
+// readVectors returns the values of one of the AT Protocol interop files in testdata/atproto.
 func readVectors(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "atproto", name))
-	require.NoError(t, err)
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		lines = append(lines, line)
-	}
-	require.NoError(t, sc.Err())
-	require.NotEmpty(t, lines, "no vectors in %s", name)
-	return lines
+	return vectors.Lines(t, filepath.Join("testdata", "atproto", name))
 }
 
 // testVectors checks parse against the interop files prefix_syntax_valid.txt and

@@ -1,11 +1,9 @@
 package tid
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,27 +11,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/internal/vectors"
 )
 
-// readVectors returns the values in one of the AT Protocol interop files: one per line, with
-// blank lines and lines starting with # skipped and no trimming.
+// readVectors returns the values of one of the AT Protocol interop files in testdata/atproto.
 func readVectors(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "atproto", name))
-	require.NoError(t, err)
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		lines = append(lines, line)
-	}
-	require.NoError(t, sc.Err())
-	require.NotEmpty(t, lines, "no vectors in %s", name)
-	return lines
+	return vectors.Lines(t, filepath.Join("testdata", "atproto", name))
 }
 
 func TestParseVectors(t *testing.T) {

@@ -52,7 +52,7 @@ type Limits struct {
 	MaxValueBytes    int   // bytes of one string or BLOB; D1: 2,000,000
 	MaxStatements    int   // statements per request (not documented by D1); default 1,000
 	MaxRequestBytes  int   // encoded request body; default 50 MB
-	MaxResponseBytes int64 // response body read; default 512 MB
+	MaxResponseBytes int64 // bytes of one response body the client reads; default 64 MiB (see ErrResponseTooLarge)
 }
 
 // DefaultLimits are D1's limits and the client's default caps.
@@ -62,7 +62,7 @@ var DefaultLimits = Limits{
 	MaxValueBytes:    2_000_000,
 	MaxStatements:    1_000,
 	MaxRequestBytes:  50_000_000,
-	MaxResponseBytes: 512 << 20,
+	MaxResponseBytes: 64 << 20,
 }
 
 func (l Limits) withDefaults() Limits {

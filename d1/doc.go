@@ -42,13 +42,15 @@
 // D1 refuses statements with more than 100 bound parameters, more than 100,000 bytes of SQL, or
 // a string or BLOB over 2,000,000 bytes. The client checks these, and its own caps on statements
 // and bytes per request (Limits), before sending, with a *LimitError naming the limit and the
-// statement.
+// statement. It reads at most Limits.MaxResponseBytes (64 MiB by default) of any response, and
+// fails with an error matching ErrResponseTooLarge past it.
 //
 // # Errors and retries
 //
 // Failures are *Error values carrying the HTTP status, Cloudflare's codes, D1's message, the
 // SQLite result class and extended code (SQLITE_CONSTRAINT, SQLITE_CONSTRAINT_UNIQUE), the
-// statement when known, and whether the request may have reached D1 (Sent). Branch with
+// statement when known, and whether any attempt of the call may have reached D1 (Sent: once one
+// may have, the error says so, whatever later attempts met). Branch with
 // IsConstraint, IsUniqueViolation, IsNoSuchTable, IsRateLimited, IsAuth, IsNotFound and
 // IsRetryable. The API token, SQL arguments and response bodies never appear in errors or logs.
 //

@@ -26,20 +26,43 @@ var (
 
 	// ErrBadArg is matched by every *ArgError.
 	ErrBadArg = errors.New("d1: bad argument")
+
+	// ErrResponseTooLarge is matched (errors.Is) by the *Error of any call whose response
+	// body was longer than the client's Limits.MaxResponseBytes: the client stops reading
+	// there, so a broken or hostile server cannot make it hold more in memory. The call is
+	// not retried; raise the limit, or ask for fewer rows at a time.
+	ErrResponseTooLarge = errors.New("d1: response too large")
 )
 
 // Error is a failure reported by D1 or met on the way to it: an HTTP error status, an
 // envelope with success false, a transport failure, or a response that cannot be decoded.
 // Its message never holds the API token, SQL arguments or response bodies.
+//
+// One call (Query, Batch, Send, an administration call) may send several requests: an Error
+// describes the call as a whole. Its status, codes and message come from the last attempt,
+// but Sent and Attempts describe every attempt, so that a caller can decide what happened
+// from the returned error alone.
 type Error struct {
-	Op         string // client operation: "query", "batch", "export", ...
-	StatusCode int    // HTTP status; 0 when no response arrived
-	Codes      []int  // Cloudflare error codes from the envelope, in order
-	Message    string // the first error message, without a "D1_ERROR: " prefix
+	// Op is the client operation: "query", "batch", "script", "export", "import", ...
+	Op string
+
+	// StatusCode is the HTTP status of the last attempt's response; 0 when no response
+	// arrived (a transport failure, a lost connection) or when the client refused to send
+	// (its rate-limit budget or a 429 pause outlasting the caller's deadline).
+	StatusCode int
+
+	// Codes are Cloudflare's error codes from the last response's envelope, in order.
+	Codes []int
+
+	// Message is the first error message of the last response, without a "D1_ERROR: "
+	// prefix, or the client's own description of the failure.
+	Message string
 
 	// SQLiteCode is the SQLite result class at the end of a SQL error message, such as
 	// "SQLITE_CONSTRAINT"; ExtendedCode is the extended code when D1 gives it, such as
-	// "SQLITE_CONSTRAINT_UNIQUE". Both are empty for errors that are not SQL errors.
+	// "SQLITE_CONSTRAINT_UNIQUE". Both are empty for errors that are not SQL errors. A SQL
+	// error means D1 ran the request and rolled it back; an earlier attempt of the same call
+	// may still have committed (see Sent).
 	SQLiteCode   string
 	ExtendedCode string
 
@@ -48,17 +71,26 @@ type Error struct {
 	// single statements and for failures detected per statement.
 	Statement int
 
-	// RetryAfter is the wait D1 asked for (a 429's or 503's Retry-After), if any.
+	// RetryAfter is the wait D1 asked for (a 429's or 503's Retry-After), or, for an error
+	// the client made itself because of its budget or a pause, how long the caller would have
+	// had to wait. Zero when nobody said.
 	RetryAfter time.Duration
 
-	// Attempts is how many requests were sent for this operation.
+	// Attempts is how many requests this call sent, retries included; 0 when the client sent
+	// nothing (it refused before the first attempt).
 	Attempts int
 
-	// Sent is false when the request certainly never reached D1 (a refused connection, a DNS
-	// failure, a 429): a write that failed with Sent false did not happen.
+	// Sent reports whether any attempt of the call may have reached D1, whatever later
+	// attempts met. False means that no attempt did (each was refused before it was sent, by
+	// a refused connection, a DNS failure, a 429, or the client's own budget): the call had
+	// no effect, and a write that failed with Sent false did not happen. True means that the
+	// call may have had its effect: a write that failed with Sent true may have committed
+	// (its response was lost, or a later attempt of it met a 429 or a 5xx), and only reading
+	// the database again can tell. Sent never goes back to false once an attempt set it.
 	Sent bool
 
-	// Err is the underlying transport or decoding error, if any.
+	// Err is the underlying transport or decoding error, if any. It matches
+	// ErrResponseTooLarge when a response was over Limits.MaxResponseBytes.
 	Err error
 }
 

@@ -119,7 +119,7 @@ func (c *Client) download(ctx context.Context, url string, w io.Writer, progress
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
-		return 0, &Error{Op: "export", Statement: -1, StatusCode: res.StatusCode, Message: "download dump: " + http.StatusText(res.StatusCode), Sent: true}
+		return 0, &Error{Op: "export", Statement: -1, StatusCode: res.StatusCode, Message: "download dump: " + statusText(res.StatusCode), Sent: true}
 	}
 	pw := &progressWriter{w: w, op: "export", phase: "downloading", total: res.ContentLength, fn: progress}
 	n, err := io.Copy(pw, res.Body)

@@ -134,7 +134,7 @@ func (c *Client) upload(ctx context.Context, url string, src io.ReadSeeker, size
 	defer res.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
 	if res.StatusCode/100 != 2 {
-		return &Error{Op: "import", Statement: -1, StatusCode: res.StatusCode, Message: "upload SQL file: " + http.StatusText(res.StatusCode), Sent: true}
+		return &Error{Op: "import", Statement: -1, StatusCode: res.StatusCode, Message: "upload SQL file: " + statusText(res.StatusCode), Sent: true}
 	}
 	if got := strings.Trim(res.Header.Get("ETag"), `"`); got != etag {
 		return &Error{Op: "import", Statement: -1, StatusCode: res.StatusCode, Sent: true,

@@ -56,13 +56,44 @@ func newBudget(rl RateLimit) (*budget, error) {
 	return &budget{limiter: rate.NewLimiter(rate.Limit(perSec), rl.Burst)}, nil
 }
 
-// wait blocks until a request may be sent. When the caller's deadline comes before that, it
-// returns a rate-limit error at once instead of waiting in vain.
+// wait blocks until a request may be sent: past any 429 pause, with a token of the budget,
+// and past any pause that began while the caller waited for its token, so that no caller
+// queued on the budget sends into a pause however many are queued. When the caller's
+// deadline comes before that, it returns a rate-limit error at once instead of waiting in
+// vain.
 func (b *budget) wait(ctx context.Context, op string) error {
-	b.mu.Lock()
-	until := b.pausedUntil
-	b.mu.Unlock()
-	if d := time.Until(until); d > 0 {
+	if err := b.waitPause(ctx, op); err != nil {
+		return err
+	}
+	if b.limiter == nil {
+		return nil
+	}
+	r := b.limiter.Reserve()
+	if d := r.Delay(); d > 0 {
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+			r.Cancel()
+			return rateErr(op, d, "the client's rate-limit budget would delay this request past the caller's deadline")
+		}
+		if err := sleep(ctx, d); err != nil {
+			r.Cancel()
+			return err
+		}
+	}
+	// A 429 met by another caller while this one slept: the token is kept for after it.
+	return b.waitPause(ctx, op)
+}
+
+// waitPause blocks until no 429 pause is in force; a pause extended during the wait is waited
+// out too.
+func (b *budget) waitPause(ctx context.Context, op string) error {
+	for {
+		b.mu.Lock()
+		until := b.pausedUntil
+		b.mu.Unlock()
+		d := time.Until(until)
+		if d <= 0 {
+			return nil
+		}
 		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
 			return rateErr(op, d, "D1 asked the client to pause (429 Retry-After) past the caller's deadline")
 		}
@@ -70,23 +101,6 @@ func (b *budget) wait(ctx context.Context, op string) error {
 			return err
 		}
 	}
-	if b.limiter == nil {
-		return nil
-	}
-	r := b.limiter.Reserve()
-	d := r.Delay()
-	if d == 0 {
-		return nil
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
-		r.Cancel()
-		return rateErr(op, d, "the client's rate-limit budget would delay this request past the caller's deadline")
-	}
-	if err := sleep(ctx, d); err != nil {
-		r.Cancel()
-		return err
-	}
-	return nil
 }
 
 // pause stops every caller from sending for d.

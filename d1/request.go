@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -72,42 +73,48 @@ func (cp *capture) middleware(max int64) option.Middleware {
 		}
 		defer res.Body.Close()
 		cp.status, cp.header = res.StatusCode, res.Header
-		cp.body, cp.readErr = readCapped(res.Body, max)
+		cp.body, cp.readErr = readCapped(res.Body, res.ContentLength, max)
 		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{}, Body: http.NoBody, Request: req}, nil
 	}
 }
 
-// readCapped reads r whole unless it holds more than max bytes.
-func readCapped(r io.Reader, max int64) ([]byte, error) {
+// readCapped reads r whole unless it holds more than max bytes, in which case it stops
+// reading there and returns an error matching ErrResponseTooLarge. length is the declared
+// Content-Length (-1 when unknown): a body declared too long is refused without being read.
+func readCapped(r io.Reader, length, max int64) ([]byte, error) {
+	if length > max {
+		return nil, fmt.Errorf("%w: %d bytes announced, over the client's limit of %d (Limits.MaxResponseBytes)", ErrResponseTooLarge, length, max)
+	}
 	b, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > max {
 		io.Copy(io.Discard, io.LimitReader(r, 1<<20)) // let the connection be reused if cheap
-		return nil, fmt.Errorf("response body exceeds %d bytes (Limits.MaxResponseBytes)", max)
+		return nil, fmt.Errorf("%w: over the client's limit of %d bytes (Limits.MaxResponseBytes)", ErrResponseTooLarge, max)
 	}
 	return b, nil
 }
 
 // run sends cl, retrying as the policy allows, and returns once decode accepted a response.
+// A failure it returns describes the whole call: Sent is true if any attempt may have
+// reached D1, and Attempts counts every request sent.
 func (c *Client) run(ctx context.Context, cl *call) error {
 	if ctx == nil {
 		return errNilCtx
 	}
 	var last *Error // the previous attempt's failure
+	sent := false   // whether any attempt so far may have reached D1
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.wait(ctx, cl.op); err != nil {
-			if last != nil && last.StatusCode == http.StatusTooManyRequests {
-				return last // the 429 itself says more than the pause it caused
-			}
-			return withAttempts(err, attempt-1)
+			return stopped(err, last, attempt-1, sent)
 		}
 		e := c.attempt(ctx, cl, attempt)
 		if e == nil {
 			return nil
 		}
-		e.Attempts = attempt
+		sent = sent || e.Sent
+		e.Attempts, e.Sent = attempt, sent
 		last = e
 		if e.StatusCode == http.StatusTooManyRequests {
 			// Everyone waits, whether or not this call retries: the next budget.wait honours
@@ -118,7 +125,7 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 			e.Err = errors.Join(e.Err, context.Cause(ctx))
 			return e
 		}
-		if !e.transient() || e.Sent && !cl.safe || attempt >= c.retry.MaxAttempts {
+		if !e.transient() || sent && !cl.safe || attempt >= c.retry.MaxAttempts {
 			return e
 		}
 		if e.StatusCode == http.StatusTooManyRequests {
@@ -136,11 +143,22 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 	}
 }
 
-func withAttempts(err error, n int) error {
-	if e := asError(err); e != nil && n > 0 {
-		e.Attempts = n
+// stopped is the error of a call that the budget or its context stopped before attempt n+1:
+// the budget's own error when nothing was sent, else the last attempt's failure (a 429 says
+// more than the pause it caused), with Sent and Attempts covering every attempt.
+func stopped(err error, last *Error, n int, sent bool) error {
+	if last == nil {
+		return err
 	}
-	return err
+	if last.StatusCode == http.StatusTooManyRequests {
+		return last
+	}
+	if e := asError(err); e != nil {
+		e.Attempts, e.Sent = n, e.Sent || sent
+		return e
+	}
+	last.Err = errors.Join(last.Err, err)
+	return last
 }
 
 // attempt sends one HTTP request and classifies its outcome.
@@ -239,7 +257,7 @@ func errorFromResponse(op string, status int, h http.Header, body []byte) *Error
 	if err := json.Unmarshal(body, &env); err == nil && (len(env.Errors) > 0 || !env.Success) {
 		e.setMessages(env.Errors)
 		if e.Message == "" {
-			e.Message = http.StatusText(status)
+			e.Message = statusText(status)
 		}
 		return e
 	}
@@ -247,8 +265,34 @@ func errorFromResponse(op string, status int, h http.Header, body []byte) *Error
 	if ct == "" {
 		ct = "unknown type"
 	}
-	e.Message = fmt.Sprintf("%s, with a non-JSON body (%s, %d bytes)", http.StatusText(status), ct, len(body))
+	e.Message = fmt.Sprintf("%s, with a non-JSON body (%s, %d bytes)", statusText(status), ct, len(body))
 	return e
+}
+
+// statusText describes an HTTP status, Cloudflare's own 5xx included.
+func statusText(status int) string {
+	switch status {
+	case 520:
+		return "the origin returned an unknown error (Cloudflare 520)"
+	case 521:
+		return "the origin is down (Cloudflare 521)"
+	case 522:
+		return "the connection to the origin timed out (Cloudflare 522)"
+	case 523:
+		return "the origin is unreachable (Cloudflare 523)"
+	case 524:
+		return "a timeout occurred (Cloudflare 524)"
+	case 525:
+		return "the SSL handshake with the origin failed (Cloudflare 525)"
+	case 526:
+		return "the origin's SSL certificate is invalid (Cloudflare 526)"
+	case 527:
+		return "the Railgun connection failed (Cloudflare 527)"
+	}
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "HTTP status " + strconv.Itoa(status)
 }
 
 // setMessages fills Codes, Message and the SQLite codes from an envelope's errors.

@@ -93,9 +93,9 @@ func ExampleWriteKeyFile() {
 	path := filepath.Join(dir, "alice.key")
 
 	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
-	// The zero KeyFileOptions means strong defaults (argon2id, 3 passes, 64 MiB); small
-	// settings here only keep the example fast.
-	opts := crypto.KeyFileOptions{Time: 1, MemoryKiB: 1024, Threads: 1}
+	// The zero KeyFileOptions means strong defaults (argon2id, 3 passes, 64 MiB); the
+	// minimum settings here only keep the example fast. Weaker ones are refused.
+	opts := crypto.KeyFileOptions{Time: crypto.MinKeyFileTime, MemoryKiB: crypto.MinKeyFileMemory, Threads: 1}
 	if err := crypto.WriteKeyFile(path, alice, []byte("correct horse battery staple"), opts); err != nil {
 		panic(err)
 	}

@@ -194,7 +194,7 @@ func writeGolden(t *testing.T) {
 			Owner: grant(s.Owner), Shared: []goldenGrant{grant(s.Shared[0])},
 		})
 	}
-	kf, err := MarshalKeyFile(alice, []byte("golden passphrase"), testKDF)
+	kf, err := marshalKeyFile(alice, []byte("golden passphrase"), testKDF)
 	require.NoError(t, err)
 	g.KeyFiles = []goldenKeyFile{{DID: aliceDID, Passphrase: "golden passphrase", File: kf}}
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -45,12 +47,25 @@ const (
 	MaxKeyFileThreads = 16
 )
 
+// The weakest argon2id settings MarshalKeyFile and WriteKeyFile accept: at least
+// MinKeyFileTime passes over at least MinKeyFileMemory KiB (19 MiB), with any number of
+// lanes. This is the first of OWASP's equivalent argon2id configurations (Password Storage
+// Cheat Sheet: m=19456 KiB, t=2, p=1), chosen as one rule that is easy to state and check
+// rather than a table of trade-offs. It costs about 35 ms on a laptop core, so tests can
+// afford it too. ParseKeyFile and ReadKeyFile still read files written with weaker settings
+// (older files, or ones written by other tools); rewrite those with WriteKeyFile.
+const (
+	MinKeyFileTime   = 2
+	MinKeyFileMemory = 19 << 10 // KiB: 19 MiB
+)
+
 // KeyFileOptions are the argon2id settings for writing a key file. The zero value means the
-// defaults: 3 passes over 64 MiB with 4 lanes (RFC 9106's second recommended setting).
-// Lower settings are for tests only.
+// defaults: 3 passes over 64 MiB with 4 lanes (RFC 9106's second recommended setting). A
+// field left zero takes its default; settings below MinKeyFileTime or MinKeyFileMemory are
+// refused.
 type KeyFileOptions struct {
-	Time      uint32 // passes; default 3
-	MemoryKiB uint32 // memory in KiB; default 65536 (64 MiB)
+	Time      uint32 // passes; default 3, at least MinKeyFileTime
+	MemoryKiB uint32 // memory in KiB; default 65536 (64 MiB), at least MinKeyFileMemory
 	Threads   uint8  // lanes; default 4
 }
 
@@ -67,6 +82,7 @@ func (o KeyFileOptions) withDefaults() KeyFileOptions {
 	return o
 }
 
+// check enforces the caps, which bound what a crafted file can cost its reader.
 func (o KeyFileOptions) check() error {
 	switch {
 	case o.Time < 1 || o.Time > MaxKeyFileTime:
@@ -79,14 +95,33 @@ func (o KeyFileOptions) check() error {
 	return nil
 }
 
+// checkStrength enforces the minimum for new files.
+func (o KeyFileOptions) checkStrength() error {
+	if o.Time < MinKeyFileTime || o.MemoryKiB < MinKeyFileMemory {
+		return fmt.Errorf("argon2id %d passes over %d KiB is below the minimum of %d passes over %d KiB (19 MiB): too cheap to guess passphrases against (leave KeyFileOptions zero for the defaults)",
+			o.Time, o.MemoryKiB, MinKeyFileTime, MinKeyFileMemory)
+	}
+	return nil
+}
+
 // MarshalKeyFile encrypts a's private keys under passphrase in the key file format. The
-// passphrase must not be empty.
+// passphrase must not be empty, and opts must not fall below MinKeyFileTime passes over
+// MinKeyFileMemory KiB (or above the Max caps).
 func MarshalKeyFile(a *Agent, passphrase []byte, opts KeyFileOptions) ([]byte, error) {
+	o := opts.withDefaults()
+	if err := o.checkStrength(); err != nil {
+		return nil, fmt.Errorf("crypto: write key file: %w", err)
+	}
+	return marshalKeyFile(a, passphrase, o)
+}
+
+// marshalKeyFile is MarshalKeyFile without the minimum: the package's own tests use it to
+// keep argon2id cheap. o must have its defaults applied.
+func marshalKeyFile(a *Agent, passphrase []byte, o KeyFileOptions) ([]byte, error) {
 	const op = "crypto: write key file"
 	if len(passphrase) == 0 {
 		return nil, fmt.Errorf("%s: empty passphrase", op)
 	}
-	o := opts.withDefaults()
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -212,14 +247,19 @@ func unmarshalPrivate(p []byte) (*Agent, error) {
 	return a, nil
 }
 
-// WriteKeyFile writes a's key file (MarshalKeyFile) to path atomically: into a temporary
-// file in the same directory with mode 0600, synced, then renamed over path. A crash leaves
-// either the old file or the new one, never a partial file.
+// WriteKeyFile writes a's key file (MarshalKeyFile, with the same minimum settings) to path
+// atomically: into a temporary file in the same directory with mode 0600, synced, then
+// renamed over path. A crash leaves either the old file or the new one, never a partial file.
 func WriteKeyFile(path string, a *Agent, passphrase []byte, opts KeyFileOptions) error {
 	data, err := MarshalKeyFile(a, passphrase, opts)
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic writes data to path with mode 0600, as WriteKeyFile describes.
+func writeFileAtomic(path string, data []byte) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -259,14 +299,24 @@ func WriteKeyFile(path string, a *Agent, passphrase []byte, opts KeyFileOptions)
 	return nil
 }
 
+// ErrKeyFilePermissions means a key file is readable or writable by its group or by
+// others, so ReadKeyFile refused it before asking anything of the passphrase (as ssh refuses
+// an "UNPROTECTED PRIVATE KEY FILE"). The error's message names the chmod that fixes it.
+var ErrKeyFilePermissions = errors.New("crypto: key file permissions too open")
+
 // ReadKeyFile reads and decrypts the key file at path (ParseKeyFile). Files larger than
-// MaxKeyFileSize are refused with ErrMalformed.
+// MaxKeyFileSize are refused with ErrMalformed. On Unix, a file whose mode grants its group
+// or others any access (mode & 0o077 != 0) is refused with an error matching
+// ErrKeyFilePermissions: run chmod 600 on it. WriteKeyFile writes mode 0600.
 func ReadKeyFile(path string, passphrase []byte) (*Agent, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: read key file: %w", err)
 	}
 	defer f.Close()
+	if err := checkKeyFileMode(path, f); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("crypto: read key file: %w", err)
@@ -275,4 +325,32 @@ func ReadKeyFile(path string, passphrase []byte) (*Agent, error) {
 		return nil, malformed("read key file", "%s is larger than %d bytes", path, MaxKeyFileSize)
 	}
 	return ParseKeyFile(data, passphrase)
+}
+
+// checkKeyFileMode refuses an open key file that its group or others may read or write. The
+// mode comes from the open file, not the path, so a file swapped after the check is not
+// what was read. Windows and Plan 9 have no such mode bits.
+func checkKeyFileMode(path string, f *os.File) error {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("crypto: read key file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("crypto: read key file: %s has mode %04o, open to group or others: run chmod 600 %s: %w",
+			path, perm, shellQuote(path), ErrKeyFilePermissions)
+	}
+	return nil
+}
+
+// shellQuote quotes path for a POSIX shell when it holds anything but safe characters.
+func shellQuote(path string) string {
+	for _, c := range path {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+=:,@%", c)) {
+			return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
+		}
+	}
+	return path
 }

@@ -105,3 +105,26 @@ func FuzzParsePublicKey(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseKeyEntry(f *testing.F) {
+	_, _, log := readKeyLogGolden(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := ParseKeyEntry(b)
+		if err != nil {
+			require.ErrorIs(t, err, ErrDecrypt)
+			require.Nil(t, e)
+			return
+		}
+		require.Equal(t, b, e.Marshal(), "the encoding is canonical")
+		h := e.Hash()
+		require.Equal(t, h, e.Hash())
+		// Only the golden entries verify, each after its own predecessor.
+		var prev *KeyEntry
+		for _, want := range log {
+			if e.Verify(prev) == nil {
+				require.Equal(t, want.Marshal(), b, "forged entry verified after entry %v", prev)
+			}
+			prev = want
+		}
+	})
+}

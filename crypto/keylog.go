@@ -363,27 +363,20 @@ func ParseKeyEntry(b []byte) (*KeyEntry, error) {
 		return nil, malformed(op, "%v", err)
 	}
 
-	var err error
-	if e.Keys.Recipient, err = ParseRecipientKey(r.next(1 + SuiteX25519.publicSize())); err != nil && !r.short {
-		return nil, malformed(op, "X25519 key: %v", err)
-	}
-	if !r.short && e.Keys.Recipient.suite != SuiteX25519 {
-		return nil, malformed(op, "X25519 key: got a %s key", e.Keys.Recipient.suite)
-	}
+	// Cut the input into fields first and check the cheap things (lengths, order, no trailing
+	// bytes); validate the keys, which costs milliseconds, last.
+	x25519Key := r.next(1 + SuiteX25519.publicSize())
+	var pqKey []byte
 	switch tag := r.peek(); {
 	case r.short:
 	case tag == 0:
 		r.next(1)
 	case tag == tagXWing:
-		if e.Keys.PostQuantum, err = ParseRecipientKey(r.next(1 + SuiteXWing.publicSize())); err != nil && !r.short {
-			return nil, malformed(op, "X-Wing key: %v", err)
-		}
+		pqKey = r.next(1 + SuiteXWing.publicSize())
 	default:
 		return nil, malformed(op, "post-quantum key type 0x%02x", tag)
 	}
-	if e.Keys.Verifying, err = ParseVerifyingKey(r.next(1 + ed25519.PublicKeySize)); err != nil && !r.short {
-		return nil, malformed(op, "Ed25519 key: %v", err)
-	}
+	edKey := r.next(1 + ed25519.PublicKeySize)
 	count := int(r.uint16())
 	if r.short {
 		return nil, malformed(op, "%d bytes, too short", len(b))
@@ -414,6 +407,22 @@ func ParseKeyEntry(b []byte) (*KeyEntry, error) {
 		if err := checkSignature(op, sig); err != nil {
 			return nil, err
 		}
+	}
+
+	var err error
+	if e.Keys.Recipient, err = ParseRecipientKey(x25519Key); err != nil {
+		return nil, malformed(op, "X25519 key: %v", err)
+	}
+	if e.Keys.Recipient.suite != SuiteX25519 {
+		return nil, malformed(op, "X25519 key: got a %s key", e.Keys.Recipient.suite)
+	}
+	if pqKey != nil {
+		if e.Keys.PostQuantum, err = ParseRecipientKey(pqKey); err != nil {
+			return nil, malformed(op, "X-Wing key: %v", err)
+		}
+	}
+	if e.Keys.Verifying, err = ParseVerifyingKey(edKey); err != nil {
+		return nil, malformed(op, "Ed25519 key: %v", err)
 	}
 	return e, nil
 }

@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,4 +340,79 @@ func TestParseKeyEntryCaps(t *testing.T) {
 	}
 	_, err = ParseKeyEntry(nil)
 	assert.ErrorIs(t, err, ErrMalformed)
+}
+
+func TestSignatureLabelsAreSeparate(t *testing.T) {
+	// Every Ed25519 message this package signs starts with one of these labels. Each ends in
+	// its only 0x00, so none is a prefix of another and no two kinds of message coincide.
+	labels := []string{signatureLabel, publicLabel, metadataLabel, eventLabel, keyLogSignatureLabel, keyLogProofLabel}
+	for i, l := range labels {
+		assert.Equal(t, len(l)-1, strings.IndexByte(l, 0), "label %q must end in its only 0x00", l)
+		for j, m := range labels {
+			if i != j {
+				assert.False(t, strings.HasPrefix(m, l), "%q is a prefix of %q", l, m)
+			}
+		}
+	}
+
+	// Behaviourally: one payload signed under each label verifies under that label only.
+	a := newAgent(t, aliceDID, false)
+	k := a.VerifyingKey()
+	payload := []byte("the same bytes")
+	for _, l := range labels {
+		sig := a.sign.signLabelled(l, payload)
+		for _, m := range labels {
+			err := k.verifyLabelled("test", m, payload, sig)
+			if l == m {
+				assert.NoError(t, err, l)
+			} else {
+				assert.ErrorIs(t, err, ErrDecrypt, "%q verified as %q", l, m)
+			}
+		}
+	}
+
+	// And through the public API: a metadata signature is not an event signature, and
+	// neither is a record or public record signature.
+	var d [32]byte
+	md := d[:]
+	ms, es := a.SignMetadata(md), a.SignEvent(d)
+	assert.ErrorIs(t, k.VerifyEvent(aliceDID, d, ms), ErrDecrypt)
+	assert.ErrorIs(t, k.VerifyMetadata(aliceDID, md, es), ErrDecrypt)
+	rc := noteContext(1)
+	assert.ErrorIs(t, k.VerifyPublic(rc, md, ms), ErrDecrypt)
+	assert.ErrorIs(t, k.VerifyPublic(rc, md, es), ErrDecrypt)
+	ps, err := SignPublic(rc, md, a)
+	require.NoError(t, err)
+	assert.ErrorIs(t, k.VerifyMetadata(aliceDID, md, ps), ErrDecrypt)
+	assert.ErrorIs(t, k.VerifyEvent(aliceDID, d, ps), ErrDecrypt)
+}
+
+func TestStatementSignaturesRefuseMalformed(t *testing.T) {
+	a := newAgent(t, aliceDID, false)
+	k := a.VerifyingKey()
+	d := [32]byte{7}
+	sig := a.SignEvent(d)
+	for name, c := range map[string]struct {
+		sig  []byte
+		want error
+	}{
+		"empty":       {nil, ErrMalformed},
+		"short":       {sig[:SignatureSize-1], ErrMalformed},
+		"long":        {append(bytes.Clone(sig), 0), ErrMalformed},
+		"version":     {append([]byte{2}, sig[1:]...), ErrUnsupported},
+		"other key":   {newAgent(t, aliceDID, false).SignEvent(d), ErrDecrypt},
+		"flipped sig": {func() []byte { c := bytes.Clone(sig); c[40] ^= 1; return c }(), ErrDecrypt},
+	} {
+		assert.ErrorIs(t, k.VerifyEvent(aliceDID, d, c.sig), c.want, name)
+		assert.ErrorIs(t, k.VerifyEvent(aliceDID, d, c.sig), ErrDecrypt, name)
+	}
+	flips(sig, func(c []byte, i, bit int) {
+		require.ErrorIs(t, k.VerifyEvent(aliceDID, d, c), ErrDecrypt, "byte %d bit %d", i, bit)
+	})
+	ms := a.SignMetadata([]byte("m"))
+	flips(ms, func(c []byte, i, bit int) {
+		require.ErrorIs(t, k.VerifyMetadata(aliceDID, []byte("m"), c), ErrDecrypt, "byte %d bit %d", i, bit)
+	})
+	assert.ErrorIs(t, k.VerifyEvent("", d, sig), ErrMalformed)
+	assert.ErrorIs(t, k.VerifyMetadata("", nil, a.SignMetadata(nil)), ErrDecrypt)
 }

@@ -13,20 +13,52 @@
 //
 // # Threat model
 //
-// D1, Cloudflare, and every backup, export and Time Travel copy may read the database, and
-// may reorder, swap, replay, truncate, edit or delete its rows. Against that, this package
-// guarantees that row contents stay confidential and that any change to a row, or any row
-// moved to another record, version or recipient, fails to open with ErrDecrypt. It cannot
-// stop deletion, or the replay of an older version as a whole (old ciphertext, old version
-// number, old signature and grants together still verify as that old version): the records
-// package must compare versions with what the reader expects. A compromised client (its
-// memory, its key file and passphrase) is out of scope.
+// D1, Cloudflare, anyone holding a D1 API token, and every backup, export and Time Travel
+// copy may read the database, and may reorder, swap, replay, truncate, edit, insert or delete
+// its rows. A compromised client (its memory, its key file and passphrase) is out of scope.
+//
+// What this package guarantees by itself: row contents stay confidential; any change to a
+// stored envelope, wrapped key, signature or key log entry, or any of them moved to another
+// record, version, recipient or agent, fails with ErrDecrypt; and a record, public record,
+// metadata, event or key log signature verifies only under the key that made it, only as the
+// kind of statement it was made as (each has its own label), and only for the DID and
+// context it names.
+//
+// What it lets the caller guarantee, provided that the caller takes keys only from a key log
+// verified (KeyEntry.Verify) from a head it trusts for other reasons (pinned in
+// configuration, or remembered from first use), never from a column it read: the database
+// cannot substitute or add an agent's keys, because a new key needs an entry signed by the
+// agent's previous signing key (and a proof by the new one); it cannot forge a writer,
+// because signatures are checked against those keys only; and after a KeyRevoke, nothing the
+// revoked keys signed verifies. The records package does this bookkeeping (trust store,
+// access lists, version and deletion high-water marks); this package has no state and
+// cannot do it alone.
+//
+// What a hostile database can still do, whatever the caller does:
+//
+//   - withhold or delete rows, including key log entries: a reader that has never seen a
+//     rotation or revocation keeps using the keys it last verified (a revocation protects
+//     only readers that receive it), and a writer that has not seen a recipient's rotation
+//     keeps wrapping for the retired key;
+//   - serve an older version of a record whole (old ciphertext, version, signature and
+//     grants together still verify as that old version), unless the reader remembers a
+//     newer one: the records package compares versions with what it has seen;
+//   - see everything listed under "What the database still sees" below.
+//
+// A thief of a signing key, not the database, is what a KeyRevoke answers, and only in part:
+// the revocation is signed with the compromised key, which the thief also holds, so the thief
+// can sign a competing successor. Both entries verify individually (KeyEntry.Verify checks
+// one link); a reader that sees two successors of one entry (a fork) must refuse the log, and
+// a reader shown only the thief's branch accepts it. Revoke early and publish the revocation
+// where readers look; pinning a later head is the remedy for readers who were misled.
 //
 // # What the database still sees
 //
 // Row metadata in the clear, by design: the owner DID, collection and record key, the record
 // version, the recipient DIDs and key ids of every grant, which agents registered which
-// public keys, timestamps, and sizes: the ciphertext is exactly MinCiphertextSize (50)
+// public keys and every key log entry (public keys, times of rotation and revocation, which
+// key ids were declared compromised), agent metadata and events if the records package stores
+// them in clear (this package only signs them), timestamps, and sizes: the ciphertext is exactly MinCiphertextSize (50)
 // bytes longer than the plaintext, so plaintext lengths are exact. Callers who need to hide
 // lengths pad the plaintext before sealing. Who shares with whom, when, and how often
 // records change are all visible.
@@ -121,10 +153,71 @@
 //
 // HPKE base mode does not authenticate the sender, and any recipient holds the DEK and so
 // could write a different ciphertext; the owner's signature over a collision-resistant hash
-// of the exact stored bytes is what proves who wrote them. Verify it with the owner's key
-// from the agents table, never with a key read from the same row (Agent.Open and
-// DataKey.Open take it as an argument). SignatureKeyID tells which of the owner's registered
-// keys to use.
+// of the exact stored bytes is what proves who wrote them. Verify it with a key of the owner
+// reached through the owner's verified key log, never with a key read from the same row, nor
+// one taken on trust from the agents table (Agent.Open and DataKey.Open take it as an
+// argument). SignatureKeyID tells which of the owner's keys to use.
+//
+// # Key log (KeyEntry)
+//
+// An agent's public keys change only through its key log: a chain of entries, each one the
+// agent's complete KeySet from that entry on. The genesis entry (Seq 0, Prev zero) is
+// self-signed; every later entry has Seq one more than the entry before, Prev = the Hash of
+// the entry before, a Signature by the previous entry's Ed25519 key, which authorises the
+// change, and a Proof by its own Ed25519 key, which proves that the publisher holds it. An
+// entry is encoded (KeyEntry.Marshal; integers big-endian) as
+//
+//	offset  size
+//	0       1      format version 0x01
+//	1       1      change: 0x01 genesis, 0x02 rotate, 0x03 revoke
+//	2       8      Seq (uint64)
+//	10      32     Prev: Hash of entry Seq-1, or 32 zero bytes for the genesis
+//	42      8      time: signed nanoseconds since the Unix epoch, UTC (int64); not trusted
+//	50      2+d    uint16 d (1..2048) || DID
+//	        33     X25519 key: 0x01 || 32 bytes (RecipientKey.Bytes)
+//	        1|1217 X-Wing key: 0x00 for none, or 0x02 || 1216 bytes (RecipientKey.Bytes)
+//	        33     Ed25519 key: 0x11 || 32 bytes (VerifyingKey.Bytes)
+//	        2+16r  uint16 r (0..1024) || r revoked key ids, strictly ascending; r = 0 unless revoke
+//	        81     Signature: 0x01 || signer key id (16) || Ed25519 signature (64)
+//	        81     Proof, in the same layout
+//
+// Everything before Signature is the body, and the two signatures are over
+//
+//	"d1seal key log signature v1" || 0x00 || 0x01 || signer key id || body
+//	"d1seal key log proof v1" || 0x00 || 0x01 || signer key id || body
+//
+// Hash = SHA-256("d1seal key log entry v1" || 0x00 || the whole encoding, signatures
+// included). ParseKeyEntry refuses anything else: unknown version or change, wrong lengths,
+// trailing bytes, keys that ParseRecipientKey or ParseVerifyingKey refuse, more than
+// MaxRevokedKeys ids or MaxKeyEntrySize bytes.
+//
+// A rotation retires the previous keys: what they signed before stays valid (old record
+// versions still verify), but writers must stop wrapping for them and signing with them.
+// Retiring does not help against a thief of the old key, whose new forgeries still carry a
+// valid signature: if a key may have leaked, revoke it. A revocation (KeyRevoke) declares
+// the previous entry's keys, and any earlier key ids listed in Revoked, compromised: nothing
+// they signed verifies any more, whenever it claims to have been signed (the time field and
+// record versions are the signer's say-so, which a thief controls), and nothing may be
+// wrapped for them. Records signed only by a revoked key must be re-signed by their owner
+// with a current key to be readable again, and data keys wrapped for a revoked encryption
+// key should be considered read (re-key those records). Each entry's Proof stops anyone from
+// claiming another agent's signing key as theirs; encryption keys cannot sign, so an agent
+// can list someone else's encryption key, which only lets that other key read what is
+// shared with the agent.
+//
+// # Metadata and event signatures
+//
+// An agent signs its metadata (Agent.SignMetadata) and each event of its audit log
+// (Agent.SignEvent, over a digest the records package computes from the event's fields and
+// the hash of the agent's previous event, which chains the log). Both signatures have the
+// layout above (0x01 || signer key id || Ed25519 signature, SignatureSize bytes) over
+//
+//	"d1seal agent metadata signature v1" || 0x00 || 0x01 || signer key id || uint16 len(did) || did
+//	  || 0x00 (nil metadata) or 0x01 || SHA-256(metadata) (any other, empty included)
+//	"d1seal event signature v1" || 0x00 || 0x01 || signer key id || uint16 len(did) || did || digest (32)
+//
+// Every label this package signs under ends in its only 0x00 byte, so none is a prefix of
+// another and no signature verifies as another kind.
 //
 // # Columns to add by migration
 //
@@ -142,14 +235,16 @@
 // Sharing (Agent.Rewrap) unwraps the sharer's grant and wraps the same DEK for the new
 // recipient; content is untouched. Revocation is Agent.Rekey: a new version under a fresh
 // DEK, re-encrypted, re-signed and wrapped for the owner and the remaining recipients; the
-// revoked recipient's shared_records row is deleted in the same batch. Revocation cannot undo
+// revoked recipient's shared_records row is deleted in the same batch. (This is revoking a
+// reader's access; revoking a compromised key is KeyRevoke, under Key log.) Revocation cannot undo
 // anything already done: a revoked agent keeps what it read and may have kept the old DEK,
 // which still opens the old ciphertext wherever that survives (backups, exports, D1 Time
-// Travel, caches). It only protects versions written afterwards. Rotation
-// (Agent.NewEncryptionKeys, then Agent.Rewrap of each grant to the new key) moves grants to
-// a new key without touching content; it is enough when an old key is retired, but after a
-// compromise the old key may already have unwrapped every DEK it had grants for, so re-key
-// those records instead.
+// Travel, caches). It only protects versions written afterwards. Rotation (Agent.NewKeys,
+// or Agent.NewEncryptionKeys to keep the signing key; Agent.KeyRotation to publish the new
+// keys in the key log; then Agent.Rewrap of each grant to the new key) moves grants to a new
+// key without touching content; it is enough when an old key is retired, but after a
+// compromise the old key may already have unwrapped every DEK it had grants for, so revoke
+// it (KeyRevoke) and re-key those records instead.
 //
 // # Key files
 //
@@ -168,21 +263,30 @@
 //
 // and the payload is uint16 len(did) || did || X25519 private key (32) || Ed25519 seed (32)
 // || 0x00, or 0x01 || X-Wing seed (32). The defaults are 3 passes over 64 MiB with 4 lanes;
-// the whole header is additional data, so a changed parameter fails like a wrong passphrase. Parameters above MaxKeyFileTime,
-// MaxKeyFileMemory and MaxKeyFileThreads are refused before any work. Files are written to a
-// temporary file with mode 0600, synced and renamed into place.
+// the whole header is additional data, so a changed parameter fails like a wrong passphrase.
+// MarshalKeyFile and WriteKeyFile refuse settings below MinKeyFileTime (2) passes over
+// MinKeyFileMemory (19 MiB), OWASP's minimum for argon2id; reading still accepts older,
+// weaker files. Parameters above MaxKeyFileTime, MaxKeyFileMemory and MaxKeyFileThreads are
+// refused before any work. Files are written to a temporary file with mode 0600, synced
+// and renamed into place; on Unix, ReadKeyFile refuses a file its group or others may read
+// or write (ErrKeyFilePermissions, whose message gives the chmod to run), like ssh.
 //
 // # Errors
 //
 // Every failure to open stored bytes matches ErrDecrypt; structural faults visible to anyone
 // (lengths, version and suite bytes) also match ErrMalformed or ErrUnsupported and say what
-// they saw, while cryptographic failures say nothing more. Wrong key kinds are ErrKeyType and
-// rejected public keys ErrInvalidKey. No error, String or fmt verb ever shows a private key,
+// they saw, while cryptographic failures say nothing more. KeyEntry.Verify and the Verify*
+// methods of VerifyingKey also match ErrDecrypt, with a detail when the fault is in public
+// fields (a Seq or Prev that does not follow, another signer's key id). Wrong key kinds are
+// ErrKeyType and rejected public keys ErrInvalidKey; a key file open to others is
+// ErrKeyFilePermissions. No error, String or fmt verb ever shows a private key,
 // a data key or plaintext: an Agent, its private keys and a DataKey print only DIDs, key ids
 // and record contexts, whatever the verb.
 //
 // # Versions
 //
-// Every format starts with version 0x01. The files in testdata/golden_v1.json are frozen
-// version-1 rows that every later release must still open.
+// Every format starts with version 0x01. testdata/golden_v1.json holds frozen version-1
+// rows that every later release must still open, and testdata/keylog_v1.json a frozen key
+// log (genesis, rotation, revocation) and metadata and event signatures that it must still
+// verify.
 package crypto

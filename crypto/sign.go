@@ -69,9 +69,10 @@ func checkSignature(op string, sig []byte) error {
 	return nil
 }
 
-// Verify checks env.Signature against this key, the registered signing key of the record's
-// owner (rc.DID), for the record version rc. Pass the key from the agents table, never one
-// read from the record's own row. It returns nil or an error matching ErrDecrypt.
+// Verify checks env.Signature against this key, a signing key of the record's owner
+// (rc.DID), for the record version rc. Pass a key reached through the owner's verified key
+// log (KeyEntry.Verify), never one read from the record's own row or taken on trust from the
+// agents table. It returns nil or an error matching ErrDecrypt.
 func (k *VerifyingKey) Verify(rc RecordContext, env Envelope) error {
 	const op = "verify signature"
 	if err := rc.check(); err != nil {

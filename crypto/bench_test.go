@@ -154,3 +154,43 @@ func BenchmarkPrimitives(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkKeyLog measures what a reader pays per key log entry: parsing (which validates
+// each public key; the Ed25519 check dominates) and verifying (two Ed25519 signatures and
+// the previous entry's hash), and what the statement signatures cost.
+func BenchmarkKeyLog(b *testing.B) {
+	log, agents := keyLog(b, false)
+	raw := log[1].Marshal()
+	b.Run("ParseKeyEntry", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseKeyEntry(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := log[1].Verify(log[0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	d := sha256.Sum256(raw)
+	sig := agents[0].SignEvent(d)
+	b.Run("SignEvent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			agents[0].SignEvent(d)
+		}
+	})
+	b.Run("VerifyEvent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := agents[0].VerifyingKey().VerifyEvent(aliceDID, d, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,11 +1,13 @@
 package crypto_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/d1seal/d1seal/crypto"
 )
@@ -112,4 +114,66 @@ func ExampleWriteKeyFile() {
 	// same key: true
 	// wrong passphrase: true
 	// printed: true
+}
+
+// An agent's key log: the genesis publishes its first keys, a rotation retires them and a
+// revocation declares the next ones compromised. A reader that trusts the genesis (pinned or
+// first seen) reaches the current keys by verifying each entry after the one before, from
+// the stored bytes.
+func ExampleAgent_KeyRotation() {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	genesis, _ := alice.KeyGenesis(now)
+
+	next, _ := alice.NewKeys() // new X25519 and Ed25519 keys, same DID
+	rotate, _ := alice.KeyRotation(genesis, next, crypto.KeyRotate, nil, now.Add(time.Hour))
+
+	third, _ := next.NewKeys()
+	revoke, _ := next.KeyRotation(rotate, third, crypto.KeyRevoke, nil, now.Add(2*time.Hour))
+
+	// What the database stores, and what a reader checks.
+	var prev *crypto.KeyEntry
+	for _, stored := range [][]byte{genesis.Marshal(), rotate.Marshal(), revoke.Marshal()} {
+		e, err := crypto.ParseKeyEntry(stored)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.Seq, e.Change, "verifies:", e.Verify(prev) == nil, "revokes:", len(e.Revoked))
+		prev = e
+	}
+	fmt.Println("current keys are third's:", prev.Keys.Equal(third.Keys()))
+
+	// A forged entry, signed by a key the log never reached, fails.
+	mallory, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	forged, _ := mallory.KeyGenesis(now)
+	forged.Seq, forged.Change, forged.Prev = 3, crypto.KeyRotate, prev.Hash()
+	fmt.Println("forged:", errors.Is(forged.Verify(prev), crypto.ErrDecrypt))
+	// Output:
+	// 0 genesis verifies: true revokes: 0
+	// 1 rotate verifies: true revokes: 0
+	// 2 revoke verifies: true revokes: 2
+	// current keys are third's: true
+	// forged: true
+}
+
+// Agent metadata and audit events carry the agent's signature; a reader checks them with the
+// agent's verifying key from its key log.
+func ExampleAgent_SignEvent() {
+	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	key := alice.VerifyingKey()
+
+	digest := sha256.Sum256([]byte("event fields and the previous event's hash"))
+	sig := alice.SignEvent(digest)
+	fmt.Println("event:", key.VerifyEvent("did:plc:alice", digest, sig) == nil)
+	fmt.Println("as bob's:", errors.Is(key.VerifyEvent("did:plc:bob", digest, sig), crypto.ErrDecrypt))
+
+	md := []byte(`{"name":"alice"}`)
+	msig := alice.SignMetadata(md)
+	fmt.Println("metadata:", key.VerifyMetadata("did:plc:alice", md, msig) == nil)
+	fmt.Println("edited:", errors.Is(key.VerifyMetadata("did:plc:alice", []byte(`{"name":"eve"}`), msig), crypto.ErrDecrypt))
+	// Output:
+	// event: true
+	// as bob's: true
+	// metadata: true
+	// edited: true
 }

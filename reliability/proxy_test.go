@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/internal/faultproxy"
+	"github.com/d1seal/d1seal/records"
 )
 
 // newProxyEnv starts a local D1 served over HTTP on 127.0.0.1, a fault proxy in front of it,
@@ -125,4 +127,30 @@ func TestRefusedResendStillSaysSent(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 2, n, "the held create landed after it was reported failed")
 	})
+}
+
+// TestLateCreateAfterDelete: a create whose first request is held in transit is resent and
+// reported done; the record is deleted (reported done); then the held request lands. The
+// record must stay deleted. Found by TestProxySoak: today the late insert stores the record
+// again, because the key is free once the row is gone. The fix belongs to records (the
+// insert of a create and of a create-many should refuse a write id the write log already
+// holds), so the test is skipped until records changes; set D1SEAL_KNOWN_BUGS=1 to run it.
+func TestLateCreateAfterDelete(t *testing.T) {
+	if os.Getenv("D1SEAL_KNOWN_BUGS") == "" {
+		t.Skip("known finding, fixed in records (see RELIABILITY.md); D1SEAL_KNOWN_BUGS=1 runs it")
+	}
+	e, proxy := newProxyEnv(t, d1.Options{})
+	e.withStore(t)
+	c := notes(t, e.store, e.agent(t, "did:plc:alice"))
+	ctx := context.Background()
+	_, err := c.Create(ctx, note{Title: "warm-up"})
+	require.NoError(t, err)
+
+	proxy.Inject(faultproxy.Fault{Late: faultproxy.OnRelease})
+	r, err := c.Create(ctx, note{Title: "late", Body: "deleted"})
+	require.NoError(t, err, "the resend stored it")
+	require.NoError(t, c.Delete(ctx, r.Ref.RKey))
+	require.NoError(t, proxy.Release())
+	_, err = c.Get(ctx, r.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrNotFound, "a create that landed late must not bring back a deleted record")
 }

@@ -73,11 +73,7 @@ func collection(ctx context.Context, srv *server, name string) (*records.Collect
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	keys, err := records.PublicKeys(agent)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if _, err := store.RegisterAgent(ctx, keys, nil); err != nil {
+	if _, err := store.RegisterAgent(ctx, agent, nil); err != nil {
 		return nil, nil, nil, err
 	}
 	c, err := records.NewCollection[note](store, agent, "agent.memory.note", records.CollectionOptions[note]{})

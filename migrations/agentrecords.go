@@ -14,7 +14,8 @@ var agentRecordsFS embed.FS
 // 0002_sealing.sql adds what sealing needs (record versions, signatures, key ids, write ids,
 // the agent_keys history; see package records); 0003_write_log.sql logs every write of a
 // record in its own transaction, so that a client can tell whether a write whose response was
-// lost committed. Later changes are later files, never edits of applied ones.
+// lost committed; 0004_trust.sql adds the signed key log, signed agent metadata, signed and
+// chained events, and tombstones of deleted records (see package records). Later changes are later files, never edits of applied ones.
 func AgentRecords() *Set {
 	set, err := Load(agentRecordsFS, "agentrecords")
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"sync"
 	"time"
 
 	"github.com/d1seal/d1seal/crypto"
@@ -68,19 +67,32 @@ func (k *AgentKeys) recipient() crypto.Recipient {
 	return crypto.Recipient{DID: string(k.DID), Key: k.Recipient}
 }
 
-// Agent is a registered agent.
+// Agent is a registered agent, as this client trusts it: its keys are the head of its
+// verified key log, never the agents row on its own, and its metadata carries its signature.
 type Agent struct {
 	AgentKeys
-	Metadata  json.RawMessage // JSON, as registered
+	Metadata  json.RawMessage // JSON, as registered, signed by the agent
 	CreatedAt time.Time
 	UpdatedAt time.Time // zero until the keys or metadata change
+
+	// Rotations is the number of key changes in the agent's verified key log.
+	Rotations int
 }
 
-// RegisterAgent publishes an agent's public keys and JSON metadata (nil for none).
-// Registering the same keys again is harmless (and keeps the first metadata); registering
-// a DID with other keys is ErrAgentExists.
-func (s *Store) RegisterAgent(ctx context.Context, keys AgentKeys, metadata json.RawMessage) (*Agent, error) {
-	if err := keys.check(); err != nil {
+// RegisterAgent publishes agent's public keys, as the first entry of its signed key log, and
+// its JSON metadata (nil for none), signed by the agent. Registering again with the same keys
+// is harmless (and keeps the first metadata); registering a DID whose key log holds other
+// keys is ErrAgentExists (change keys with Store.RotateKeys).
+//
+// Only the agent itself can register: the key log entry is signed with its keys. Other
+// agents' keys reach a client through their verified key logs, trusted on first use or
+// pinned with Store.Pin.
+func (s *Store) RegisterAgent(ctx context.Context, agent *crypto.Agent, metadata json.RawMessage) (*Agent, error) {
+	if agent == nil {
+		return nil, &InputError{Field: "agent", Reason: "nil"}
+	}
+	keys, err := PublicKeys(agent)
+	if err != nil {
 		return nil, err
 	}
 	if metadata != nil && !json.Valid(metadata) {
@@ -89,18 +101,30 @@ func (s *Store) RegisterAgent(ctx context.Context, keys AgentKeys, metadata json
 	if err := s.Init(ctx); err != nil {
 		return nil, err
 	}
+	genesis, err := agent.KeyGenesis(s.now())
+	if err != nil {
+		return nil, fmt.Errorf("records: register agent %s: %w", keys.DID, err)
+	}
 	now := s.timestamp()
 	var pq any
 	if keys.PostQuantum != nil {
 		pq = keys.PostQuantum.Bytes()
 	}
 	did := string(keys.DID)
+	var mdSig any
+	if metadata != nil {
+		mdSig = agent.SignMetadata(metadata)
+	}
 	stmts := []d1.Statement{{
-		SQL:        "INSERT INTO agents (did, public_key, signing_key, pq_key, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (did) DO NOTHING",
-		Args:       []any{did, keys.Recipient.Bytes(), keys.Verifying.Bytes(), pq, nullJSON(metadata), now},
+		SQL:        "INSERT INTO agents (did, public_key, signing_key, pq_key, metadata, metadata_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (did) DO NOTHING",
+		Args:       []any{did, keys.Recipient.Bytes(), keys.Verifying.Bytes(), pq, nullJSON(metadata), mdSig, now},
+		Idempotent: true,
+	}, {
+		SQL:        "INSERT INTO agent_key_log (did, seq, entry, created_at) VALUES (?, 0, ?, ?) ON CONFLICT (did, seq) DO NOTHING",
+		Args:       []any{did, genesis.Marshal(), now},
 		Idempotent: true,
 	}}
-	// Key history rows only for the keys the registry really holds for this DID.
+	// The key history rows only for the keys the registry really holds for this DID.
 	for _, k := range registeredKeys(&keys) {
 		stmts = append(stmts, d1.Statement{
 			SQL: `INSERT INTO agent_keys (key_id, did, kind, public_key, created_at)
@@ -110,31 +134,29 @@ ON CONFLICT (key_id) DO NOTHING`,
 			Idempotent: true,
 		})
 	}
-	stmts = append(stmts, d1.Statement{SQL: agentSelect + " WHERE did = ?", Args: []any{did}})
+	stmts = append(stmts, s.keyLogStatement(keys.DID), d1.Statement{SQL: agentSelect + " WHERE did = ?", Args: []any{did}})
 	rs, err := s.db.Batch(ctx, stmts...)
 	if err != nil {
 		return nil, fmt.Errorf("records: register agent %s: %w", did, err)
+	}
+	v, err := s.applyKeyLog(keys.DID, rs[len(rs)-2], agent)
+	if errors.Is(err, ErrUntrusted) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrAgentExists, did, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("records: register agent %s: %w", did, err)
+	}
+	if err := checkSelf(agent, v); err != nil {
+		if errors.Is(err, ErrKeyRetired) {
+			return nil, fmt.Errorf("%w: %s: these keys were rotated out", ErrAgentExists, did)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrAgentExists, did)
 	}
 	row, err := d1.CollectOne[agentRow](rs[len(rs)-1])
 	if err != nil {
 		return nil, fmt.Errorf("records: register agent %s: %w", did, err)
 	}
-	a, err := row.agent()
-	if err != nil {
-		return nil, err
-	}
-	if !a.Recipient.Equal(keys.Recipient) || !a.Verifying.Equal(keys.Verifying) || !samePQ(a.PostQuantum, keys.PostQuantum) {
-		return nil, fmt.Errorf("%w: %s", ErrAgentExists, did)
-	}
-	s.keys.pin(a)
-	return a, nil
-}
-
-func samePQ(a, b *crypto.RecipientKey) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equal(b)
+	return row.agent(v)
 }
 
 type keyRow struct {
@@ -154,37 +176,26 @@ func registeredKeys(k *AgentKeys) []keyRow {
 	return rows
 }
 
-const agentSelect = "SELECT did, public_key, signing_key, pq_key, metadata, created_at, updated_at FROM agents"
+const agentSelect = "SELECT did, metadata, hex(metadata_sig) AS metadata_sig, created_at, updated_at FROM agents"
 
 type agentRow struct {
-	DID        string
-	PublicKey  []byte
-	SigningKey []byte
-	PQKey      []byte
-	Metadata   *string
-	CreatedAt  string
-	UpdatedAt  *string
+	DID         string
+	Metadata    *string
+	MetadataSig d1.Hex
+	CreatedAt   string
+	UpdatedAt   *string
 }
 
-func (r *agentRow) agent() (*Agent, error) {
+// agent returns the row as an Agent with the keys of v, its verified key history, checking
+// the metadata's signature.
+func (r *agentRow) agent(v *verifiedAgent) (*Agent, error) {
 	did, err := ParseDID(r.DID)
-	if err != nil {
-		return nil, fmt.Errorf("records: agents row %q: %w", r.DID, err)
+	if err != nil || did != v.did {
+		return nil, fmt.Errorf("%w: agents row %q", ErrTampered, r.DID)
 	}
-	a := &Agent{AgentKeys: AgentKeys{DID: did}, Metadata: rawJSON(r.Metadata)}
-	if a.Recipient, err = crypto.ParseRecipientKey(r.PublicKey); err != nil {
-		return nil, fmt.Errorf("records: agent %s: stored recipient key: %w", did, err)
-	}
-	if a.Verifying, err = crypto.ParseVerifyingKey(r.SigningKey); err != nil {
-		return nil, fmt.Errorf("records: agent %s: stored verifying key: %w", did, err)
-	}
-	if r.PQKey != nil {
-		if a.PostQuantum, err = crypto.ParseRecipientKey(r.PQKey); err != nil {
-			return nil, fmt.Errorf("records: agent %s: stored post-quantum key: %w", did, err)
-		}
-	}
-	if err := a.check(); err != nil {
-		return nil, fmt.Errorf("records: agent %s: stored keys: %w", did, err)
+	a := &Agent{AgentKeys: v.agentKeys(), Metadata: rawJSON(r.Metadata), Rotations: len(v.entries) - 1}
+	if err := v.checkMetadata(r.Metadata, r.MetadataSig); err != nil {
+		return nil, err
 	}
 	a.CreatedAt, _ = time.Parse(time.RFC3339Nano, r.CreatedAt)
 	if r.UpdatedAt != nil {
@@ -193,7 +204,31 @@ func (r *agentRow) agent() (*Agent, error) {
 	return a, nil
 }
 
-// Agent returns a registered agent, or an error matching ErrUnknownAgent.
+// checkMetadata verifies an agents row's metadata signature with the agent's verified keys.
+func (v *verifiedAgent) checkMetadata(metadata *string, sig []byte) error {
+	if metadata == nil && len(sig) == 0 {
+		return nil
+	}
+	var md []byte
+	if metadata != nil {
+		md = []byte(*metadata)
+	}
+	id, err := crypto.SignatureKeyID(sig)
+	if err != nil {
+		return fmt.Errorf("%w: metadata of %s: %w", ErrTampered, v.did, err)
+	}
+	k, err := v.signer(id)
+	if err != nil {
+		return fmt.Errorf("records: metadata of %s: %w", v.did, err)
+	}
+	if err := k.VerifyMetadata(string(v.did), md, sig); err != nil {
+		return fmt.Errorf("%w: metadata of %s: %w", ErrTampered, v.did, err)
+	}
+	return nil
+}
+
+// Agent returns a registered agent with its verified keys, or an error matching
+// ErrUnknownAgent (or ErrUntrusted when its keys cannot be verified).
 func (s *Store) Agent(ctx context.Context, did DID) (*Agent, error) {
 	if _, err := ParseDID(string(did)); err != nil {
 		return nil, &InputError{Field: "agent DID", Err: err}
@@ -201,14 +236,22 @@ func (s *Store) Agent(ctx context.Context, did DID) (*Agent, error) {
 	if err := s.Init(ctx); err != nil {
 		return nil, err
 	}
-	row, err := d1.QueryOne[agentRow](ctx, s.db, agentSelect+" WHERE did = ?", string(did))
+	rs, err := s.db.Batch(ctx, d1.Statement{SQL: agentSelect + " WHERE did = ?", Args: []any{string(did)}}, s.keyLogStatement(did))
+	if err != nil {
+		return nil, fmt.Errorf("records: agent %s: %w", did, err)
+	}
+	row, err := d1.CollectOne[agentRow](rs[0])
 	if errors.Is(err, d1.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownAgent, did)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("records: agent %s: %w", did, err)
 	}
-	return row.agent()
+	v, err := s.applyKeyLog(did, rs[1], nil)
+	if err != nil {
+		return nil, err
+	}
+	return row.agent(v)
 }
 
 // ListOptions pages a listing: Limit defaults to 50 (at most 1,000); Cursor comes from the
@@ -235,13 +278,28 @@ func (s *Store) Agents(ctx context.Context, opts ListOptions) (Page[*Agent], err
 		}
 		sql, args = sql+" WHERE did > ?", append(args, after)
 	}
-	rows, err := d1.QueryAll[agentRow](ctx, s.db, sql+" ORDER BY did LIMIT ?", append(args, limit+1)...)
+	sql += " ORDER BY did LIMIT ?"
+	args = append(args, limit+1)
+	rs, err := s.db.Batch(ctx, d1.Statement{SQL: sql, Args: args},
+		d1.Statement{SQL: "SELECT did, seq, hex(entry) AS entry FROM agent_key_log WHERE did IN (SELECT did FROM (" + sql + ")) ORDER BY did, seq", Args: args})
 	if err != nil {
 		return Page[*Agent]{}, fmt.Errorf("records: agents: %w", err)
 	}
+	rows, err := d1.Collect[agentRow](rs[0])
+	if err != nil {
+		return Page[*Agent]{}, fmt.Errorf("records: agents: %w", err)
+	}
+	raw, seqs, err := keyLogRows(rs[1])
+	if err != nil {
+		return Page[*Agent]{}, err
+	}
 	page := Page[*Agent]{HasMore: len(rows) > limit}
 	for _, r := range rows[:min(len(rows), limit)] {
-		a, err := r.agent()
+		v, err := s.trust.learn(DID(r.DID), raw[DID(r.DID)], seqs[DID(r.DID)], nil)
+		if err != nil {
+			return Page[*Agent]{}, err
+		}
+		a, err := r.agent(v)
 		if err != nil {
 			return Page[*Agent]{}, err
 		}
@@ -260,79 +318,30 @@ func (s *Store) AllAgents(ctx context.Context) iter.Seq2[*Agent, error] {
 	})
 }
 
-// keyCache remembers verifying keys by (did, key id): a key id is a hash of the key, so an
-// entry never changes. It also pins the agents this process registered or rotated.
-type keyCache struct {
-	mu        sync.Mutex
-	verifying map[string]*crypto.VerifyingKey // did + "\x00" + key id
-}
-
-func (c *keyCache) get(did string, id crypto.KeyID) *crypto.VerifyingKey {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.verifying[did+"\x00"+string(id[:])]
-}
-
-func (c *keyCache) put(did string, k *crypto.VerifyingKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.verifying == nil {
-		c.verifying = map[string]*crypto.VerifyingKey{}
+// self returns the acting agent's verified key history, checking that agent holds its
+// current keys (ErrKeyRetired otherwise).
+func (s *Store) self(ctx context.Context, agent *crypto.Agent) (*verifiedAgent, error) {
+	did := DID(agent.DID())
+	rs, err := s.db.Batch(ctx, s.keyLogStatement(did))
+	if err != nil {
+		return nil, fmt.Errorf("records: read key log of %s: %w", did, err)
 	}
-	id := k.KeyID()
-	c.verifying[did+"\x00"+string(id[:])] = k
-}
-
-func (c *keyCache) pin(a *Agent) { c.put(string(a.DID), a.Verifying) }
-
-// verifyingKey returns the registered verifying key with id of the agent did, from the cache
-// or the agent_keys table (retired keys included: they verify what they signed before).
-// verifyingKeyFrom returns the registered verifying key with id of agent did, from the cache
-// or from signers, a result of signersStatement (key_id, public_key of every signing key the
-// agent ever registered: retired keys still verify what they signed).
-func (s *Store) verifyingKeyFrom(did string, id crypto.KeyID, signers *d1.Result) (*crypto.VerifyingKey, error) {
-	if k := s.keys.get(did, id); k != nil {
-		return k, nil
-	}
-	withDID := len(signers.Columns) == 3 // (did, key_id, public_key) for several owners at once
-	for _, row := range signers.All() {
-		var owner string
-		var kid, pub []byte
-		var err error
-		if withDID {
-			err = row.Scan(&owner, &kid, &pub)
-		} else {
-			err = row.Scan(&kid, &pub)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if string(kid) != string(id[:]) || withDID && owner != did {
-			continue
-		}
-		k, err := crypto.ParseVerifyingKey(pub)
-		if err != nil || k.KeyID() != id {
-			return nil, fmt.Errorf("%w: the registered signing key %s of %s does not match its id", ErrTampered, id, did)
-		}
-		s.keys.put(did, k)
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w: %s has no registered signing key %s", ErrTampered, did, id)
-}
-
-// current checks that the acting agent's keys are its registered ones and returns the
-// registered agent.
-func (s *Store) current(ctx context.Context, a *crypto.Agent) (*Agent, error) {
-	reg, err := s.Agent(ctx, DID(a.DID()))
+	v, err := s.applyKeyLog(did, rs[0], agent)
 	if err != nil {
 		return nil, err
 	}
-	return reg, checkCurrent(a, reg)
+	return v, checkSelf(agent, v)
 }
 
-func checkCurrent(a *crypto.Agent, reg *Agent) error {
-	if !reg.Recipient.Equal(a.RecipientKey()) || !reg.Verifying.Equal(a.VerifyingKey()) || !samePQ(reg.PostQuantum, a.PostQuantumKey()) {
-		return fmt.Errorf("%w (%s)", ErrKeyRetired, reg.DID)
+// checkSelf checks that agent holds the current keys of its verified history.
+func checkSelf(agent *crypto.Agent, v *verifiedAgent) error {
+	if v.head().Keys.Equal(agent.Keys()) {
+		return nil
 	}
-	return nil
+	for _, id := range agent.Keys().KeyIDs() {
+		if v.holds(id) {
+			return fmt.Errorf("%w (%s)", ErrKeyRetired, v.did)
+		}
+	}
+	return fmt.Errorf("%w: %s: the acting agent's keys are not in its key log", ErrUntrusted, v.did)
 }

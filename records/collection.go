@@ -38,6 +38,13 @@ var (
 	// not (or no longer) shared with it.
 	ErrNotShared = errors.New("records: record is not shared with this agent")
 
+	// ErrVisibility is returned when a write would change a record between public and
+	// private: Put and Update write private records private and PutPublic public ones
+	// public, and never convert one into the other (a database could otherwise flip a row to
+	// public and have the owner's next write store its value in clear). To change a record's
+	// visibility, Delete it and create it again.
+	ErrVisibility = errors.New("records: the record is public and the write private, or the other way round")
+
 	// ErrTooLarge is returned before sending when a sealed record would exceed D1's
 	// 2,000,000-byte value limit.
 	ErrTooLarge = errors.New("records: record too large for a D1 value once sealed")
@@ -72,6 +79,11 @@ type Collection[T any] struct {
 	codec Codec[T]
 
 	registered atomic.Bool // the acting agent's keys were found to be its registered ones
+
+	// resealing is set while RotateKeys seals the agent's records again after a compromise:
+	// the revoked signing key whose signatures the agent itself still accepts on its own
+	// records, to seal them anew.
+	resealing crypto.KeyID
 }
 
 // NewCollection returns the collection nsid of agent's repository. The agent must be
@@ -109,6 +121,10 @@ type Record[T any] struct {
 	Public    bool
 	CreatedAt time.Time
 	UpdatedAt time.Time // zero until the first update
+
+	// SharedWith is the version's access list, signed by the owner: the agents other than the
+	// owner its data key is wrapped for, by DID. Empty for public records.
+	SharedWith []DID
 }
 
 func (c *Collection[T]) ref(rkey RecordKey) Ref {
@@ -135,14 +151,15 @@ func (c *Collection[T]) CreatePublic(ctx context.Context, value T) (r *Record[T]
 	return c.create(ctx, rkey, value, true)
 }
 
-// Put stores value under rkey: a new private record, or a new version of an existing one
-// (which keeps its shares, re-wrapped, and its visibility), whatever version that is.
+// Put stores value under rkey: a new private record, or a new version of an existing private
+// one (which keeps its access list, wrapped again), whatever version that is. Put on a public
+// record is ErrVisibility.
 func (c *Collection[T]) Put(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
 	return c.put(ctx, rkey, value, false)
 }
 
-// PutPublic is Put for a public record (see CreatePublic); an existing record keeps its
-// visibility.
+// PutPublic is Put for a public record (see CreatePublic); PutPublic on a private record is
+// ErrVisibility.
 func (c *Collection[T]) PutPublic(ctx context.Context, rkey RecordKey, value T) (*Record[T], error) {
 	return c.put(ctx, rkey, value, true)
 }
@@ -151,32 +168,72 @@ func (c *Collection[T]) put(ctx context.Context, rkey RecordKey, value T, public
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
-	for attempt := 0; ; attempt++ {
-		r, err := c.create(ctx, rkey, value, public)
-		if !errors.Is(err, ErrExists) {
-			return r, err
-		}
-		cur, err := c.get(ctx, rkey)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted in between: create again
-		}
+	if _, err := c.codec.Marshal(value); err != nil { // before anything is sent
+		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
+	}
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
+	id := c.ref(rkey).ID()
+	for attempt := 1; ; attempt++ {
+		// A record deleted before is created again after its last version, so that readers
+		// who saw that version do not take the new one for a replay.
+		first, err := c.firstVersion(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		cur.Value = value
-		r, err = c.update(ctx, cur)
-		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) || attempt >= 4 {
+		r, err := c.createAt(ctx, rkey, value, public, first)
+		if !errors.Is(err, ErrExists) {
 			return r, err
 		}
+		r, err = c.rewrite(ctx, rkey, anyVersion, func(cur *current[T]) (T, []DID, error) {
+			if cur.rec.Public != public {
+				return value, nil, c.visibilityErr(cur.rec.Ref, cur.rec.Public)
+			}
+			return value, cur.access, nil
+		}, nil)
+		if !errors.Is(err, ErrNotFound) || attempt >= c.s.attempts() {
+			return r, err
+		}
+		// Deleted in between: create it again.
 	}
+}
+
+func (c *Collection[T]) visibilityErr(ref Ref, public bool) error {
+	if public {
+		return fmt.Errorf("%w: %s is public; write it with PutPublic, or delete it and create it private", ErrVisibility, ref.ID())
+	}
+	return fmt.Errorf("%w: %s is private; write it with Put or Update, or delete it and create it public", ErrVisibility, ref.ID())
+}
+
+// firstVersion returns the version a record created under id starts at: 1, or one past its
+// last version if it was deleted (from the tombstones and this client's own state).
+func (c *Collection[T]) firstVersion(ctx context.Context, id string) (uint64, error) {
+	v, err := d1.QueryAll[int64](ctx, c.s.db, "SELECT version FROM record_tombstones WHERE id = ?", id)
+	if err != nil {
+		return 0, fmt.Errorf("records: put %s: %w", id, err)
+	}
+	last := uint64(0)
+	if len(v) > 0 && v[0] > 0 {
+		last = uint64(v[0])
+	}
+	if st, ok := c.s.versions.known(id); ok && st.Version > last {
+		last = st.Version
+	}
+	return last + 1, nil
 }
 
 func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T, public bool) (*Record[T], error) {
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
+	return c.createAt(ctx, rkey, value, public, 1)
+}
+
+// createAt writes a new record at version v (1, or past a deleted record's last version).
+func (c *Collection[T]) createAt(ctx context.Context, rkey RecordKey, value T, public bool, v uint64) (*Record[T], error) {
 	ref := c.ref(rkey)
-	w, err := c.newVersion(ref, 1, value, c.s.timestamp(), "", nil, public)
+	w, err := c.newVersion(ref, v, value, c.s.timestamp(), "", nil, public)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +248,7 @@ func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T, pub
 	if err != nil {
 		return nil, fmt.Errorf("records: create %s: %w", id, err)
 	}
-	c.s.versions.see(id, 1)
+	c.s.see(id, v)
 	return recordOf(w, value), nil
 }
 
@@ -205,7 +262,7 @@ func (c *Collection[T]) ready(ctx context.Context) error {
 	if c.registered.Load() {
 		return nil
 	}
-	if _, err := c.s.current(ctx, c.agent); err != nil {
+	if _, err := c.s.self(ctx, c.agent); err != nil {
 		return err
 	}
 	c.registered.Store(true)
@@ -232,6 +289,7 @@ type version struct {
 	createdAt string
 	updatedAt string
 	writeID   string
+	access    []accessEntry
 }
 
 func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, public bool) (*version, error) {
@@ -243,8 +301,11 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 	if err != nil {
 		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
 	}
-	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID}
-	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, value: enc}
+	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID, access: accessOf(recipients)}
+	if public && len(recipients) > 0 {
+		return nil, &InputError{Field: "record", Reason: ref.ID() + " is public: it has no recipients"}
+	}
+	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, access: w.access, value: enc}
 	stored := 0
 	if public {
 		w.public = p.marshal()
@@ -307,7 +368,7 @@ func insertRows(ws []*version) d1.Statement {
 
 // recordOf returns the record a written version holds.
 func recordOf[T any](w *version, value T) *Record[T] {
-	r := &Record[T]{Ref: w.ref, Value: value, Version: w.rc.Version, Public: w.sealed == nil}
+	r := &Record[T]{Ref: w.ref, Value: value, Version: w.rc.Version, Public: w.sealed == nil, SharedWith: dids(w.access)}
 	r.CreatedAt, _ = time.Parse(time.RFC3339Nano, w.createdAt)
 	if w.updatedAt != "" {
 		r.UpdatedAt, _ = time.Parse(time.RFC3339Nano, w.updatedAt)
@@ -326,13 +387,23 @@ func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) 
 		return err
 	}
 	id := c.ref(rkey).ID()
-	_, err = c.s.db.Batch(ctx,
+	now := c.s.timestamp()
+	rs, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: `INSERT INTO record_tombstones (id, version, deleted_at) SELECT id, version, ? FROM records WHERE id = ?
+ON CONFLICT (id) DO UPDATE SET version = max(version, excluded.version), deleted_at = excluded.deleted_at`, Args: []any{now, id}, Idempotent: true},
 		d1.Statement{SQL: "DELETE FROM shared_records WHERE record_id = ?", Args: []any{id}, Idempotent: true},
-		d1.Statement{SQL: "DELETE FROM records WHERE id = ?", Args: []any{id}, Idempotent: true})
+		d1.Statement{SQL: "DELETE FROM records WHERE id = ?", Args: []any{id}, Idempotent: true},
+		d1.Statement{SQL: "SELECT version FROM record_tombstones WHERE id = ?", Args: []any{id}})
 	if err != nil {
 		return fmt.Errorf("records: delete %s: %w", id, err)
 	}
-	c.s.versions.forget(id)
+	var last uint64
+	if v, err := d1.CollectOne[int64](rs[3]); err == nil && v > 0 {
+		last = uint64(v)
+	}
+	if err := c.s.versions.deleted(id, last); err != nil {
+		c.s.warn("records: remember deletion", "record", id, "error", err)
+	}
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/d1seal/d1seal/crypto"
 )
 
 // FuzzDecodeCursor feeds arbitrary text as a listing cursor (ListOptions.Cursor and
@@ -30,9 +32,12 @@ func FuzzDecodeCursor(f *testing.F) {
 
 // FuzzParsePayload feeds arbitrary bytes to the decoder of the sealed payload (the metadata and
 // value inside every record's ciphertext, reachable by whoever holds a data key): it never
-// panics, refuses with ErrTampered, and what it accepts encodes back to the same bytes.
+// panics, refuses with ErrTampered, and what it accepts (in the current version 2) encodes back
+// to the same bytes; a version 1 payload reads with no access list.
 func FuzzParsePayload(f *testing.F) {
 	p := payload{createdAt: "2026-01-02T03:04:05.000000000Z", updatedAt: "", writeID: "w1", value: []byte(`{"a":1}`)}
+	f.Add(p.marshal())
+	p.access = []accessEntry{{DID: "did:plc:bob", Suite: crypto.SuiteX25519}, {DID: "did:plc:carol", Suite: crypto.SuiteXWing}}
 	f.Add(p.marshal())
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0})
@@ -43,6 +48,12 @@ func FuzzParsePayload(f *testing.F) {
 		if err != nil {
 			if !errors.Is(err, ErrTampered) {
 				t.Fatalf("parsePayload: %v, want ErrTampered", err)
+			}
+			return
+		}
+		if b[0] == payloadV1 {
+			if !got.legacy || len(got.access) != 0 {
+				t.Fatalf("parsePayload(%x): a version 1 payload with an access list", b)
 			}
 			return
 		}

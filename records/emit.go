@@ -23,7 +23,7 @@ func (c *Collection[T]) emit(ctx context.Context, op string, rkey RecordKey, sta
 		fields["rkey"] = string(rkey)
 	}
 	ctxJSON, _ := json.Marshal(fields)
-	_, _ = c.s.RecordEvent(ctx, Event{
+	_, _ = c.s.RecordEvent(ctx, c.agent, Event{
 		Agent: c.did, Type: "records." + op, Outcome: outcome, Timestamp: start,
 		Duration: max(time.Since(start), time.Millisecond), Context: ctxJSON, Error: errJSON,
 	})

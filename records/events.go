@@ -2,20 +2,25 @@ package records
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
 )
 
 // Event is one observability event of an agent: the seed's events table. Events are
 // metadata, stored in clear so that they can be queried: keep record content out of Context,
-// Reasoning and Error.
+// Reasoning and Error. They are signed by their agent and chained (see RecordEvents).
 type Event struct {
 	ID        EventID // assigned by RecordEvents when empty
 	Agent     DID     // must be a registered agent
@@ -31,6 +36,13 @@ type Event struct {
 	Error     json.RawMessage // JSON error context or nil
 
 	CreatedAt time.Time // set by D1 (CURRENT_TIMESTAMP)
+
+	// Seq is the event's number in its agent's log (0 for the first), set when it is
+	// recorded or read.
+	Seq int64
+
+	prev      [32]byte // digest of the agent's event Seq-1
+	signature []byte
 }
 
 const maxEventField = 256 // bytes of Type, Outcome and the ids
@@ -62,16 +74,29 @@ func (e *Event) check() error {
 	return nil
 }
 
-// RecordEvents stores events in as few requests as D1's limits allow, each request atomic; ids
-// are assigned to events that have none (in the slice given). Writing an event twice with the
-// same id is harmless, so lost responses are retried safely.
-func (s *Store) RecordEvents(ctx context.Context, events ...Event) error {
-	if err := s.Init(ctx); err != nil {
-		return err
+// RecordEvents signs events as agent and stores them after the agent's previous events, in as
+// few requests as D1's limits allow, each request atomic. Every event must be agent's (an
+// empty Event.Agent is set to it); ids are assigned to events that have none (in the slice
+// given). Events whose ids are already recorded are skipped, so a call repeated after a lost
+// answer records nothing twice. Each event carries its number in the agent's log (0, 1, 2, ...) and the digest of
+// the event before it, and the agent signs both with the event, so that an event edited,
+// reordered or deleted in the database is caught when the log is read (Store.Events,
+// Store.VerifyEvents). Writers of one agent's events in several processes take turns: a
+// write that loses the race for a number reads the log's head again and retries.
+func (s *Store) RecordEvents(ctx context.Context, agent *crypto.Agent, events ...Event) error {
+	if agent == nil {
+		return &InputError{Field: "agent", Reason: "nil"}
 	}
+	did := DID(agent.DID())
 	for i := range events {
+		if events[i].Agent == "" {
+			events[i].Agent = did
+		}
 		if err := events[i].check(); err != nil {
 			return fmt.Errorf("records: event %d: %w", i, err)
+		}
+		if events[i].Agent != did {
+			return &InputError{Field: "event agent", Reason: fmt.Sprintf("event %d is %s's; only %s's events can be signed by this agent", i, events[i].Agent, did)}
 		}
 		if events[i].ID == "" {
 			events[i].ID = s.events.Next()
@@ -80,30 +105,279 @@ func (s *Store) RecordEvents(ctx context.Context, events ...Event) error {
 			events[i].Timestamp = s.now()
 		}
 	}
-	stmts := make([]d1.Statement, len(events))
-	for i := range events {
-		e := &events[i]
+	if err := s.Init(ctx); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	chain := s.chainOf(did)
+	chain.mu.Lock()
+	defer chain.mu.Unlock()
+	// As many events per request as the limits allow: 15 parameters each.
+	per := max(1, s.db.Limits().MaxStatements)
+	for start := 0; start < len(events); start += per {
+		batch := events[start:min(start+per, len(events))]
+		for attempt := 1; len(batch) > 0; attempt++ {
+			err := s.appendEvents(ctx, agent, chain, batch)
+			if err == nil {
+				break
+			}
+			var before *recordedBefore
+			if errors.As(err, &before) {
+				batch = slices.DeleteFunc(slices.Clone(batch), func(e Event) bool { return slices.Contains(before.ids, string(e.ID)) })
+			} else if !errors.Is(err, errChainMoved) || attempt >= s.attempts()+2 {
+				return fmt.Errorf("records: record events of %s: %w", did, err)
+			}
+			chain.known = false // another writer appended: read the head again
+		}
+	}
+	return nil
+}
+
+// RecordEvent signs and stores one event of agent and returns its id.
+func (s *Store) RecordEvent(ctx context.Context, agent *crypto.Agent, e Event) (EventID, error) {
+	evs := []Event{e}
+	if err := s.RecordEvents(ctx, agent, evs...); err != nil {
+		return "", err
+	}
+	return evs[0].ID, nil
+}
+
+var errChainMoved = errors.New("another writer appended to the event log")
+
+// recordedBefore is events of a batch already in the log: a repeated call.
+type recordedBefore struct{ ids []string }
+
+func (e *recordedBefore) Error() string { return fmt.Sprintf("%d events recorded before", len(e.ids)) }
+
+// eventChain is the head of one agent's event log as this Store last wrote or read it.
+type eventChain struct {
+	mu    sync.Mutex
+	known bool
+	next  int64    // seq of the next event
+	prev  [32]byte // digest of event next-1
+}
+
+func (s *Store) chainOf(did DID) *eventChain {
+	s.chainsMu.Lock()
+	defer s.chainsMu.Unlock()
+	if s.chains == nil {
+		s.chains = map[DID]*eventChain{}
+	}
+	c := s.chains[did]
+	if c == nil {
+		c = &eventChain{}
+		s.chains[did] = c
+	}
+	return c
+}
+
+// appendEvents writes batch after the chain's head in one atomic request.
+func (s *Store) appendEvents(ctx context.Context, agent *crypto.Agent, chain *eventChain, batch []Event) error {
+	did := DID(agent.DID())
+	if !chain.known {
+		if _, err := s.self(ctx, agent); err != nil {
+			return err
+		}
+		rows, err := d1.QueryAll[eventRow](ctx, s.db, eventSelect+" WHERE agent_did = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1", string(did))
+		if err != nil {
+			return err
+		}
+		chain.next, chain.prev = 0, [32]byte{}
+		if len(rows) == 1 {
+			ev, err := s.verifyEvent(ctx, &rows[0])
+			if err != nil {
+				return err
+			}
+			chain.next, chain.prev = ev.Seq+1, ev.digest()
+		}
+		if err := s.versions.check(eventsStateID(did), uint64(chain.next), s.versions.mark()); err != nil {
+			return fmt.Errorf("%w: events of %s end at %d, fewer than this client saw (deleted events)", ErrTampered, did, chain.next)
+		}
+		chain.known = true
+	}
+	stmts := make([]d1.Statement, 0, len(batch)+1)
+	ids := make([]any, 0, len(batch))
+	seq, prev := chain.next, chain.prev
+	for i := range batch {
+		e := &batch[i]
+		e.Seq, e.prev = seq, prev
+		d := e.digest()
+		e.signature = agent.SignEvent(d)
 		var dur any
 		if e.Duration > 0 {
 			dur = e.Duration.Milliseconds()
 		}
-		stmts[i] = d1.Statement{
-			SQL: `INSERT INTO events (id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			Args:       []any{string(e.ID), string(e.Agent), e.Type, e.Outcome, formatTime(e.Timestamp), dur, nullString(e.SessionID), nullString(e.TraceID), nullString(e.SpanID), nullJSON(e.Context), nullJSON(e.Reasoning), nullJSON(e.Error)},
-			Idempotent: true,
-		}
+		stmts = append(stmts, d1.Statement{
+			SQL: `INSERT INTO events (id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error, seq, prev_hash, signature)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, unhex(?), unhex(?))`,
+			Args: []any{string(e.ID), string(e.Agent), e.Type, e.Outcome, formatTime(e.Timestamp), dur, nullString(e.SessionID), nullString(e.TraceID),
+				nullString(e.SpanID), nullJSON(e.Context), nullJSON(e.Reasoning), nullJSON(e.Error), seq, d1.Hex(e.prev[:]), d1.Hex(e.signature)},
+		})
+		ids = append(ids, string(e.ID))
+		seq, prev = seq+1, d
 	}
-	return s.sendChunked(ctx, stmts)
+	in := "(" + strings.Repeat("?, ", len(ids)-1) + "?)"
+	_, err := s.write(ctx, stmts, func(ctx context.Context) (bool, error) {
+		n, err := d1.QueryOne[int](ctx, s.db, "SELECT count(*) FROM events WHERE id IN "+in, ids...)
+		if err == nil && n != 0 && n != len(ids) {
+			return false, fmt.Errorf("%d of %d events of one atomic request found", n, len(ids))
+		}
+		return n == len(ids), err
+	})
+	if d1.IsUniqueViolation(err) {
+		// Either another writer took these numbers, or some of these events were recorded
+		// before (a call repeated after a lost answer): those are dropped from the batch.
+		have, qerr := d1.QueryAll[string](ctx, s.db, "SELECT id FROM events WHERE id IN "+in, ids...)
+		if qerr != nil {
+			return qerr
+		}
+		if len(have) > 0 {
+			return &recordedBefore{ids: have}
+		}
+		return errChainMoved
+	}
+	if err != nil {
+		return err
+	}
+	chain.next, chain.prev = seq, prev
+	if err := s.versions.see(eventsStateID(did), uint64(seq)); err != nil {
+		s.warn("records: remember events", "agent", did, "error", err)
+	}
+	return nil
 }
 
-// RecordEvent stores one event and returns its id.
-func (s *Store) RecordEvent(ctx context.Context, e Event) (EventID, error) {
-	evs := []Event{e}
-	if err := s.RecordEvents(ctx, evs...); err != nil {
-		return "", err
+func eventsStateID(did DID) string { return "events/" + string(did) }
+
+const eventDigestLabel = "d1seal event v1\x00"
+
+// digest is what an event's signature covers: every column the agent wrote, its number and
+// the previous event's digest, in a canonical encoding:
+//
+//	SHA-256("d1seal event v1" || 0x00 || u64 seq || prev (32) || id || agent || type ||
+//	  outcome || timestamp || i64 duration_ms (0 for NULL) || session_id || trace_id ||
+//	  span_id || context || reasoning || error)
+//
+// where each text is u8 present (0 for NULL) || u32 length || bytes. created_at, which D1
+// sets, is not covered.
+func (e *Event) digest() [32]byte {
+	h := sha256.New()
+	h.Write([]byte(eventDigestLabel))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(e.Seq))
+	h.Write(b[:])
+	h.Write(e.prev[:])
+	text := func(s string, present bool) {
+		if !present {
+			h.Write([]byte{0})
+			return
+		}
+		var n [5]byte
+		n[0] = 1
+		binary.BigEndian.PutUint32(n[1:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
 	}
-	return evs[0].ID, nil
+	text(string(e.ID), true)
+	text(string(e.Agent), true)
+	text(e.Type, true)
+	text(e.Outcome, true)
+	text(formatTime(e.Timestamp), true)
+	var dur int64
+	if e.Duration > 0 {
+		dur = e.Duration.Milliseconds()
+	}
+	binary.BigEndian.PutUint64(b[:], uint64(dur))
+	h.Write(b[:])
+	text(e.SessionID, e.SessionID != "")
+	text(e.TraceID, e.TraceID != "")
+	text(e.SpanID, e.SpanID != "")
+	text(string(e.Context), e.Context != nil)
+	text(string(e.Reasoning), e.Reasoning != nil)
+	text(string(e.Error), e.Error != nil)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// verifyEvent turns a row into an Event and checks its signature with its agent's verified
+// keys.
+func (s *Store) verifyEvent(ctx context.Context, r *eventRow) (Event, error) {
+	e, err := r.event()
+	if err != nil {
+		return e, err
+	}
+	if r.Seq == nil || len(r.PrevHash) != 32 || len(r.Signature) == 0 {
+		return e, fmt.Errorf("%w: event %s of %s is not signed", ErrTampered, r.ID, r.AgentDID)
+	}
+	if _, err := ParseDID(r.AgentDID); err != nil {
+		return e, fmt.Errorf("%w: event %s: %w", ErrTampered, r.ID, err)
+	}
+	e.Seq, e.prev, e.signature = *r.Seq, [32]byte(r.PrevHash), r.Signature
+	id, err := crypto.SignatureKeyID(r.Signature)
+	if err != nil {
+		return e, fmt.Errorf("%w: event %s: %w", ErrTampered, r.ID, err)
+	}
+	k, err := s.signerFor(ctx, e.Agent, id, nil)
+	if err != nil {
+		return e, fmt.Errorf("records: event %s: %w", r.ID, err)
+	}
+	if err := k.VerifyEvent(string(e.Agent), e.digest(), r.Signature); err != nil {
+		return e, fmt.Errorf("%w: event %s of %s: %w", ErrTampered, r.ID, e.Agent, err)
+	}
+	return e, nil
+}
+
+// EventLog says what VerifyEvents found.
+type EventLog struct {
+	Agent  DID
+	Events int // events in the agent's log, all verified
+}
+
+// VerifyEvents reads the whole event log of did and checks it: every event signed by the
+// agent, numbered 0, 1, 2, ... without a gap, each carrying the digest of the one before, and
+// no shorter than this client last saw. An edited, reordered, inserted or deleted event is
+// an error matching ErrTampered (a shortened log: ErrRollback).
+func (s *Store) VerifyEvents(ctx context.Context, did DID) (EventLog, error) {
+	log := EventLog{Agent: did}
+	if _, err := ParseDID(string(did)); err != nil {
+		return log, &InputError{Field: "agent DID", Err: err}
+	}
+	if err := s.Init(ctx); err != nil {
+		return log, err
+	}
+	mark := s.versions.mark()
+	var prev [32]byte
+	next := int64(0)
+	for {
+		rows, err := d1.QueryAll[eventRow](ctx, s.db, eventSelect+" WHERE agent_did = ? AND (seq >= ? OR seq IS NULL) ORDER BY seq IS NULL, seq LIMIT ?", string(did), next, maxPageLimit)
+		if err != nil {
+			return log, fmt.Errorf("records: verify events of %s: %w", did, err)
+		}
+		for i := range rows {
+			e, err := s.verifyEvent(ctx, &rows[i])
+			if err != nil {
+				return log, err
+			}
+			switch {
+			case e.Seq != next:
+				return log, fmt.Errorf("%w: events of %s: event %d missing (deleted), next is %d", ErrTampered, did, next, e.Seq)
+			case e.prev != prev:
+				return log, fmt.Errorf("%w: events of %s: event %d does not follow event %d (edited or reordered)", ErrTampered, did, e.Seq, e.Seq-1)
+			}
+			prev, next = e.digest(), next+1
+		}
+		if len(rows) < maxPageLimit {
+			break
+		}
+	}
+	log.Events = int(next)
+	if err := s.versions.check(eventsStateID(did), uint64(next), mark); err != nil {
+		return log, fmt.Errorf("%w: events of %s: %d events, fewer than this client saw", ErrRollback, did, next)
+	}
+	s.see(eventsStateID(did), uint64(next))
+	return log, nil
 }
 
 func nullString(s string) any {
@@ -171,7 +445,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (Page[Event], error) {
 		}
 		where, args = append(where, "id > ?"), append(args, after)
 	}
-	sql := "SELECT id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error, created_at FROM events"
+	sql := eventSelect
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -183,11 +457,17 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (Page[Event], error) {
 	}
 	page := Page[Event]{HasMore: len(rows) > limit}
 	rows = rows[:min(len(rows), limit)]
-	for _, r := range rows {
-		e, err := r.event()
+	last := map[DID]Event{}
+	for i := range rows {
+		e, err := s.verifyEvent(ctx, &rows[i])
 		if err != nil {
 			return Page[Event]{}, err
 		}
+		// Within a page, an agent's consecutive events must link.
+		if p, ok := last[e.Agent]; ok && e.Seq == p.Seq+1 && e.prev != p.digest() {
+			return Page[Event]{}, fmt.Errorf("%w: events of %s: event %d does not follow event %d (edited or reordered)", ErrTampered, e.Agent, e.Seq, p.Seq)
+		}
+		last[e.Agent] = e
 		page.Items = append(page.Items, e)
 	}
 	if page.HasMore {
@@ -204,6 +484,8 @@ func (s *Store) AllEvents(ctx context.Context, q EventQuery) iter.Seq2[Event, er
 	})
 }
 
+const eventSelect = "SELECT id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error, created_at, seq, hex(prev_hash) AS prev_hash, hex(signature) AS signature FROM events"
+
 type eventRow struct {
 	ID         string
 	AgentDID   string
@@ -218,6 +500,9 @@ type eventRow struct {
 	Reasoning  *string
 	Error      *string
 	CreatedAt  *string
+	Seq        *int64
+	PrevHash   d1.Hex
+	Signature  d1.Hex
 }
 
 func (r *eventRow) event() (Event, error) {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/records"
 )
@@ -17,8 +20,8 @@ import (
 func TestEventsRecordAndQuery(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{})
-	e.agent(t, "did:plc:alice")
-	e.agent(t, "did:plc:bob")
+	alice := e.agent(t, "did:plc:alice")
+	bob := e.agent(t, "did:plc:bob")
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	var evs []records.Event
 	for i := range 12 {
@@ -36,12 +39,39 @@ func TestEventsRecordAndQuery(t *testing.T) {
 			Context: json.RawMessage(`{"tool":"search"}`), Reasoning: json.RawMessage(`{"why":"needed facts"}`),
 		})
 	}
-	require.NoError(t, e.store.RecordEvents(ctx, evs...))
+	// Each agent signs its own events; the slices share evs's elements, so ids land there.
+	var aliceEvs, bobEvs []int
+	for i := range evs {
+		if evs[i].Agent == "did:plc:bob" {
+			bobEvs = append(bobEvs, i)
+		} else {
+			aliceEvs = append(aliceEvs, i)
+		}
+	}
+	record := func(a *crypto.Agent, idx []int) {
+		batch := make([]records.Event, len(idx))
+		for j, i := range idx {
+			batch[j] = evs[i]
+		}
+		require.NoError(t, e.store.RecordEvents(ctx, a, batch...))
+		for j, i := range idx {
+			evs[i] = batch[j]
+		}
+	}
+	record(alice, aliceEvs)
+	record(bob, bobEvs)
 	for _, ev := range evs {
 		assert.NotEmpty(t, ev.ID, "ids are assigned in place")
 	}
 	// Writing the same events again (as after a lost response) adds nothing.
-	require.NoError(t, e.store.RecordEvents(ctx, evs...))
+	record(alice, aliceEvs)
+	record(bob, bobEvs)
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM events")
+	require.NoError(t, err)
+	assert.Equal(t, len(evs), n)
+	// Another agent's event cannot be signed by alice.
+	_, err = e.store.RecordEvent(ctx, alice, records.Event{Agent: "did:plc:bob", Type: "t", Outcome: "ok"})
+	assert.ErrorIs(t, err, records.ErrInvalid)
 
 	page, err := e.store.Events(ctx, records.EventQuery{Agent: "did:plc:alice", Type: "tool.call"})
 	require.NoError(t, err)
@@ -64,7 +94,9 @@ func TestEventsRecordAndQuery(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, ev.ID)
 	}
-	assert.Equal(t, []records.EventID{evs[3].ID, evs[5].ID, evs[7].ID, evs[9].ID}, ids)
+	want := []records.EventID{evs[3].ID, evs[5].ID, evs[7].ID, evs[9].ID}
+	slices.Sort(want) // listed in id order; bob's events got their ids after alice's
+	assert.Equal(t, want, ids)
 
 	// Bad input is refused before anything is sent.
 	before := e.srv.Requests()
@@ -75,13 +107,15 @@ func TestEventsRecordAndQuery(t *testing.T) {
 		{Agent: "did:plc:alice", Type: "t", Outcome: "ok", Context: json.RawMessage(`{broken`)},
 		{Agent: "did:plc:alice", Type: "t", Outcome: "ok", ID: "not-a-ulid"},
 	} {
-		_, err := e.store.RecordEvent(ctx, bad)
+		_, err := e.store.RecordEvent(ctx, alice, bad)
 		assert.ErrorIs(t, err, records.ErrInvalid)
 	}
 	assert.Equal(t, before, e.srv.Requests())
-	// An unregistered agent's event is refused by the foreign key.
-	_, err = e.store.RecordEvent(ctx, records.Event{Agent: "did:plc:nobody", Type: "t", Outcome: "ok"})
-	assert.Error(t, err)
+	// An unregistered agent's events are refused.
+	nobody, err := crypto.GenerateAgent("did:plc:nobody", crypto.GenerateOptions{})
+	require.NoError(t, err)
+	_, err = e.store.RecordEvent(ctx, nobody, records.Event{Type: "t", Outcome: "ok"})
+	assert.ErrorIs(t, err, records.ErrUnknownAgent)
 }
 
 func TestStoreEmitsEvents(t *testing.T) {
@@ -110,10 +144,10 @@ func TestStoreEmitsEvents(t *testing.T) {
 func TestEventTimeRangeWithFractions(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{})
-	e.agent(t, "did:plc:alice")
+	alice := e.agent(t, "did:plc:alice")
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for _, at := range []time.Duration{0, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond} {
-		_, err := e.store.RecordEvent(ctx, records.Event{Agent: "did:plc:alice", Type: "t", Outcome: "ok", Timestamp: t0.Add(at)})
+		_, err := e.store.RecordEvent(ctx, alice, records.Event{Agent: "did:plc:alice", Type: "t", Outcome: "ok", Timestamp: t0.Add(at)})
 		require.NoError(t, err)
 	}
 	page, err := e.store.Events(ctx, records.EventQuery{Since: t0, Until: t0.Add(time.Second)})

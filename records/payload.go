@@ -3,47 +3,148 @@ package records
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/d1seal/d1seal/crypto"
 )
 
 // payload is what is sealed (or, for a public record, signed): the row's own metadata, so that
-// an altered created_at, updated_at or write_id column is caught on read, then the encoded
-// value.
+// an altered created_at, updated_at or write_id column is caught on read; the version's
+// access list; then the encoded value.
 //
-//	0x01 || u16 len || created_at || u16 len || updated_at || u16 len || write_id || value
+// Version 2 (written since the trust work):
+//
+//	0x02 || u16 len || created_at || u16 len || updated_at || u16 len || write_id
+//	  || u16 n || n × (u16 len || recipient DID || suite (1) || key id (16)) || value
+//
+// The access list names every agent other than the owner that the version's data key is
+// wrapped for, sorted by DID: the owner's signature covers the ciphertext, so it covers the
+// list. Readers check they are on it; writers take the recipients of the next version from
+// it (never from shared_records rows, which the database could add to). Version 1 (no access
+// list) is still read: such a record's next version is shared with nobody until shared again.
 type payload struct {
 	createdAt, updatedAt, writeID string
+	access                        []accessEntry // version 2 only
+	legacy                        bool          // version 1: no access list
 	value                         []byte
 }
 
-const payloadVersion = 1
+// accessEntry is one recipient on a version's signed access list.
+type accessEntry struct {
+	DID   DID
+	Suite crypto.Suite
+	KeyID crypto.KeyID
+}
+
+const (
+	payloadV1 = 1
+	payloadV2 = 2
+)
+
+// maxAccessList is the most recipients a version may have (each is a grant row and a wrap).
+const maxAccessList = 1000
 
 func (p *payload) marshal() []byte {
-	b := make([]byte, 0, 1+6+len(p.createdAt)+len(p.updatedAt)+len(p.writeID)+len(p.value))
-	b = append(b, payloadVersion)
+	n := 1 + 8 + len(p.createdAt) + len(p.updatedAt) + len(p.writeID) + len(p.value)
+	for _, a := range p.access {
+		n += 2 + len(a.DID) + 1 + len(a.KeyID)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, payloadV2)
 	for _, s := range []string{p.createdAt, p.updatedAt, p.writeID} {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p.access)))
+	for _, a := range p.access {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(a.DID)))
+		b = append(b, a.DID...)
+		b = append(b, byte(a.Suite))
+		b = append(b, a.KeyID[:]...)
 	}
 	return append(b, p.value...)
 }
 
 func parsePayload(b []byte) (payload, error) {
 	var p payload
-	if len(b) < 1 || b[0] != payloadVersion {
+	if len(b) < 1 || b[0] != payloadV1 && b[0] != payloadV2 {
 		return p, fmt.Errorf("%w: unknown payload version", ErrTampered)
 	}
+	v := b[0]
 	b = b[1:]
-	var fields [3]string
-	for i := range fields {
+	str := func() (string, bool) {
 		if len(b) < 2 {
-			return p, fmt.Errorf("%w: truncated payload", ErrTampered)
+			return "", false
 		}
 		n := int(binary.BigEndian.Uint16(b))
 		if len(b) < 2+n {
+			return "", false
+		}
+		s := string(b[2 : 2+n])
+		b = b[2+n:]
+		return s, true
+	}
+	var fields [3]string
+	for i := range fields {
+		var ok bool
+		if fields[i], ok = str(); !ok {
 			return p, fmt.Errorf("%w: truncated payload", ErrTampered)
 		}
-		fields[i], b = string(b[2:2+n]), b[2+n:]
 	}
-	p.createdAt, p.updatedAt, p.writeID, p.value = fields[0], fields[1], fields[2], b
+	p.createdAt, p.updatedAt, p.writeID = fields[0], fields[1], fields[2]
+	if v == payloadV1 {
+		p.legacy, p.value = true, b
+		return p, nil
+	}
+	if len(b) < 2 {
+		return p, fmt.Errorf("%w: truncated payload", ErrTampered)
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if n > maxAccessList {
+		return p, fmt.Errorf("%w: access list of %d recipients", ErrTampered, n)
+	}
+	p.access = make([]accessEntry, 0, n)
+	for range n {
+		did, ok := str()
+		if !ok || len(b) < 1+len(crypto.KeyID{}) {
+			return p, fmt.Errorf("%w: truncated access list", ErrTampered)
+		}
+		a := accessEntry{DID: DID(did), Suite: crypto.Suite(b[0]), KeyID: crypto.KeyID(b[1 : 1+len(crypto.KeyID{})])}
+		b = b[1+len(crypto.KeyID{}):]
+		if k := len(p.access); k > 0 && p.access[k-1].DID >= a.DID {
+			return p, fmt.Errorf("%w: access list out of order", ErrTampered)
+		}
+		p.access = append(p.access, a)
+	}
+	p.value = b
 	return p, nil
+}
+
+// accessOf returns the access list of recipients, sorted by DID.
+func accessOf(recipients []crypto.Recipient) []accessEntry {
+	out := make([]accessEntry, len(recipients))
+	for i, r := range recipients {
+		out[i] = accessEntry{DID: DID(r.DID), Suite: r.Key.Suite(), KeyID: r.Key.KeyID()}
+	}
+	slices.SortFunc(out, func(a, b accessEntry) int { return strings.Compare(string(a.DID), string(b.DID)) })
+	return out
+}
+
+// dids returns the DIDs on an access list.
+func dids(access []accessEntry) []DID {
+	out := make([]DID, len(access))
+	for i, a := range access {
+		out[i] = a.DID
+	}
+	return out
+}
+
+func (p *payload) lists(did DID) (accessEntry, bool) {
+	i, ok := slices.BinarySearchFunc(p.access, did, func(a accessEntry, d DID) int { return strings.Compare(string(a.DID), string(d)) })
+	if !ok {
+		return accessEntry{}, false
+	}
+	return p.access[i], true
 }

@@ -29,7 +29,7 @@ func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], er
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{ref.ID()}},
-		signersStatement(ref.DID))
+		c.s.keyLogStatement(ref.DID))
 	if err != nil {
 		return nil, fmt.Errorf("records: get %s: %w", ref.ID(), err)
 	}
@@ -66,7 +66,7 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
 		d1.Statement{SQL: "SELECT " + grantCols + " FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(c.did)}},
-		signersStatement(ref.DID))
+		c.s.keyLogStatement(ref.DID))
 	if err != nil {
 		return nil, fmt.Errorf("records: open %s: %w", id, err)
 	}
@@ -152,10 +152,6 @@ type grantRow struct {
 // grantCols selects a shared_records grant as grantRow.
 const grantCols = "hex(encrypted_dek) AS encrypted_dek, version, iif(key_id IS NULL, NULL, hex(key_id)) AS key_id"
 
-func signersStatement(did DID) d1.Statement {
-	return d1.Statement{SQL: "SELECT key_id, public_key FROM agent_keys WHERE did = ? AND kind = 'ed25519'", Args: []any{string(did)}}
-}
-
 // checkKeyID checks that a key_id column matches the key id written in the wrapped key.
 func checkKeyID(wrapped, keyID []byte) error {
 	_, id, err := crypto.WrappedKeyID(wrapped)
@@ -169,73 +165,92 @@ func checkKeyID(wrapped, keyID []byte) error {
 }
 
 // open authenticates and decrypts row, which must be the record ref, with wrapped (the
-// acting agent's grant), verifying the signature with the owner's registered key from
-// signers (the result of signersStatement).
-func (c *Collection[T]) open(ctx context.Context, mark uint64, ref Ref, row *recordRow, wrapped []byte, signers *d1.Result) (*Record[T], error) {
+// acting agent's grant), verifying the signature with the owner's key reached through its
+// verified key log (keyLog: key log rows from keyLogStatement, or nil). It returns the record
+// and its payload (the payload's value is the encoded value).
+func (c *Collection[T]) open(ctx context.Context, mark uint64, ref Ref, row *recordRow, wrapped []byte, keyLog *d1.Result) (*Record[T], error) {
+	rec, _, err := c.openPayload(ctx, mark, ref, row, wrapped, keyLog)
+	return rec, err
+}
+
+func (c *Collection[T]) openPayload(ctx context.Context, mark uint64, ref Ref, row *recordRow, wrapped []byte, keyLog *d1.Result) (*Record[T], *payload, error) {
 	id := ref.ID()
 	if row.ID != id || row.DID != string(ref.DID) || row.Collection != string(ref.Collection) || row.RKey != string(ref.RKey) || row.Version < 1 {
-		return nil, fmt.Errorf("%w: %s: row identity does not match", ErrTampered, id)
+		return nil, nil, fmt.Errorf("%w: %s: row identity does not match", ErrTampered, id)
 	}
 	rc := c.context(ref, uint64(row.Version))
 	env := crypto.Envelope{Ciphertext: row.Ciphertext, Nonce: row.Nonce, Signature: row.Signature}
 	signer, err := crypto.SignatureKeyID(row.Signature)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
 	}
-	vk, err := c.s.verifyingKeyFrom(string(ref.DID), signer, signers)
+	vk, err := c.s.signerFor(ctx, ref.DID, signer, keyLog)
+	if errors.Is(err, ErrKeyRevoked) && ref.DID == c.did && signer == c.resealing && signer != (crypto.KeyID{}) {
+		vk, err = c.s.revokedSigner(ref.DID, signer)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("records: open %s: %w", id, err)
+		return nil, nil, fmt.Errorf("records: open %s: %w", id, err)
 	}
 	var plain []byte
 	switch {
 	case row.Public != 0:
 		if len(row.EncryptedDek) != 0 || len(row.Nonce) != 0 || len(row.KeyID) != 0 {
-			return nil, fmt.Errorf("%w: %s: a public record with sealing columns", ErrTampered, id)
+			return nil, nil, fmt.Errorf("%w: %s: a public record with sealing columns", ErrTampered, id)
 		}
 		if err := vk.VerifyPublic(rc, row.Ciphertext, row.Signature); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
 		}
 		plain = row.Ciphertext
 	case len(wrapped) == 0 && ref.DID == c.did:
-		return nil, fmt.Errorf("%w: %s: a private record without its owner's grant", ErrTampered, id)
+		return nil, nil, fmt.Errorf("%w: %s: a private record without its owner's grant", ErrTampered, id)
 	case len(wrapped) == 0:
-		return nil, fmt.Errorf("%w: %s", ErrNotShared, id)
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotShared, id)
 	default:
 		if ref.DID == c.did {
 			if err := checkKeyID(wrapped, row.KeyID); err != nil {
-				return nil, fmt.Errorf("records: open %s: %w", id, err)
+				return nil, nil, fmt.Errorf("records: open %s: %w", id, err)
 			}
 		}
 		if err := c.checkHolds(ctx, id, wrapped); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if plain, err = c.agent.Open(rc, env, wrapped, vk); err != nil {
 			if errors.Is(err, crypto.ErrDecrypt) {
-				return nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+				return nil, nil, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
 			}
-			return nil, fmt.Errorf("records: open %s: %w", id, err)
+			return nil, nil, fmt.Errorf("records: open %s: %w", id, err)
 		}
 	}
 	p, err := parsePayload(plain)
 	if err != nil {
-		return nil, fmt.Errorf("records: open %s: %w", id, err)
+		return nil, nil, fmt.Errorf("records: open %s: %w", id, err)
 	}
 	if p.createdAt != row.CreatedAt || p.updatedAt != deref(row.UpdatedAt) || p.writeID != deref(row.WriteID) {
-		return nil, fmt.Errorf("%w: %s: created_at, updated_at or write_id column altered", ErrTampered, id)
+		return nil, nil, fmt.Errorf("%w: %s: created_at, updated_at or write_id column altered", ErrTampered, id)
 	}
-	if !c.s.versions.check(id, uint64(row.Version), mark) {
-		return nil, fmt.Errorf("%w: %s at version %d", ErrRollback, id, row.Version)
+	if row.Public != 0 && len(p.access) != 0 {
+		return nil, nil, fmt.Errorf("%w: %s: a public record with an access list", ErrTampered, id)
 	}
-	rec := &Record[T]{Ref: ref, Version: uint64(row.Version), Public: row.Public != 0}
+	if row.Public == 0 && ref.DID != c.did && !p.legacy {
+		// The owner's signature covers the access list: a grant the owner did not list (made
+		// by someone else holding the data key) is not the owner's share.
+		if _, ok := p.lists(c.did); !ok {
+			return nil, nil, fmt.Errorf("%w: %s: this agent holds a grant but is not on the version's signed access list", ErrNotShared, id)
+		}
+	}
+	if err := c.s.versions.check(id, uint64(row.Version), mark); err != nil {
+		return nil, nil, err
+	}
+	rec := &Record[T]{Ref: ref, Version: uint64(row.Version), Public: row.Public != 0, SharedWith: dids(p.access)}
 	if err := c.codec.Unmarshal(p.value, &rec.Value); err != nil {
-		return nil, fmt.Errorf("records: open %s: decode value: %w", id, err)
+		return nil, nil, fmt.Errorf("records: open %s: decode value: %w", id, err)
 	}
 	rec.CreatedAt, _ = time.Parse(time.RFC3339Nano, p.createdAt)
 	if p.updatedAt != "" {
 		rec.UpdatedAt, _ = time.Parse(time.RFC3339Nano, p.updatedAt)
 	}
-	c.s.versions.see(id, rec.Version)
-	return rec, nil
+	c.s.see(id, rec.Version)
+	return rec, &p, nil
 }
 
 // List returns one page of the acting agent's records in this collection, oldest key first
@@ -260,7 +275,7 @@ func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Recor
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
-		signersStatement(c.did))
+		c.s.keyLogStatement(c.did))
 	if err != nil {
 		return Page[*Record[T]]{}, fmt.Errorf("records: list %s: %w", c.nsid, err)
 	}
@@ -303,10 +318,17 @@ func (c *Collection[T]) checkHolds(ctx context.Context, id string, wrapped []byt
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
 	}
-	if kid == c.agent.RecipientKey().KeyID() || c.agent.PostQuantumKey() != nil && kid == c.agent.PostQuantumKey().KeyID() {
+	if pq := c.agent.PostQuantumKey(); pq != nil && kid == pq.KeyID() {
 		return nil
 	}
-	if _, err := c.s.current(ctx, c.agent); errors.Is(err, ErrKeyRetired) {
+	if kid == c.agent.RecipientKey().KeyID() {
+		if c.agent.PostQuantumKey() != nil {
+			// The agent publishes a post-quantum key: a grant without it is a downgrade.
+			return fmt.Errorf("%w: %s: its grant is wrapped with X25519 only, though the acting agent has a post-quantum key", ErrTampered, id)
+		}
+		return nil
+	}
+	if _, err := c.s.self(ctx, c.agent); errors.Is(err, ErrKeyRetired) {
 		return fmt.Errorf("%w: %s: its grant is for key %s, which the acting agent does not hold", ErrKeyRetired, id, kid)
 	}
 	return fmt.Errorf("%w: %s: its grant is for key %s, not the acting agent's", ErrTampered, id, kid)

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,23 +18,34 @@ type RotateOptions struct {
 
 	// Progress, if set, is called after each batch with the grants re-wrapped so far.
 	Progress func(rewrapped int)
+
+	// Compromised revokes the old keys instead of retiring them: nothing they signed is
+	// accepted any more, by this client or any other that follows the agent's key log, so a
+	// thief holding them can forge nothing. next must then have all new keys
+	// (old.NewKeys()). After re-wrapping, every record of the agent is sealed again under a
+	// new data key and signed with next (the old data keys may be known to the thief). That
+	// re-sealing vouches for the records as they are stored: a record the thief changed with
+	// the stolen key before the revocation keeps the change, so review what matters.
+	Compromised bool
 }
 
 // Rotated says what RotateKeys did.
 type Rotated struct {
-	Records int // the agent's own records whose grant was re-wrapped
-	Shared  int // records shared with the agent whose grant was re-wrapped
+	Records  int // the agent's own records whose grant was re-wrapped
+	Shared   int // records shared with the agent whose grant was re-wrapped
+	Resealed int // with Compromised: the agent's records sealed again under new data keys
 }
 
-// RotateKeys replaces an agent's encryption keys: next (from old.NewEncryptionKeys, or any
-// agent with the same DID) is published as the agent's keys, every grant wrapped for an old
-// key (the agent's own records and those shared with it) is re-wrapped for the new one in
-// batches of opts.BatchSize, and the old keys are marked retired in agent_keys, after which
-// nobody can wrap for them and processes still holding them get ErrKeyRetired.
+// RotateKeys replaces an agent's keys: it appends to the agent's key log an entry signed by
+// the old signing key that names next's keys (from old.NewKeys, or old.NewEncryptionKeys to
+// keep the signing key), publishes them, re-wraps every grant wrapped for an old key (the
+// agent's own records and those shared with it) for the new one in batches of
+// opts.BatchSize, and marks the old keys retired, after which nobody wraps for them and
+// processes still holding them get ErrKeyRetired. Every client following the agent's key log
+// accepts the new keys; what the old signing key signed before still verifies, unless
+// opts.Compromised revokes it.
 //
-// Content is not touched: rotation protects future reads against the loss of the old key
-// only if it was not compromised. After a compromise, re-key the records instead (Update
-// writes a new data key), since the old key could already have opened their data keys.
+// Content is not touched by a routine rotation. After a compromise, set opts.Compromised.
 // Stop processes that write with the old keys first. RotateKeys can be run again with the
 // same old and next to finish a rotation that was interrupted.
 func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts RotateOptions) (Rotated, error) {
@@ -53,19 +65,33 @@ func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts Ro
 		return done, err
 	}
 	if oldKeys.Recipient.Equal(nextKeys.Recipient) {
-		return done, &InputError{Field: "agents", Reason: "next has the same encryption key as old; make it with old.NewEncryptionKeys()"}
+		return done, &InputError{Field: "agents", Reason: "next has the same encryption key as old; make it with old.NewKeys()"}
 	}
-	did := string(oldKeys.DID)
-	reg, err := s.Agent(ctx, oldKeys.DID)
-	if err != nil {
+	if opts.Compromised && oldKeys.Verifying.Equal(nextKeys.Verifying) {
+		return done, &InputError{Field: "agents", Reason: "a compromised agent needs a new signing key too; make next with old.NewKeys()"}
+	}
+	if err := s.Init(ctx); err != nil {
 		return done, err
 	}
+	did := oldKeys.DID
+	v, err := s.fresh(ctx, did)
+	if err != nil {
+		return done, fmt.Errorf("records: rotate %s: %w", did, err)
+	}
 	// Publish next unless a previous run already did.
-	if checkCurrent(next, reg) != nil {
-		if err := checkCurrent(old, reg); err != nil {
-			return done, fmt.Errorf("records: rotate %s: the registered keys are neither old nor next: %w", did, err)
+	if !v.head().Keys.Equal(next.Keys()) {
+		if !v.head().Keys.Equal(old.Keys()) {
+			return done, fmt.Errorf("records: rotate %s: the agent's current keys are neither old nor next: %w", did, ErrKeyRetired)
 		}
-		if err := s.publish(ctx, &oldKeys, &nextKeys); err != nil {
+		change := crypto.KeyRotate
+		if opts.Compromised {
+			change = crypto.KeyRevoke
+		}
+		entry, err := old.KeyRotation(v.head(), next, change, nil, s.now())
+		if err != nil {
+			return done, fmt.Errorf("records: rotate %s: %w", did, err)
+		}
+		if err := s.publish(ctx, &oldKeys, &nextKeys, entry); err != nil {
 			return done, err
 		}
 	}
@@ -76,12 +102,12 @@ func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts Ro
 	to := nextKeys.recipient()
 	report := func() {
 		if opts.Progress != nil {
-			opts.Progress(done.Records + done.Shared)
+			opts.Progress(done.Records + done.Shared + done.Resealed)
 		}
 	}
 	// The agent's own records.
 	for {
-		n, err := s.rewrapOwn(ctx, old, did, oldIDs, to, opts.BatchSize)
+		n, err := s.rewrapOwn(ctx, old, string(did), oldIDs, to, opts.BatchSize)
 		done.Records += n
 		if err != nil {
 			return done, err
@@ -93,7 +119,7 @@ func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts Ro
 	}
 	// Records shared with the agent.
 	for {
-		n, err := s.rewrapShared(ctx, old, did, oldIDs, to, opts.BatchSize)
+		n, err := s.rewrapShared(ctx, old, string(did), oldIDs, to, opts.BatchSize)
 		done.Shared += n
 		if err != nil {
 			return done, err
@@ -103,23 +129,35 @@ func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts Ro
 			break
 		}
 	}
+	if opts.Compromised {
+		n, err := s.reseal(ctx, next, old.VerifyingKey().KeyID(), report)
+		done.Resealed += n
+		if err != nil {
+			return done, err
+		}
+	}
 	retire, args := keyIDArgs("UPDATE agent_keys SET retired_at = ? WHERE did = ? AND retired_at IS NULL AND key_id IN ", oldIDs)
-	if _, err := s.db.Run(ctx, d1.Statement{SQL: retire, Args: append([]any{s.timestamp(), did}, args...), Idempotent: true}); err != nil {
+	if _, err := s.db.Run(ctx, d1.Statement{SQL: retire, Args: append([]any{s.timestamp(), string(did)}, args...), Idempotent: true}); err != nil {
 		return done, fmt.Errorf("records: rotate %s: retire old keys: %w", did, err)
 	}
 	return done, nil
 }
 
-// publish makes next the agent's registered keys, keeping old in the key history.
-func (s *Store) publish(ctx context.Context, old, next *AgentKeys) error {
+// publish appends entry to the agent's key log and makes next its registered keys, keeping
+// old in the key history.
+func (s *Store) publish(ctx context.Context, old, next *AgentKeys, entry *crypto.KeyEntry) error {
 	did := string(old.DID)
 	var pq any
 	if next.PostQuantum != nil {
 		pq = next.PostQuantum.Bytes()
 	}
+	raw := entry.Marshal()
 	stmts := []d1.Statement{{
-		SQL:  "UPDATE agents SET public_key = ?, signing_key = ?, pq_key = ?, updated_at = ? WHERE did = ? AND public_key = ?",
-		Args: []any{next.Recipient.Bytes(), next.Verifying.Bytes(), pq, s.timestamp(), did, old.Recipient.Bytes()},
+		SQL:  "INSERT INTO agent_key_log (did, seq, entry, created_at) VALUES (?, ?, ?, ?)",
+		Args: []any{did, int64(entry.Seq), raw, s.timestamp()},
+	}, {
+		SQL:  "UPDATE agents SET public_key = ?, signing_key = ?, pq_key = ?, updated_at = ? WHERE did = ?",
+		Args: []any{next.Recipient.Bytes(), next.Verifying.Bytes(), pq, s.timestamp(), did},
 	}}
 	for _, k := range registeredKeys(next) {
 		stmts = append(stmts, d1.Statement{
@@ -127,17 +165,65 @@ func (s *Store) publish(ctx context.Context, old, next *AgentKeys) error {
 			Args: []any{k.id[:], did, k.kind, k.public, s.timestamp()},
 		})
 	}
-	_, err := s.write(ctx, stmts, func(ctx context.Context) (bool, error) {
-		a, err := s.Agent(ctx, old.DID)
-		if err != nil {
-			return false, err
+	committed := func(ctx context.Context) (bool, error) {
+		got, err := d1.QueryAll[d1.Hex](ctx, s.db, "SELECT hex(entry) FROM agent_key_log WHERE did = ? AND seq = ?", did, int64(entry.Seq))
+		return len(got) == 1 && bytes.Equal(got[0], raw), err
+	}
+	_, err := s.write(ctx, stmts, committed)
+	if d1.IsUniqueViolation(err) {
+		if ok, cerr := committed(ctx); cerr == nil && ok {
+			err = nil
+		} else {
+			return fmt.Errorf("%w: rotate %s: another rotation was published first; load the agent's current keys", ErrConflict, did)
 		}
-		return a.Recipient.Equal(next.Recipient), nil
-	})
+	}
 	if err != nil {
 		return fmt.Errorf("records: rotate %s: publish new keys: %w", did, err)
 	}
-	s.keys.put(did, next.Verifying)
+	if _, err := s.fresh(ctx, old.DID); err != nil {
+		return fmt.Errorf("records: rotate %s: %w", did, err)
+	}
+	return nil
+}
+
+// reseal seals every record of next's agent signed with the revoked signing key again, under
+// new data keys, signed with next: see RotateOptions.Compromised.
+func (s *Store) reseal(ctx context.Context, next *crypto.Agent, revoked crypto.KeyID, report func()) (int, error) {
+	did := next.DID()
+	type row struct{ Collection, RKey string }
+	done := 0
+	for {
+		rows, err := d1.QueryAll[row](ctx, s.db, "SELECT collection, rkey FROM records WHERE did = ? AND substr(signature, 2, 16) = ? ORDER BY id LIMIT 100", did, revoked[:])
+		if err != nil {
+			return done, fmt.Errorf("records: rotate %s: %w", did, err)
+		}
+		if len(rows) == 0 {
+			return done, nil
+		}
+		for _, r := range rows {
+			c, err := NewCollection[[]byte](s, next, NSID(r.Collection), CollectionOptions[[]byte]{Codec: rawCodec{}})
+			if err != nil {
+				return done, fmt.Errorf("%w: rotate %s: record %s/%s: %w", ErrTampered, did, r.Collection, r.RKey, err)
+			}
+			c.resealing = revoked
+			_, err = c.rewrite(ctx, RecordKey(r.RKey), anyVersion, func(cur *current[[]byte]) ([]byte, []DID, error) {
+				return cur.rec.Value, cur.access, nil
+			}, nil)
+			if err != nil {
+				return done, fmt.Errorf("records: rotate %s: reseal %s/%s: %w", did, r.Collection, r.RKey, err)
+			}
+			done++
+		}
+		report()
+	}
+}
+
+// rawCodec passes a record's encoded value through unchanged.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v []byte) ([]byte, error) { return v, nil }
+func (rawCodec) Unmarshal(data []byte, v *[]byte) error {
+	*v = append([]byte(nil), data...)
 	return nil
 }
 

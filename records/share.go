@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
-	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
 )
 
-// Share lets the registered agent with grants the current version of one of the acting agent's
-// records: the record's data key is unwrapped and wrapped again for that agent's registered key,
-// and stored as a shared_records row. Later updates re-wrap it for every recipient. Sharing
-// with an unknown agent is ErrUnknownAgent; sharing again is harmless.
+// Share lets the agent with read the record: it writes a new version of one of the acting
+// agent's private records, under a new data key wrapped for the agents on the current
+// version's signed access list and for with, whose signed access list adds with. The current
+// version is opened and verified first (a replayed or altered version is refused, never
+// passed on), and with's keys are those of its verified key log (trusted on first use, or
+// pinned). Later updates keep with on the list. Sharing with an unknown agent is
+// ErrUnknownAgent; sharing again is harmless and writes nothing.
 func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) (err error) {
 	defer func(start time.Time) { c.emit(ctx, "share", rkey, start, err) }(time.Now())
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
@@ -28,83 +31,36 @@ func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) (er
 	if err := c.ready(ctx); err != nil {
 		return err
 	}
-	ref := c.ref(rkey)
-	id := ref.ID()
-	for attempt := 1; ; attempt++ {
-		rs, err := c.s.db.Batch(ctx,
-			d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
-			d1.Statement{SQL: agentSelect + " WHERE did = ?", Args: []any{string(with)}})
-		if err != nil {
-			return fmt.Errorf("records: share %s: %w", id, err)
-		}
-		row, err := d1.CollectOne[recordRow](rs[0])
-		if errors.Is(err, d1.ErrNoRows) {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
-		} else if err != nil {
-			return err
-		}
-		if row.Public != 0 {
-			return &InputError{Field: "record", Reason: id + " is public: every agent can read it without a share"}
-		}
-		arow, err := d1.CollectOne[agentRow](rs[1])
-		if errors.Is(err, d1.ErrNoRows) {
-			return fmt.Errorf("%w: %s", ErrUnknownAgent, with)
-		} else if err != nil {
-			return err
-		}
-		recipient, err := arow.agent()
-		if err != nil {
-			return err
-		}
-		if err := checkKeyID(row.EncryptedDek, row.KeyID); err != nil {
-			return fmt.Errorf("records: share %s: %w", id, err)
-		}
-		grant, err := c.agent.Rewrap(c.context(ref, uint64(row.Version)), row.EncryptedDek, recipient.recipient())
-		if err != nil {
-			if errors.Is(err, crypto.ErrDecrypt) {
-				return fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
-			}
-			return fmt.Errorf("records: share %s: %w", id, err)
-		}
-		rs, err = c.s.db.Batch(ctx,
-			d1.Statement{
-				SQL: `INSERT INTO shared_records (record_id, recipient_did, encrypted_dek, shared_at, version, key_id)
-SELECT ?, ?, unhex(?), ?, ?, unhex(?) WHERE EXISTS (SELECT 1 FROM records WHERE id = ? AND version = ?)
-ON CONFLICT (record_id, recipient_did) DO UPDATE SET encrypted_dek = excluded.encrypted_dek, shared_at = excluded.shared_at,
-  version = excluded.version, key_id = excluded.key_id`,
-				Args:       []any{id, string(with), d1.Hex(grant.WrappedKey), c.s.timestamp(), row.Version, d1.Hex(grant.KeyID[:]), id, row.Version},
-				Idempotent: true,
-			},
-			d1.Statement{SQL: "SELECT version FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(with)}})
-		if err != nil {
-			return fmt.Errorf("records: share %s: %w", id, err)
-		}
-		v, err := d1.CollectOne[int64](rs[1])
-		if err == nil && v == row.Version {
-			return nil
-		}
-		if attempt >= c.s.attempts() {
-			return fmt.Errorf("%w: %s kept changing while it was being shared", ErrConflict, id)
-		}
-		// The record was updated (or deleted) between the read and the write: read it again.
+	id := c.ref(rkey).ID()
+	if _, err := c.s.fresh(ctx, with); err != nil {
+		return fmt.Errorf("records: share %s with %s: %w", id, with, err)
 	}
+	_, err = c.rewrite(ctx, rkey, anyVersion, func(cur *current[T]) (T, []DID, error) {
+		if cur.rec.Public {
+			return cur.rec.Value, nil, &InputError{Field: "record", Reason: id + " is public: every agent can read it without a share"}
+		}
+		if slices.Contains(cur.access, with) {
+			return cur.rec.Value, nil, errNothingToDo
+		}
+		return cur.rec.Value, append(slices.Clone(cur.access), with), nil
+	}, nil)
+	if errors.Is(err, errNothingToDo) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("records: share %s: %w", id, err)
+	}
+	return nil
 }
 
-// UnshareOptions tunes Unshare.
-type UnshareOptions struct {
-	// KeepKey only deletes the grant, without re-keying the record. The revoked agent can
-	// then no longer read the record through d1seal, but it may have kept the data key of the
-	// current version, which still opens the stored ciphertext. The default re-keys.
-	KeepKey bool
-}
-
-// Unshare revokes with's access to one of the acting agent's records. By default it re-keys
-// the record in the same atomic request: a new version under a new data key, wrapped for the
-// remaining recipients only, so that the revoked agent cannot open the current version even
-// with a data key it kept. What revocation cannot undo: what the agent already read or
-// stored, and old versions wherever they survive (backups, D1 Time Travel, exports).
-// Unsharing a record that is not shared with the agent is not an error.
-func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID, opts UnshareOptions) (err error) {
+// Unshare revokes with's access to one of the acting agent's records: it writes a new version
+// under a new data key, wrapped only for the agents left on the signed access list, and
+// deletes with's grant in the same atomic request, so that the revoked agent cannot open the
+// new version even with a data key it kept. What revocation cannot undo: what the agent
+// already read or stored, and old versions wherever they survive (backups, D1 Time Travel,
+// exports). Unsharing a record that is not shared with the agent writes nothing (a grant row
+// the database holds for it outside the access list is deleted).
+func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID) (err error) {
 	defer func(start time.Time) { c.emit(ctx, "unshare", rkey, start, err) }(time.Now())
 	if _, err := ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
@@ -116,36 +72,14 @@ func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID, o
 		return err
 	}
 	id := c.ref(rkey).ID()
-	revoke := d1.Statement{SQL: "DELETE FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(with)}, Idempotent: true}
-	if opts.KeepKey {
-		if _, err := c.s.db.Run(ctx, revoke); err != nil {
-			return fmt.Errorf("records: unshare %s: %w", id, err)
-		}
-		return nil
-	}
-	var notShared bool
-	_, err = c.rewrite(ctx, rkey, anyVersion, func(cur *current[T]) (T, []*Agent, error) {
-		keep := make([]*Agent, 0, len(cur.recipients))
-		notShared = true
-		for _, a := range cur.recipients {
-			if a.DID == with {
-				notShared = false
-				continue
-			}
-			keep = append(keep, a)
-		}
-		if notShared {
+	_, err = c.rewrite(ctx, rkey, anyVersion, func(cur *current[T]) (T, []DID, error) {
+		if !slices.Contains(cur.access, with) {
 			return cur.rec.Value, nil, errNothingToDo
 		}
-		return cur.rec.Value, keep, nil
-	}, func(cur *current[T], w *version) []d1.Statement {
-		return []d1.Statement{{
-			SQL:  "DELETE FROM shared_records WHERE record_id = ? AND recipient_did = ? AND EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)",
-			Args: []any{id, string(with), id, w.writeID},
-		}}
-	})
+		return cur.rec.Value, slices.DeleteFunc(slices.Clone(cur.access), func(d DID) bool { return d == with }), nil
+	}, nil)
 	if errors.Is(err, errNothingToDo) {
-		return nil
+		_, err = c.s.db.Run(ctx, d1.Statement{SQL: "DELETE FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(with)}, Idempotent: true})
 	}
 	if err != nil {
 		return fmt.Errorf("records: unshare %s: %w", id, err)
@@ -178,8 +112,8 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 	rs, err := c.s.db.Batch(ctx,
 		d1.Statement{SQL: "SELECT " + cols + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",
 			Args: append(args, limit+1)},
-		d1.Statement{SQL: "SELECT k.did, k.key_id, k.public_key FROM agent_keys k WHERE k.kind = 'ed25519' AND k.did IN (SELECT r.did FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did = ? AND r.collection = ?)",
-			Args: []any{string(c.did), string(c.nsid)}})
+		d1.Statement{SQL: "SELECT did, seq, hex(entry) AS entry FROM agent_key_log WHERE did IN (SELECT r.did FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + ") ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1),
+			Args: args})
 	if err != nil {
 		return Page[*Record[T]]{}, fmt.Errorf("records: shared with %s: %w", c.did, err)
 	}

@@ -50,35 +50,35 @@ func TestShareOpenUpdateUnshare(t *testing.T) {
 	got, err = cc.Open(ctx, r.Ref)
 	require.NoError(t, err)
 	assert.Equal(t, "ship on monday", got.Value.Body)
-	assert.Equal(t, uint64(2), got.Version)
+	assert.Equal(t, uint64(4), got.Version, "each share wrote a version (2, 3), the update the fourth")
+	assert.Equal(t, []records.DID{"did:plc:bob", "did:plc:carol"}, got.SharedWith)
 
-	// Bob keeps the data key of version 2 before he is revoked.
+	// Bob keeps the data key of version 4 before he is revoked.
 	row := rawRecord(t, e.db, r.Ref.ID())
 	grant, err := d1.QueryOne[[]byte](ctx, e.db, "SELECT encrypted_dek FROM shared_records WHERE record_id = ? AND recipient_did = 'did:plc:bob'", r.Ref.ID())
 	require.NoError(t, err)
-	rc2 := crypto.RecordContext{DID: "did:plc:alice", Collection: "agent.memory.note", RKey: string(r.Ref.RKey), Version: 2}
+	rc2 := crypto.RecordContext{DID: "did:plc:alice", Collection: "agent.memory.note", RKey: string(r.Ref.RKey), Version: 4}
 	keptKey, err := bob.Unwrap(rc2, grant)
 	require.NoError(t, err)
 	_, err = keptKey.Open(row.envelope(), alice.VerifyingKey())
-	require.NoError(t, err, "the kept key opens version 2")
+	require.NoError(t, err, "the kept key opens version 4")
 
-	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:bob", records.UnshareOptions{}))
+	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:bob"))
 	_, err = cb.Open(ctx, r.Ref)
 	assert.ErrorIs(t, err, records.ErrNotShared)
 	row = rawRecord(t, e.db, r.Ref.ID())
-	assert.Equal(t, int64(3), row.version, "unshare re-keyed the record")
+	assert.Equal(t, int64(5), row.version, "unshare re-keyed the record")
 	_, err = keptKey.Open(row.envelope(), alice.VerifyingKey())
 	assert.ErrorIs(t, err, crypto.ErrDecrypt, "the kept key does not open the re-keyed version")
 	got, err = cc.Open(ctx, r.Ref)
 	require.NoError(t, err, "the remaining recipient still reads it")
 	assert.Equal(t, "ship on monday", got.Value.Body)
-	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:bob", records.UnshareOptions{}), "unsharing again is harmless")
+	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:bob"), "unsharing again is harmless")
 
-	// Without re-keying, the grant goes but the version stays.
-	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:carol", records.UnshareOptions{KeepKey: true}))
+	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:carol"))
 	_, err = cc.Open(ctx, r.Ref)
 	assert.ErrorIs(t, err, records.ErrNotShared)
-	assert.Equal(t, int64(3), rawRecord(t, e.db, r.Ref.ID()).version)
+	assert.Equal(t, int64(6), rawRecord(t, e.db, r.Ref.ID()).version)
 
 	// Deleting the record deletes its shares in the same request.
 	require.NoError(t, ca.Share(ctx, r.Ref.RKey, "did:plc:bob"))

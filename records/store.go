@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,6 +35,25 @@ type StoreOptions struct {
 	// least this many. Default DefaultTrackedRecords (about 100 bytes each).
 	TrackedRecords int
 
+	// Trust keeps what this client trusts about agents' keys, outside the database: keys
+	// pinned with Store.Pin and key logs verified so far. Default NewMemoryTrust(), which
+	// forgets on exit; services and tools use OpenTrustFile so that a key change without a
+	// signed rotation is caught across restarts.
+	Trust TrustStore
+
+	// RequirePinned refuses every agent whose keys were not pinned (Store.Pin) instead of
+	// trusting them on first use. The acting agent of a Collection trusts its own keys.
+	RequirePinned bool
+
+	// State keeps the versions and deletions this Store has seen, so that a database replaying
+	// an old version or a deleted record is caught after a restart too (ErrRollback). Default:
+	// memory only (TrackedRecords records). OpenStateFile keeps them in a file.
+	State StateStore
+
+	// Logger receives warnings about what the database holds but this client ignores (grant
+	// rows outside a record's signed access list). Default: none.
+	Logger *slog.Logger
+
 	// EmitEvents records one event per repository operation (type "records.<op>", outcome
 	// "ok" or "error", duration, collection and record key in the context) for the acting
 	// agent. Event writes that fail are ignored: observability never fails an operation.
@@ -53,12 +73,19 @@ type Store struct {
 	schema *migrations.Initializer // nil with ManualSchema
 
 	versions *highWater
-	keys     keyCache
+	trust    *trustCache
+
+	chainsMu sync.Mutex
+	chains   map[DID]*eventChain // heads of the event logs this Store writes
 }
 
 // NewStore returns a store over db. It sends nothing until first used.
 func NewStore(db *d1.Client, opts StoreOptions) *Store {
-	s := &Store{db: db, opts: opts, now: opts.Now, tids: opts.Clock, events: NewEventIDSource(), versions: newHighWater(opts.TrackedRecords / 2)}
+	s := &Store{db: db, opts: opts, now: opts.Now, tids: opts.Clock, events: NewEventIDSource(), versions: newHighWater(opts.TrackedRecords/2, opts.State)}
+	s.trust = &trustCache{store: opts.Trust, requirePinned: opts.RequirePinned, agents: map[DID]*verifiedAgent{}}
+	if s.trust.store == nil {
+		s.trust.store = NewMemoryTrust()
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -91,6 +118,20 @@ func (s *Store) Init(ctx context.Context) error {
 	return nil
 }
 
+// see remembers that version v of id was read or written. A state store that cannot save is
+// reported to the Logger, not to the caller: the read or write itself succeeded.
+func (s *Store) see(id string, v uint64) {
+	if err := s.versions.see(id, v); err != nil {
+		s.warn("records: remember version", "record", id, "error", err)
+	}
+}
+
+func (s *Store) warn(msg string, args ...any) {
+	if s.opts.Logger != nil {
+		s.opts.Logger.Warn(msg, args...)
+	}
+}
+
 func (s *Store) timestamp() string { return formatTime(s.now()) }
 
 // timeLayout is how the store writes times: RFC 3339 in UTC with a fixed nine-digit fraction,
@@ -101,9 +142,10 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// highWater remembers, per record, the highest version this process has seen, so that a
-// database that serves an older (validly signed) version of a record after a newer one was
-// read or written is caught: see ErrRollback.
+// highWater remembers, per record, the highest version this process has seen and whether it
+// deleted the record, so that a database that serves an older (validly signed) version of a
+// record after a newer one was read or written, or serves a record this client deleted, is
+// caught: see ErrRollback. With a StateStore, what it learns outlives the process.
 //
 // A read is compared only with what was known before its request was sent (mark), never with
 // a version some other goroutine wrote while the read was in flight: its answer may predate
@@ -112,27 +154,31 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 // Memory is bounded: records live in two generations of at most limit entries each; when the
 // current one fills up it becomes the previous one and the older is dropped, and a record used
 // again moves to the current one. So the most recently used records (at least limit, at most
-// twice as many) are protected, and a process that touches millions of records does not grow
-// without end.
+// twice as many) are protected in memory; the StateStore, when set, answers for the others.
 type highWater struct {
 	mu        sync.Mutex
 	clock     uint64
 	cur, prev map[string]*seen
 	limit     int
+	state     StateStore // nil: memory only
 }
 
 // seen is the last few versions of a record this process saw, with the clock when each was
-// seen, oldest first; versions increase along the list.
+// seen, oldest first; versions increase along the list (a deletion may repeat the version
+// before it).
 type seen struct {
-	list [4]struct{ version, at uint64 }
-	n    int
+	list [4]struct {
+		version, at uint64
+		deleted     bool
+	}
+	n int
 }
 
-func newHighWater(limit int) *highWater {
+func newHighWater(limit int, state StateStore) *highWater {
 	if limit <= 0 {
 		limit = DefaultTrackedRecords / 2
 	}
-	return &highWater{cur: map[string]*seen{}, limit: limit}
+	return &highWater{cur: map[string]*seen{}, limit: limit, state: state}
 }
 
 // DefaultTrackedRecords is how many records a Store remembers versions of by default.
@@ -153,54 +199,117 @@ func (h *highWater) lookup(id string) *seen {
 	return h.prev[id]
 }
 
-// check reports whether version v, read by a request sent at mark, is at least every version
-// of id seen before that mark.
-func (h *highWater) check(id string, v, mark uint64) bool {
+// check returns nil if version v of id, read by a request sent at mark, is at least every
+// version of id seen before that mark and newer than any deletion of it, or an error matching
+// ErrRollback.
+func (h *highWater) check(id string, v, mark uint64) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	s := h.lookup(id)
-	if s == nil {
-		return true
-	}
-	for i := s.n - 1; i >= 0; i-- {
-		if s.list[i].at < mark {
-			return v >= s.list[i].version
+	if s != nil {
+		defer h.mu.Unlock()
+		for i := s.n - 1; i >= 0; i-- {
+			e := s.list[i]
+			if e.at >= mark {
+				continue
+			}
+			if e.deleted && v <= e.version {
+				return fmt.Errorf("%w: %s at version %d, which this client deleted (at version %d)", ErrRollback, id, v, e.version)
+			}
+			if v < e.version {
+				return fmt.Errorf("%w: %s at version %d, after version %d was seen", ErrRollback, id, v, e.version)
+			}
+			return nil
 		}
+		return nil
 	}
-	return true
+	h.mu.Unlock()
+	if h.state == nil {
+		return nil
+	}
+	st, ok, err := h.state.LoadState(id)
+	if err != nil {
+		return fmt.Errorf("records: state store: %w", err)
+	}
+	switch {
+	case !ok:
+	case st.Deleted && v <= st.Version:
+		return fmt.Errorf("%w: %s at version %d, which this client deleted (at version %d)", ErrRollback, id, v, st.Version)
+	case v < st.Version:
+		return fmt.Errorf("%w: %s at version %d, after version %d was seen", ErrRollback, id, v, st.Version)
+	}
+	return nil
+}
+
+// known returns the latest that is known of id, from memory or the state store.
+func (h *highWater) known(id string) (RecordState, bool) {
+	h.mu.Lock()
+	if s := h.lookup(id); s != nil && s.n > 0 {
+		e := s.list[s.n-1]
+		h.mu.Unlock()
+		return RecordState{ID: id, Version: e.version, Deleted: e.deleted}, true
+	}
+	h.mu.Unlock()
+	if h.state == nil {
+		return RecordState{}, false
+	}
+	st, ok, err := h.state.LoadState(id)
+	return st, ok && err == nil
 }
 
 // see records that version v of id was read or written.
-func (h *highWater) see(id string, v uint64) {
+func (h *highWater) see(id string, v uint64) error { return h.record(RecordState{ID: id, Version: v}) }
+
+// deleted records that this client deleted id, last seen at version v (0 if unknown).
+func (h *highWater) deleted(id string, v uint64) error {
+	return h.record(RecordState{ID: id, Version: v, Deleted: true})
+}
+
+func (h *highWater) record(states ...RecordState) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	var changed []RecordState
+	for _, st := range states {
+		if st, ok := h.remember(st); ok {
+			changed = append(changed, st)
+		}
+	}
+	h.mu.Unlock()
+	if h.state == nil || len(changed) == 0 {
+		return nil
+	}
+	if err := h.state.SaveState(changed...); err != nil {
+		return fmt.Errorf("records: state store: %w", err)
+	}
+	return nil
+}
+
+// remember adds st to memory and returns it as remembered (a deletion takes the highest
+// version seen) and whether it is news.
+func (h *highWater) remember(st RecordState) (RecordState, bool) {
 	h.clock++
-	s := h.cur[id]
+	s := h.cur[st.ID]
 	if s == nil {
-		if s = h.prev[id]; s != nil {
-			delete(h.prev, id)
+		if s = h.prev[st.ID]; s != nil {
+			delete(h.prev, st.ID)
 		} else {
 			s = &seen{}
 		}
 		if len(h.cur) >= h.limit {
 			h.prev, h.cur = h.cur, map[string]*seen{}
 		}
-		h.cur[id] = s
+		h.cur[st.ID] = s
 	}
-	if s.n > 0 && s.list[s.n-1].version >= v {
-		return
+	if s.n > 0 {
+		last := RecordState{ID: st.ID, Version: s.list[s.n-1].version, Deleted: s.list[s.n-1].deleted}
+		st = merge(last, st)
+		if st == last {
+			return st, false
+		}
 	}
 	if s.n == len(s.list) {
 		copy(s.list[:], s.list[1:])
 		s.n--
 	}
-	s.list[s.n].version, s.list[s.n].at = v, h.clock
+	s.list[s.n].version, s.list[s.n].at, s.list[s.n].deleted = st.Version, h.clock, st.Deleted
 	s.n++
-}
-
-func (h *highWater) forget(id string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.cur, id)
-	delete(h.prev, id)
+	return st, true
 }

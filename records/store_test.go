@@ -47,9 +47,7 @@ func (e *env) agent(t testing.TB, did string) *crypto.Agent {
 	t.Helper()
 	a, err := crypto.GenerateAgent(did, crypto.GenerateOptions{})
 	require.NoError(t, err)
-	keys, err := records.PublicKeys(a)
-	require.NoError(t, err)
-	_, err = e.store.RegisterAgent(context.Background(), keys, []byte(`{"role":"test"}`))
+	_, err = e.store.RegisterAgent(context.Background(), a, []byte(`{"role":"test"}`))
 	require.NoError(t, err)
 	return a
 }
@@ -187,13 +185,11 @@ func TestAgentsRegistry(t *testing.T) {
 	assert.JSONEq(t, `{"role":"test"}`, string(a.Metadata))
 
 	// Registering the same keys again is harmless; other keys for the DID are refused.
-	keys, _ := records.PublicKeys(alice)
-	_, err = e.store.RegisterAgent(ctx, keys, nil)
+	_, err = e.store.RegisterAgent(ctx, alice, nil)
 	require.NoError(t, err)
 	impostor, err := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
 	require.NoError(t, err)
-	ikeys, _ := records.PublicKeys(impostor)
-	_, err = e.store.RegisterAgent(ctx, ikeys, nil)
+	_, err = e.store.RegisterAgent(ctx, impostor, nil)
 	assert.ErrorIs(t, err, records.ErrAgentExists)
 
 	_, err = e.store.Agent(ctx, "did:plc:nobody")
@@ -213,7 +209,7 @@ func TestAgentsRegistry(t *testing.T) {
 	_, err = notes(t, e, stranger).Create(ctx, note{})
 	assert.True(t, errors.Is(err, records.ErrUnknownAgent), "got %v", err)
 	_, err = notes(t, e, impostor).Create(ctx, note{})
-	assert.ErrorIs(t, err, records.ErrKeyRetired, "keys that are not the registered ones cannot write")
+	assert.ErrorIs(t, err, records.ErrUntrusted, "keys that are not in the agent's key log cannot write")
 }
 
 func TestCreateMany(t *testing.T) {

@@ -76,9 +76,7 @@ func (e *env) agent(t testing.TB, did string) *crypto.Agent {
 	t.Helper()
 	a, err := crypto.GenerateAgent(did, crypto.GenerateOptions{})
 	require.NoError(t, err)
-	keys, err := records.PublicKeys(a)
-	require.NoError(t, err)
-	_, err = e.store.RegisterAgent(context.Background(), keys, nil)
+	_, err = e.store.RegisterAgent(context.Background(), a, nil)
 	require.NoError(t, err)
 	return a
 }

@@ -246,11 +246,11 @@ func TestKeysPassphrasesAndPlaintextNeverShown(t *testing.T) {
 	// Key files: the passphrase and the keys inside.
 	alice, err := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
 	require.NoError(t, err)
-	file, err := crypto.MarshalKeyFile(alice, []byte(pass), crypto.KeyFileOptions{Time: 1, MemoryKiB: 1024, Threads: 1})
+	file, err := crypto.MarshalKeyFile(alice, []byte(pass), crypto.KeyFileOptions{Time: crypto.MinKeyFileTime, MemoryKiB: crypto.MinKeyFileMemory, Threads: 1})
 	require.NoError(t, err)
 	x, seed := keyFileSecrets(t, file, []byte(pass))
 	path := filepath.Join(t.TempDir(), "alice.key")
-	require.NoError(t, crypto.WriteKeyFile(path, alice, []byte(pass), crypto.KeyFileOptions{Time: 1, MemoryKiB: 1024, Threads: 1}))
+	require.NoError(t, crypto.WriteKeyFile(path, alice, []byte(pass), crypto.KeyFileOptions{Time: crypto.MinKeyFileTime, MemoryKiB: crypto.MinKeyFileMemory, Threads: 1}))
 	for i, p := range [][]byte{[]byte(pass + "x"), []byte(pass[:len(pass)-1]), nil} {
 		_, err := crypto.ParseKeyFile(file, p)
 		s.value(fmt.Sprint("wrong passphrase ", i), err)
@@ -293,9 +293,7 @@ func TestKeysPassphrasesAndPlaintextNeverShown(t *testing.T) {
 	db := client(t, srv, id, d1.Options{Logger: debugLogger(s), OnRequest: func(ri d1.RequestInfo) { s.value("request info", ri) }})
 	store := records.NewStore(db, records.StoreOptions{EmitEvents: true})
 	e := &env{srv: srv, db: db, store: store}
-	keys, err := records.PublicKeys(loaded)
-	require.NoError(t, err)
-	_, err = store.RegisterAgent(ctx, keys, nil)
+	_, err = store.RegisterAgent(ctx, loaded, nil)
 	require.NoError(t, err)
 	e.agent(t, "did:plc:bob")
 	c := notes(t, store, loaded)
@@ -330,9 +328,9 @@ func TestKeysPassphrasesAndPlaintextNeverShown(t *testing.T) {
 		require.NoError(t, err)
 		_, err = wrongType.Get(ctx, r3.Ref.RKey)
 		s.value("wrong type", err)
-		s.value("unshare tampered", c.Unshare(ctx, r.Ref.RKey, "did:plc:bob", records.UnshareOptions{}))
+		s.value("unshare tampered", c.Unshare(ctx, r.Ref.RKey, "did:plc:bob"))
 		require.NoError(t, c.Share(ctx, r3.Ref.RKey, "did:plc:bob"))
-		require.NoError(t, c.Unshare(ctx, r3.Ref.RKey, "did:plc:bob", records.UnshareOptions{}))
+		require.NoError(t, c.Unshare(ctx, r3.Ref.RKey, "did:plc:bob"))
 		var n int
 		for ev, err := range store.AllEvents(ctx, records.EventQuery{}) {
 			s.value("event", ev)

@@ -371,12 +371,15 @@ func soakOp(ctx context.Context, rng *mrand.Rand, i int, c *records.Collection[n
 				return fmt.Errorf("share %s with %s: %w", r.key, to, err)
 			}
 			r.mu.Lock()
+			if !r.shared[to] {
+				r.rekeys++ // a share writes a version whose signed access list adds the agent
+			}
 			r.shared[to], r.revoked[to] = true, false
 			r.mu.Unlock()
 			stats.add("share", true)
 			return nil
 		}
-		err := c.Unshare(ctx, r.key, to, records.UnshareOptions{})
+		err := c.Unshare(ctx, r.key, to)
 		if errors.Is(err, records.ErrConflict) {
 			stats.add("unshare", false)
 			return nil

@@ -124,15 +124,11 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if *meta != "" {
 			md = json.RawMessage(*meta)
 		}
-		keys, err := records.PublicKeys(a)
-		if err != nil {
-			return err
-		}
 		db, err := e.open(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := records.NewStore(db.Client, records.StoreOptions{}).RegisterAgent(ctx, keys, md); err != nil {
+		if _, err := records.NewStore(db.Client, records.StoreOptions{}).RegisterAgent(ctx, a, md); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "registered %s\n", a)

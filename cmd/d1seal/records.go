@@ -133,7 +133,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 		if sub == "share" {
 			err = c.Share(ctx, records.RecordKey(rkey), records.DID(with))
 		} else {
-			err = c.Unshare(ctx, records.RecordKey(rkey), records.DID(with), records.UnshareOptions{})
+			err = c.Unshare(ctx, records.RecordKey(rkey), records.DID(with))
 		}
 		if err != nil {
 			return err

@@ -3,8 +3,8 @@
 //   - sealed records: Collection.CreateMany seals thousands of notes in parallel and writes
 //     them in as few atomic requests as D1's limits allow;
 //
-//   - a SQL file: d1.Client.Import runs a file through D1's upload-and-ingest import, here an
-//     events log carried over from another system (events are metadata, stored in clear).
+//   - a SQL file: d1.Client.Import runs a file through D1's upload-and-ingest import, here a
+//     crawl log carried over from another system into a table of the application's own.
 //
 //     go run ./examples/bulkimport
 package main
@@ -43,7 +43,7 @@ func main() {
 	}
 }
 
-// run writes `notes` sealed records, then imports a SQL file of `logged` events.
+// run writes `notes` sealed records, then imports a SQL file of `logged` crawl log rows.
 func run(ctx context.Context, w io.Writer, dir string, notes, logged int) error {
 	var requests atomic.Int64
 	db, err := d1seal.Open(ctx, d1seal.Options{
@@ -64,11 +64,7 @@ func run(ctx context.Context, w io.Writer, dir string, notes, logged int) error 
 	if err != nil {
 		return err
 	}
-	keys, err := records.PublicKeys(agent)
-	if err != nil {
-		return err
-	}
-	if _, err := store.RegisterAgent(ctx, keys, json.RawMessage(`{"job":"bulk import"}`)); err != nil {
+	if _, err := store.RegisterAgent(ctx, agent, json.RawMessage(`{"job":"bulk import"}`)); err != nil {
 		return err
 	}
 	did := records.DID(agent.DID())
@@ -105,7 +101,8 @@ func run(ctx context.Context, w io.Writer, dir string, notes, logged int) error 
 	}
 	fmt.Fprintf(w, "   rows in D1: %d; first note opens to %q\n", stored, first.Items[0].Value.Text)
 
-	// 2. A SQL file through D1's import: an events log exported from another system.
+	// 2. A SQL file through D1's import: a crawl log exported from another system, into a table
+	// of the application's own (the events table holds only events signed by their agents).
 	path := filepath.Join(dir, "events-import.sql")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -114,7 +111,7 @@ func run(ctx context.Context, w io.Writer, dir string, notes, logged int) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n2. importing %s (%d bytes, %d INSERT statements)\n", path, size, logged)
+	fmt.Fprintf(w, "\n2. importing %s (%d bytes, a CREATE TABLE and %d INSERT statements)\n", path, size, logged)
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -141,23 +138,18 @@ func run(ctx context.Context, w io.Writer, dir string, notes, logged int) error 
 	}
 	fmt.Fprintf(w, "   D1 ran %d statements; undo point (Time Travel bookmark) %s\n", info.NumQueries, info.Bookmark)
 
-	// The imported rows are ordinary events: the records package queries them.
-	var errs, total int
-	for ev, err := range store.AllEvents(ctx, records.EventQuery{Agent: did, Limit: 1000}) {
-		if err != nil {
-			return err
-		}
-		total++
-		if ev.Outcome == "error" {
-			errs++
-		}
+	// The imported rows are plain rows: any SQL reads them.
+	type count struct{ Total, Errors int }
+	n, err := d1.QueryOne[count](ctx, db.Client, "SELECT count(*) AS total, count(*) FILTER (WHERE outcome = 'error') AS errors FROM crawl_log WHERE agent_did = ?", string(did))
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "   events of the importer now in D1: %d (%d with outcome error)\n", total, errs)
+	fmt.Fprintf(w, "   crawl_log rows of the importer now in D1: %d (%d with outcome error)\n", n.Total, n.Errors)
 	return nil
 }
 
-// writeEventsSQL writes n INSERT statements into the events table for agent, as another
-// system's export would hold them, and returns the file's size. Values are made here, so
+// writeEventsSQL writes a crawl_log table and n INSERT statements into it for agent, as
+// another system's export would hold them, and returns the file's size. Values are made here, so
 // quoting them is safe; never build SQL from untrusted text this way.
 func writeEventsSQL(path string, agent records.DID, n int) (int64, error) {
 	f, err := os.Create(path)
@@ -169,12 +161,13 @@ func writeEventsSQL(path string, agent records.DID, n int) (int64, error) {
 	ids := records.NewEventIDSource()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	fmt.Fprintln(bw, "CREATE TABLE IF NOT EXISTS crawl_log (id TEXT PRIMARY KEY, agent_did TEXT NOT NULL, event_type TEXT NOT NULL, outcome TEXT NOT NULL, timestamp TEXT NOT NULL, duration_ms INTEGER, session_id TEXT, context TEXT);")
 	for i := range n {
 		outcome := "ok"
 		if i%50 == 49 {
 			outcome = "error"
 		}
-		fmt.Fprintf(bw, "INSERT INTO events (id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, context) VALUES (%s, %s, %s, %s, %s, %d, %s, %s);\n",
+		fmt.Fprintf(bw, "INSERT INTO crawl_log (id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, context) VALUES (%s, %s, %s, %s, %s, %d, %s, %s);\n",
 			q(ids.Next().String()), q(string(agent)), q("crawler.fetch"), q(outcome),
 			q(t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano)), 100+i%900,
 			q(fmt.Sprintf("legacy-%d", i/100)), q(fmt.Sprintf(`{"page":%d}`, i)))

@@ -28,9 +28,9 @@ func TestBulkImport(t *testing.T) {
 		reqs, _ := strconv.Atoi(progress[2][2])
 		assert.LessOrEqual(t, reqs, 6, "CreateMany batches: a few requests, not one per note")
 		assert.Contains(t, s, `rows in D1: 1200; first note opens to "observation 1 of the crawl"`)
-		assert.Regexp(t, `importing .*events-import.sql \(\d+ bytes, 600 INSERT statements\)`, s)
+		assert.Regexp(t, `importing .*events-import.sql \(\d+ bytes, a CREATE TABLE and 600 INSERT statements\)`, s)
 		assert.Regexp(t, `uploading +(\d+) / \d+ bytes\n   ingesting\n   complete\n`, s)
-		assert.Contains(t, s, "D1 ran 600 statements")
-		assert.Contains(t, s, "events of the importer now in D1: 600 (12 with outcome error)")
+		assert.Contains(t, s, "D1 ran 601 statements")
+		assert.Contains(t, s, "crawl_log rows of the importer now in D1: 600 (12 with outcome error)")
 	}
 }

@@ -79,13 +79,22 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 			Context: ctxJSON(`{"tool":"shell.exec"}`), Error: ctxJSON(`{"kind":"policy","rule":"no shell"}`)},
 		{Agent: p, Type: "task.end", Outcome: "error", Timestamp: at(8, 0), Duration: time.Minute, SessionID: s2, TraceID: "trace-b"},
 	}
-	if err := store.RecordEvents(ctx, events...); err != nil {
-		return err
+	// Each agent signs its own events, chained after its previous one: one request each.
+	byAgent := map[records.DID][]records.Event{}
+	for _, ev := range events {
+		byAgent[ev.Agent] = append(byAgent[ev.Agent], ev)
 	}
-	fmt.Fprintf(w, "\n1. recorded %d events in one request; ids are ULIDs, e.g. %s\n", len(events), events[0].ID)
+	for _, a := range []*crypto.Agent{planner, researcher} {
+		if err := store.RecordEvents(ctx, a, byAgent[records.DID(a.DID())]...); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\n1. recorded %d events, each signed by its agent and chained to the one before; ids are ULIDs, e.g. %s\n", len(events), byAgent[p][0].ID)
 	// Writing them again (as after a lost response) changes nothing: ids are the keys.
-	if err := store.RecordEvents(ctx, events...); err != nil {
-		return err
+	for _, a := range []*crypto.Agent{planner, researcher} {
+		if err := store.RecordEvents(ctx, a, byAgent[records.DID(a.DID())]...); err != nil {
+			return err
+		}
 	}
 
 	show := func(title string, q records.EventQuery) error {
@@ -181,11 +190,7 @@ func register(ctx context.Context, store *records.Store, did string) (*crypto.Ag
 	if err != nil {
 		return nil, err
 	}
-	keys, err := records.PublicKeys(a)
-	if err != nil {
-		return nil, err
-	}
-	_, err = store.RegisterAgent(ctx, keys, nil)
+	_, err = store.RegisterAgent(ctx, a, nil)
 	return a, err
 }
 

@@ -20,7 +20,7 @@ func TestEvents(t *testing.T) {
 		require.NoError(t, run(context.Background(), &out, dir), out.String())
 		s := out.String()
 		t.Log(s)
-		assert.Regexp(t, `recorded 11 events in one request; ids are ULIDs, e.g. [0-9A-HJKMNP-TV-Z]{26}\n`, s)
+		assert.Regexp(t, `recorded 11 events, each signed by its agent and chained to the one before; ids are ULIDs, e.g. [0-9A-HJKMNP-TV-Z]{26}\n`, s)
 		section := func(n string) string {
 			m := regexp.MustCompile(`(?s)\n` + n + `\. [^\n]*\n(.*?)\n\n`).FindStringSubmatch(s + "\n\n")
 			require.NotNil(t, m, "section %s", n)

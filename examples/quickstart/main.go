@@ -134,7 +134,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	fmt.Fprintf(w, "\n4. shared %s with bob\n   bob reads it: %q\n", shared.Ref, got.Value.Text)
 
 	// 5. Revoke: the grant goes and the note is re-keyed, so a data key Bob kept opens nothing new.
-	if err := aliceNotes.Unshare(ctx, shared.Ref.RKey, records.DID(bob.DID()), records.UnshareOptions{}); err != nil {
+	if err := aliceNotes.Unshare(ctx, shared.Ref.RKey, records.DID(bob.DID())); err != nil {
 		return err
 	}
 	_, err = bobNotes.Open(ctx, shared.Ref)
@@ -144,8 +144,8 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	fmt.Fprintf(w, "\n5. share revoked and note re-keyed\n   bob tries again: %v\n", err)
 
 	// 6. Events: the store recorded one per operation; add one of our own, then query.
-	if _, err := store.RecordEvent(ctx, records.Event{
-		Agent: records.DID(alice.DID()), Type: "agent.decision", Outcome: "ok", Timestamp: time.Now(),
+	if _, err := store.RecordEvent(ctx, alice, records.Event{
+		Type: "agent.decision", Outcome: "ok", Timestamp: time.Now(),
 		SessionID: "quickstart-" + stamp.String(), Reasoning: json.RawMessage(`{"why":"bob finished his task"}`),
 	}); err != nil {
 		return err
@@ -172,11 +172,7 @@ func newAgent(ctx context.Context, store *records.Store, did, metadata string) (
 	if err != nil {
 		return nil, err
 	}
-	keys, err := records.PublicKeys(a)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := store.RegisterAgent(ctx, keys, json.RawMessage(metadata)); err != nil {
+	if _, err := store.RegisterAgent(ctx, a, json.RawMessage(metadata)); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -38,7 +38,7 @@ func TestQuickstart(t *testing.T) {
 		}
 		assert.Regexp(t, `ciphertext +\d+ bytes  0101`, s, "the envelope starts with format and suite bytes")
 		assert.Regexp(t, `encrypted_dek +98 bytes`, s)
-		assert.Regexp(t, `version +2\n`, s, "revocation re-keyed the note")
+		assert.Regexp(t, `version +3\n`, s, "the share wrote version 2, the revocation re-keyed it as version 3")
 		assert.Contains(t, s, "shared_records rows for it: 0")
 		assert.Contains(t, s, "appear in the row: false")
 	}

@@ -75,11 +75,7 @@ func run(ctx context.Context, w io.Writer, dir string, passphrase []byte, kf cry
 		return err
 	}
 	for _, a := range []*crypto.Agent{alice, bob} {
-		keys, err := records.PublicKeys(a)
-		if err != nil {
-			return err
-		}
-		if _, err := store.RegisterAgent(ctx, keys, json.RawMessage(`{}`)); err != nil {
+		if _, err := store.RegisterAgent(ctx, a, json.RawMessage(`{}`)); err != nil {
 			return err
 		}
 	}

@@ -19,7 +19,7 @@ func TestRotation(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pass := []byte("test passphrase")
-	cheap := crypto.KeyFileOptions{Time: 1, MemoryKiB: 8 * 1024, Threads: 1} // tests only
+	cheap := crypto.KeyFileOptions{Time: crypto.MinKeyFileTime, MemoryKiB: crypto.MinKeyFileMemory, Threads: 1} // the cheapest allowed
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, dir, pass, cheap), out.String())
 	s := out.String()

@@ -56,11 +56,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 		if err != nil {
 			return err
 		}
-		keys, err := records.PublicKeys(a)
-		if err != nil {
-			return err
-		}
-		if _, err := store.RegisterAgent(ctx, keys, json.RawMessage(`{"name":"`+name+`"}`)); err != nil {
+		if _, err := store.RegisterAgent(ctx, a, json.RawMessage(`{"name":"`+name+`"}`)); err != nil {
 			return err
 		}
 		c, err := records.NewCollection[finding](store, a, nsid, records.CollectionOptions[finding]{})
@@ -89,7 +85,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	fmt.Fprintf(w, "\n1. alice wrote %s\n", rec.Ref)
 	try(bob, rec.Ref)
 
-	fmt.Fprintln(w, "\n2. alice shares it with bob and carol (the data key is wrapped again for each)")
+	fmt.Fprintln(w, "\n2. alice shares it with bob and carol (each share is a new version whose signed access list adds the agent)")
 	for _, to := range []records.DID{bob.Agent(), carol.Agent()} {
 		if err := alice.Share(ctx, rec.Ref.RKey, to); err != nil {
 			return err
@@ -110,7 +106,11 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	err = alice.Share(ctx, rec.Ref.RKey, "did:example:mallory-"+records.DID(stamp))
 	fmt.Fprintf(w, "   sharing with an unregistered DID: ErrUnknownAgent=%v\n", errors.Is(err, records.ErrUnknownAgent))
 
-	fmt.Fprintln(w, "\n3. alice updates it: a new data key, wrapped for every recipient")
+	fmt.Fprintln(w, "\n3. alice updates it: a new data key, wrapped for every agent on the signed access list")
+	if rec, err = alice.Get(ctx, rec.Ref.RKey); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   v%d is shared with %v\n", rec.Version, rec.SharedWith)
 	rec.Value.Summary = "the outage began with a certificate expiry; renewals are now monitored"
 	if rec, err = alice.Update(ctx, rec); err != nil {
 		return err
@@ -122,19 +122,18 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	_, err = alice.Update(ctx, &stale)
 	fmt.Fprintf(w, "   an update from a stale version: ErrConflict=%v\n", errors.Is(err, records.ErrConflict))
 
-	fmt.Fprintln(w, "\n4. alice revokes bob (default: the record is re-keyed in the same request)")
-	if err := alice.Unshare(ctx, rec.Ref.RKey, bob.Agent(), records.UnshareOptions{}); err != nil {
+	fmt.Fprintln(w, "\n4. alice revokes bob (a new version under a new data key, bob off its signed access list)")
+	if err := alice.Unshare(ctx, rec.Ref.RKey, bob.Agent()); err != nil {
 		return err
 	}
 	try(bob, rec.Ref)
 	try(carol, rec.Ref)
 
-	fmt.Fprintln(w, "\n5. alice revokes carol with KeepKey (grant deleted, no re-key)")
-	if err := alice.Unshare(ctx, rec.Ref.RKey, carol.Agent(), records.UnshareOptions{KeepKey: true}); err != nil {
+	fmt.Fprintln(w, "\n5. alice revokes carol")
+	if err := alice.Unshare(ctx, rec.Ref.RKey, carol.Agent()); err != nil {
 		return err
 	}
 	try(carol, rec.Ref)
-	fmt.Fprintln(w, "   (carol may still hold v3's data key, which opens the stored v3: KeepKey trades that for one write)")
 	try(alice, rec.Ref)
 	fmt.Fprintln(w, "\nRevocation cannot undo what bob and carol already read, nor old versions in backups, exports or Time Travel.")
 	return nil

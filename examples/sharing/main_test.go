@@ -22,17 +22,18 @@ func TestSharing(t *testing.T) {
 		for _, want := range []string{
 			"1. alice wrote at://did:example:alice-",
 			"   bob   cannot open it: records: record is not shared with this agent\n\n2.",
-			`   bob   reads v1: "the outage began with a certificate expiry"`,
-			`   carol reads v1: "the outage began with a certificate expiry"`,
+			`   bob   reads v3: "the outage began with a certificate expiry"`,
+			`   carol reads v3: "the outage began with a certificate expiry"`,
+			"   v3 is shared with [did:example:bob-",
 			"bob's SharedWithMe: 1 record(s)",
 			"Store.SharedWith(carol): 1 reference(s)",
 			"ErrUnknownAgent=true",
-			`   bob   reads v2: "the outage began with a certificate expiry; renewals are now monitored"`,
-			`   carol reads v2: "the outage began with a certificate expiry; renewals are now monitored"`,
+			`   bob   reads v4: "the outage began with a certificate expiry; renewals are now monitored"`,
+			`   carol reads v4: "the outage began with a certificate expiry; renewals are now monitored"`,
 			"ErrConflict=true",
-			"   bob   cannot open it: records: record is not shared with this agent\n   carol reads v3:",
+			"   bob   cannot open it: records: record is not shared with this agent\n   carol reads v5:",
 			"   carol cannot open it: records: record is not shared with this agent\n",
-			`   alice reads v3: "the outage began`,
+			`   alice reads v6: "the outage began`,
 		} {
 			assert.Contains(t, s, want)
 		}

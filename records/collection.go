@@ -260,6 +260,11 @@ func (c *Collection[T]) ready(ctx context.Context) error {
 		return err
 	}
 	if c.registered.Load() {
+		// Cheap re-check against what this Store trusts (no request): a rotation this
+		// process published or learned since retires the keys at once.
+		if v, err := c.s.trust.known(c.did); err == nil && v != nil && len(v.entries) > 0 {
+			return checkSelf(c.agent, v)
+		}
 		return nil
 	}
 	if _, err := c.s.self(ctx, c.agent); err != nil {
@@ -340,17 +345,20 @@ func (w *version) columns() ([]string, []any) {
 // insertCols are the columns a new record's row is written with; public is the literal 0.
 const insertCols = "id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, key_id, write_id"
 
-// insertParams is the number of bound parameters per row of insertRows.
+// insertParams is the number of bound parameters per row of insertRows; each statement adds
+// one more, the guard.
 const insertParams = 13
 
 func (w *version) insert() d1.Statement { return insertRows([]*version{w}) }
 
 // insertRows writes several new rows in one INSERT statement (D1 allows 100 bound parameters,
-// so up to 7 rows).
+// so up to 7 rows). The insert does nothing when the write log already holds the first row's
+// write id: the statement is a late copy of a write that committed before (its answer was
+// lost and it was sent again), and storing it again could bring back a record deleted since.
 func insertRows(ws []*version) d1.Statement {
 	var sql strings.Builder
-	sql.WriteString("INSERT INTO records (" + insertCols + ") VALUES ")
-	args := make([]any, 0, insertParams*len(ws))
+	sql.WriteString("INSERT INTO records (" + insertCols + ") SELECT * FROM (VALUES ")
+	args := make([]any, 0, insertParams*len(ws)+1)
 	for i, w := range ws {
 		if i > 0 {
 			sql.WriteString(", ")
@@ -363,6 +371,8 @@ func insertRows(ws []*version) d1.Statement {
 		args = append(args, vals[placeholders(ph[:4]):]...)
 		args = append(args, w.writeID)
 	}
+	sql.WriteString(") WHERE NOT EXISTS (SELECT 1 FROM record_writes WHERE write_id = ?)")
+	args = append(args, ws[0].writeID)
 	return d1.Statement{SQL: sql.String(), Args: args}
 }
 

@@ -197,8 +197,8 @@ func (t *trustCache) known(did DID) (*verifiedAgent, error) {
 	return v, nil
 }
 
-// after returns the seq after which the database's key log of did is still to be read: -1
-// when no entry is trusted yet.
+// after returns the seq of the trusted head of did's key log (-1 when no entry is trusted
+// yet): the database's log is read from there on.
 func (t *trustCache) after(did DID) int64 {
 	v, err := t.known(did)
 	if err != nil || v == nil {
@@ -217,7 +217,7 @@ func (t *trustCache) learn(did DID, raw [][]byte, seqs []int64, self *crypto.Age
 		return nil, err
 	}
 	if cur != nil && len(cur.entries) > 0 && len(raw) == 0 {
-		return cur, nil
+		return cur, nil // the database withholds the log: what is trusted stands
 	}
 	if cur == nil && t.requirePinned && self == nil {
 		return nil, fmt.Errorf("%w: %s was never pinned, and this store requires pins (StoreOptions.RequirePinned); pin its keys with Store.Pin", ErrUntrusted, did)
@@ -280,7 +280,8 @@ func (s *Store) keyLogStatement(dids ...DID) d1.Statement {
 	var where []string
 	var args []any
 	for _, d := range dids {
-		where = append(where, "(did = ? AND seq > ?)")
+		// From the trusted head itself: a database that replaced it is caught as a fork.
+		where = append(where, "(did = ? AND seq >= ?)")
 		args = append(args, string(d), s.trust.after(d))
 	}
 	if len(where) == 0 {

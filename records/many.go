@@ -58,7 +58,7 @@ func (c *Collection[T]) createAll(ctx context.Context, values iter.Seq[T], n int
 			return
 		}
 		lim := c.s.db.Limits()
-		perStmt := max(1, lim.MaxParams/insertParams)
+		perStmt := max(1, (lim.MaxParams-1)/insertParams)
 		window := lim.MaxStatements * perStmt
 		if n > 0 {
 			requests := (n + window - 1) / window

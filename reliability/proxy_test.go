@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -131,14 +130,10 @@ func TestRefusedResendStillSaysSent(t *testing.T) {
 
 // TestLateCreateAfterDelete: a create whose first request is held in transit is resent and
 // reported done; the record is deleted (reported done); then the held request lands. The
-// record must stay deleted. Found by TestProxySoak: today the late insert stores the record
-// again, because the key is free once the row is gone. The fix belongs to records (the
-// insert of a create and of a create-many should refuse a write id the write log already
-// holds), so the test is skipped until records changes; set D1SEAL_KNOWN_BUGS=1 to run it.
+// record must stay deleted. Found by TestProxySoak: the late insert stored the record again,
+// because the key is free once the row is gone; records' inserts now do nothing when the write
+// log already holds their write id.
 func TestLateCreateAfterDelete(t *testing.T) {
-	if os.Getenv("D1SEAL_KNOWN_BUGS") == "" {
-		t.Skip("known finding, fixed in records (see RELIABILITY.md); D1SEAL_KNOWN_BUGS=1 runs it")
-	}
 	e, proxy := newProxyEnv(t, d1.Options{})
 	e.withStore(t)
 	c := notes(t, e.store, e.agent(t, "did:plc:alice"))
@@ -153,4 +148,7 @@ func TestLateCreateAfterDelete(t *testing.T) {
 	require.NoError(t, proxy.Release())
 	_, err = c.Get(ctx, r.Ref.RKey)
 	assert.ErrorIs(t, err, records.ErrNotFound, "a create that landed late must not bring back a deleted record")
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records WHERE id = ?", r.Ref.ID())
+	require.NoError(t, err)
+	assert.Zero(t, n, "the row stays deleted")
 }

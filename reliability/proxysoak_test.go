@@ -236,7 +236,7 @@ func proxySoak(t *testing.T, rate float64, ops int) {
 	for _, kind := range []string{"answer lost after commit", "delivered late", "500 after commit", "503 before commit"} {
 		assert.Positive(t, st.Faults[kind], "the run met %s", kind)
 	}
-	assert.Zero(t, v.lost+v.dup+v.phantom+v.half+v.unopenable, "every answer was true to what happened")
+	assert.Zero(t, v.lost+v.dup+v.phantom+v.half+v.unopenable+v.resurrected, "every answer was true to what happened")
 	// In flight when a storm starts: at most one request per goroutine; then nothing until
 	// Retry-After has passed.
 	assert.LessOrEqual(t, st.MaxInOneStorm, workers, "requests met one 429 storm")

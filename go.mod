@@ -3,6 +3,7 @@ module github.com/d1seal/d1seal
 go 1.26.4
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/c2sp/wycheproof v0.0.0-20260902155932-3fa63dd0344a
 	github.com/cloudflare/cloudflare-go/v7 v7.9.0
 	github.com/oklog/ulid/v2 v2.1.2

@@ -31,7 +31,9 @@ var (
 	ErrTampered = errors.New("records: stored record failed authentication (tampered with or corrupted)")
 
 	// ErrRollback is returned when the database serves an older version of a record than
-	// this Store has already seen: a replayed row.
+	// this Store has already seen (a replayed row), a record this Store deleted (a
+	// resurrected row), or an agent's event log shorter than this Store saw it. With
+	// StoreOptions.State it holds across restarts.
 	ErrRollback = errors.New("records: database served an older version of the record than this process has seen")
 
 	// ErrNotShared is returned when an agent opens another agent's private record that is

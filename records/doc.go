@@ -4,9 +4,11 @@
 //
 // # Using it
 //
-//	store := records.NewStore(db, records.StoreOptions{})            // db is a *d1.Client
-//	keys, _ := records.PublicKeys(agent)                              // agent is a *crypto.Agent
-//	store.RegisterAgent(ctx, keys, nil)
+//	trust, _ := records.OpenTrustFile(".d1seal/trust.json")          // what this client believes
+//	state, _ := records.OpenStateFile(".d1seal/state", 0)            // versions and deletions seen
+//	store := records.NewStore(db, records.StoreOptions{Trust: trust, State: state}) // db is a *d1.Client
+//	store.RegisterAgent(ctx, agent, nil)                              // agent is a *crypto.Agent
+//	store.Pin(bobKeys)                                                // bob's public keys, from your configuration
 //	notes, _ := records.NewCollection[Note](store, agent, "agent.memory.note", records.CollectionOptions[Note]{})
 //	r, _ := notes.Create(ctx, Note{Text: "remember the milk"})       // sealed before it is sent
 //	notes.Share(ctx, r.Ref.RKey, "did:plc:bob")
@@ -40,15 +42,62 @@
 // commitment, bound to did/collection/rkey/version, signed by the owner); encrypted_dek and
 // key_id (the data key wrapped for the owner's key, and that key's id); version; public;
 // created_at and updated_at (in clear, and also sealed inside the record, so an altered
-// column is caught); write_id (the token of the last write, also sealed).
+// column is caught); write_id (the token of the last write, also sealed). Sealed with the
+// value: the version's access list, the agents other than the owner its data key is wrapped
+// for (see Record.SharedWith).
 // shared_records (one grant per recipient, always for the current version): record_id,
 // recipient_did, encrypted_dek, version, key_id, shared_at. agents: the current public keys
-// (X25519, Ed25519, optional X-Wing) and JSON metadata; agent_keys: every key an agent ever
-// registered, with when it was retired. events: in clear, for queries (see Event).
+// (X25519, Ed25519, optional X-Wing), JSON metadata and the agent's signature of it;
+// agent_key_log: each agent's signed key history (crypto.KeyEntry); agent_keys: every key an
+// agent ever registered, with when it was retired (kept for queries; never believed). events:
+// in clear, for queries, each signed by its agent and chained (see Event). record_tombstones:
+// the last version of each deleted record; record_writes: the write log.
 //
 // So the database sees, and can reveal: who owns records, in which collections, their keys,
-// how many and how large, when they were written and changed, and with whom each is shared.
-// It never sees a private record's content or its data key.
+// how many and how large, when they were written and changed, and with whom each is shared
+// (the grant rows). It never sees a private record's content or its data key.
+//
+// # Trust: what the database is not believed about
+//
+// The database is not a source of truth for who may read a record, who wrote it, or which
+// keys an agent has. A Store believes only what it can verify from its TrustStore:
+//
+//   - Keys. Each agent's keys form a signed log in agent_key_log: the first entry is signed by
+//     the agent's own keys, each rotation by the previous signing key (crypto.KeyEntry). A
+//     Store uses only keys reached through valid signatures from what its TrustStore holds:
+//     keys pinned from the service's configuration (Store.Pin, StoreOptions.RequirePinned),
+//     or, for agents not pinned, the log as first seen (trust on first use), kept in the
+//     TrustStore so that a later change is caught across restarts (OpenTrustFile). A log that
+//     does not verify, a fork of a log already trusted, or keys that differ from a pin are
+//     ErrUntrusted, naming the agent; the agents row is never read for keys. A key rotated
+//     out routinely is retired (what it signed before still verifies); one revoked as
+//     compromised (RotateOptions.Compromised) verifies nothing any more. Once an agent has a
+//     post-quantum key, a rotation that drops it is refused, and grants for it are X-Wing.
+//   - Readers. The owner's signature covers each version's access list (sealed with the
+//     value). Readers check they are on it; Update, Share, Unshare and rotation derive the
+//     next version's recipients only from the verified list of the version they read. Grant
+//     rows outside the list are ignored, reported to StoreOptions.Logger, and deleted by the
+//     next write.
+//   - Visibility. Only CreatePublic and PutPublic write in clear; Put and Update never change
+//     a record's visibility (ErrVisibility).
+//   - Versions and deletions. A Store remembers the highest version of each record it read or
+//     wrote, and the records it deleted (StoreOptions.State keeps them across restarts), and
+//     refuses an older version or a deleted record served again (ErrRollback). Share opens and
+//     verifies the current version (rollback included) before re-wrapping it.
+//   - Events and metadata. Each event is signed by its agent and carries the digest of that
+//     agent's previous event, so Store.VerifyEvents catches an edited, reordered, inserted or
+//     deleted event, and a shortened log when this client saw it longer; Events checks each
+//     event's signature. An agent's metadata is signed by the agent.
+//
+// What a hostile database (anyone with a D1 API token) can still do: withhold or delete rows
+// (reads fail with ErrNotFound, a deleted last event goes unnoticed by a client that never saw
+// it); serve an old version, or an agent's old key log, to a client that never saw the newer
+// one (rollback protection and trust live in each client's stores, so a new client with empty
+// stores trusts what it is first shown, unless its configuration pins the keys); withhold a
+// rotation from a client (it keeps the keys it trusts); see all the metadata above. It cannot
+// read a private record, make a client accept a record, event or metadata that the agent did
+// not sign with a key the client trusts, add a reader to a record, or make an owner write a
+// private value in clear.
 //
 // # Writes: exactly once, never lost, never silently overwritten
 //
@@ -57,41 +106,34 @@
 // fill in the same transaction as every write of a records row (migration 0003, pruned after an
 // hour), and the same request is resent only if it did not commit. The row's own write_id would
 // not do: another writer may have changed the row since. So a create or update is never
-// duplicated, lost, or reported as a conflict with itself. Reads, shares and deletes are
-// idempotent and retried as they are.
+// duplicated, lost, or reported as a conflict with itself. A create's insert does nothing when
+// its write id is already logged, so a late copy of it cannot bring back a record deleted
+// since. Reads and deletes are idempotent and retried as they are.
 //
 // Update takes the version it read and refuses with ErrConflict if the record moved on, so
 // concurrent updates never lose one another. An update re-wraps the new data key for every
-// current recipient in the same request; its WHERE clause also checks that the set of
-// recipients is the one it read, so that a share or unshare landing in between is never
-// dropped (the update reads again and retries). A share is likewise bound to the version it
-// wrapped.
+// agent on the access list in the same request. Share and Unshare write a new version too (a
+// new data key, the new access list), read again and retried if the record moved on.
 //
 // CreateMany writes 7 records per INSERT (D1 binds at most 100 parameters per statement; a
 // row takes 13) and as many statements per request as the client's Limits allow, so that
 // 10,000 records take 2 requests under the default limits.
 //
-// # Tamper evidence and its limits
+// # Tamper evidence
 //
-// Reading a record verifies the owner's signature with the owner's registered key (from the
-// agents registry, never from the row), decrypts under a context bound to the row's
+// Reading a record verifies the owner's signature with a key of the owner's verified key log
+// (never one read from the row or the registry), decrypts under a context bound to the row's
 // did/collection/rkey/version, and compares the sealed metadata with the row's columns. An
 // altered column, a ciphertext or grant moved to another record or recipient, or a suite
 // change fails with ErrTampered (wrapping crypto.ErrDecrypt where the cryptography caught
-// it). A Store also remembers the highest version of each record it has seen and refuses an
-// older one (ErrRollback), which catches a database replaying an old, validly signed row.
-//
-// What a hostile database can still do: withhold or delete rows (reads fail with ErrNotFound);
-// serve an old version to a process that never saw a newer one (rollback protection lives in
-// memory); and, because the agents registry is in the same database, substitute an agent's
-// published keys for a process that has not pinned them. Pin the keys of agents you know out
-// of band by registering them from your own configuration at start-up.
+// it).
 //
 // # Revocation and rotation
 //
-// Unshare deletes the grant and, by default, re-keys the record in the same request (a new
-// version under a new data key, wrapped for the remaining recipients). It cannot undo what the
-// revoked agent already read or kept, nor old versions in backups, exports or D1 Time Travel.
-// Store.RotateKeys replaces an agent's encryption keys and re-wraps its grants in bounded
-// batches without touching content; after a key compromise, update the records instead.
+// Unshare writes a new version under a new data key, wrapped for the remaining recipients
+// only, and deletes the revoked grant in the same request. It cannot undo what the revoked
+// agent already read or kept, nor old versions in backups, exports or D1 Time Travel.
+// Store.RotateKeys appends a signed entry to the agent's key log and re-wraps its grants in
+// bounded batches without touching content; after a key compromise, RotateOptions.Compromised
+// revokes the old keys and seals every record of the agent again under new data keys.
 package records

@@ -15,7 +15,10 @@ var agentRecordsFS embed.FS
 // the agent_keys history; see package records); 0003_write_log.sql logs every write of a
 // record in its own transaction, so that a client can tell whether a write whose response was
 // lost committed; 0004_trust.sql adds the signed key log, signed agent metadata, signed and
-// chained events, and tombstones of deleted records (see package records). Later changes are later files, never edits of applied ones.
+// chained events, and tombstones of deleted records (see package records);
+// 0005_restorable_write_log.sql lets a data-only backup restore into a database that already
+// has the schema (the write log keeps one row when a restored record and the dump both log a
+// write). Later changes are later files, never edits of applied ones.
 func AgentRecords() *Set {
 	set, err := Load(agentRecordsFS, "agentrecords")
 	if err != nil {

@@ -55,7 +55,15 @@ func run(ctx context.Context, w io.Writer, dir string, notes, logged int) error 
 	}
 	defer db.Close()
 	fmt.Fprintln(w, "database:", db.Where)
-	store := records.NewStore(db.Client, records.StoreOptions{})
+	trust, err := records.OpenTrustFile(filepath.Join(dir, "trust.json")) // the agents' keys this program believes
+	if err != nil {
+		return err
+	}
+	state, err := records.OpenStateFile(filepath.Join(dir, "state"), 0) // versions and deletions it has seen
+	if err != nil {
+		return err
+	}
+	store := records.NewStore(db.Client, records.StoreOptions{Trust: trust, State: state})
 	if err := store.Init(ctx); err != nil { // the schema, before counting requests
 		return err
 	}

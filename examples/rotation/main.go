@@ -1,6 +1,8 @@
-// Command rotation replaces an agent's encryption key: the agent's keys live in a
-// passphrase-protected key file, NewEncryptionKeys makes the next key, RotateKeys re-wraps
-// every grant for it in batches (with progress), and the old key is refused afterwards.
+// Command rotation replaces an agent's keys: the agent's keys live in a passphrase-protected
+// key file, NewKeys makes the next ones, RotateKeys appends an entry signed by the old signing
+// key to the agent's key log and re-wraps every grant in batches (with progress), and the old
+// keys are refused afterwards. Readers follow the signed log; the database cannot substitute
+// keys of its own.
 //
 //	D1SEAL_PASSPHRASE='a long passphrase' go run ./examples/rotation
 //
@@ -55,7 +57,15 @@ func run(ctx context.Context, w io.Writer, dir string, passphrase []byte, kf cry
 	}
 	defer db.Close()
 	fmt.Fprintln(w, "database:", db.Where)
-	store := records.NewStore(db.Client, records.StoreOptions{})
+	trust, err := records.OpenTrustFile(filepath.Join(dir, "trust.json")) // the agents' keys this program believes
+	if err != nil {
+		return err
+	}
+	state, err := records.OpenStateFile(filepath.Join(dir, "state"), 0) // versions and deletions it has seen
+	if err != nil {
+		return err
+	}
+	store := records.NewStore(db.Client, records.StoreOptions{Trust: trust, State: state})
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -118,8 +128,8 @@ func run(ctx context.Context, w io.Writer, dir string, passphrase []byte, kf cry
 	}
 	fmt.Fprintln(w, "\n3. key file read back; a wrong passphrase gives:", crypto.ErrDecrypt)
 
-	// 4. The next key, saved before anything changes in D1, so a crash never loses it.
-	next, err := old.NewEncryptionKeys()
+	// 4. The next keys, saved before anything changes in D1, so a crash never loses them.
+	next, err := old.NewKeys()
 	if err != nil {
 		return err
 	}
@@ -127,9 +137,10 @@ func run(ctx context.Context, w io.Writer, dir string, passphrase []byte, kf cry
 	if err := crypto.WriteKeyFile(nextFile, next, passphrase, kf); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n4. new encryption key %s saved to %s\n", next.RecipientKey(), nextFile)
+	fmt.Fprintf(w, "\n4. new encryption key %s and signing key %s saved to %s\n", next.RecipientKey(), next.VerifyingKey(), nextFile)
 
-	// 5. Rotate: publish the new key, re-wrap every grant in batches, retire the old key.
+	// 5. Rotate: sign the new keys into the key log, re-wrap every grant in batches, retire
+	// the old keys (what they signed before still verifies).
 	fmt.Fprintln(w, "\n5. RotateKeys, 100 grants per request:")
 	done, err := store.RotateKeys(ctx, old, next, records.RotateOptions{
 		BatchSize: 100,
@@ -184,8 +195,14 @@ func run(ctx context.Context, w io.Writer, dir string, passphrase []byte, kf cry
 		return err
 	}
 	fmt.Fprintf(w, "\n7. RotateKeys again: %d + %d grants left to re-wrap\n", again.Records, again.Shared)
-	fmt.Fprintln(w, "\nRotation moves grants to a new key. After a key is compromised, re-key the records (Update) instead:")
-	fmt.Fprintln(w, "the old key may already have opened every data key it had a grant for.")
+	a, err := store.Agent(ctx, records.DID(alice.DID()))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   alice's key log: %d rotation(s); current signing key %s\n", a.Rotations, a.Verifying)
+	fmt.Fprintln(w, "\nA routine rotation retires the old keys: what they signed still verifies. After a key is")
+	fmt.Fprintln(w, "compromised, rotate with RotateOptions{Compromised: true}: the old keys are revoked (nothing")
+	fmt.Fprintln(w, "they signed verifies any more) and every record is sealed again under new data keys.")
 	return nil
 }
 

@@ -33,6 +33,7 @@ func TestRotation(t *testing.T) {
 		"old key, read:  refused: records:",
 		`new key: read all 240 notes, and bob's "bob's handover notes"`,
 		"RotateKeys again: 0 + 0 grants left to re-wrap",
+		"alice's key log: 1 rotation(s); current signing key ed25519:",
 	} {
 		assert.Contains(t, s, want)
 	}

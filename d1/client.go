@@ -100,6 +100,7 @@ type Client struct {
 	limits     Limits
 	budget     *budget
 	onRequest  func(RequestInfo)
+	session    *Session // set by WithSession; carried to the bridge transport in the context
 }
 
 // NewClient returns a client for database databaseID of account accountID, authenticated by

@@ -168,6 +168,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int) *Error {
 	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteHeaders: func() { wrote.Store(true) },
 	})
+	if c.session != nil {
+		tctx = context.WithValue(tctx, sessionKey{}, c.session)
+	}
 	var discard *http.Response
 	start := time.Now()
 	err := cl.do(tctx, option.WithMiddleware(cp.middleware(c.limits.MaxResponseBytes)), option.WithResponseBodyInto(&discard))

@@ -7,17 +7,20 @@ import (
 )
 
 // Agent is one agent's identity: its DID and its private keys, an X25519 decryption key,
-// an Ed25519 signing key and, optionally, an X-Wing decryption key. The keys are
-// independent: none is derived from or converted into another.
+// an Ed25519 signing key, optionally an X-Wing decryption key, and an owner key (a
+// symmetric key that wraps the data keys of the agent's own records, see OwnerKeyID; absent
+// for agents read from version 1 key files). The keys are independent: none is derived from
+// or converted into another.
 //
 // An Agent never prints its secrets (every fmt verb shows only the DID and key ids). Save it
 // with WriteKeyFile. Make one with GenerateAgent or ReadKeyFile (the zero Agent is not
 // usable). An Agent is immutable and safe for concurrent use.
 type Agent struct {
-	did  string
-	enc  *decryptionKey // SuiteX25519, always present
-	pq   *decryptionKey // SuiteXWing, or nil
-	sign *signingKey
+	did   string
+	enc   *decryptionKey // SuiteX25519, always present
+	pq    *decryptionKey // SuiteXWing, or nil
+	sign  *signingKey
+	owner *ownerKey // the owner keyring's key, or nil (agents from version 1 key files)
 }
 
 // GenerateOptions are the settings of GenerateAgent. The zero value generates X25519 and
@@ -28,13 +31,14 @@ type GenerateOptions struct {
 	PostQuantum bool
 }
 
-// GenerateAgent makes fresh keys for the agent named by did. The caller validates the DID
-// (records.ParseDID); here it only has to be non-empty and at most 2048 bytes.
+// GenerateAgent makes fresh keys for the agent named by did, owner key included. The
+// caller validates the DID (records.ParseDID); here it only has to be non-empty and at most
+// 2048 bytes.
 func GenerateAgent(did string, opts GenerateOptions) (*Agent, error) {
 	if err := checkDID(did); err != nil {
 		return nil, fmt.Errorf("crypto: generate agent: %w", err)
 	}
-	a := &Agent{did: did}
+	a := &Agent{did: did, owner: generateOwnerKey()}
 	var err error
 	if a.enc, err = generateDecryptionKey(SuiteX25519); err != nil {
 		return nil, fmt.Errorf("crypto: generate agent: %w", err)
@@ -52,10 +56,21 @@ func GenerateAgent(did string, opts GenerateOptions) (*Agent, error) {
 }
 
 // NewEncryptionKeys returns a copy of a with fresh decryption keys (X25519, and X-Wing if a
-// has one) and the same DID and signing key: the next step of a key rotation. Keep a until
-// every grant is re-wrapped (Agent.Rewrap), then publish the new keys and retire a.
+// has one) and the same DID, signing key and owner key: the next step of a routine
+// rotation of the published encryption keys. Keep a until every grant is re-wrapped
+// (Agent.Rewrap for grants others made for a, Agent.RewrapForOwner for a's own records'
+// HPKE grants), then publish the new keys and retire a.
+//
+// The owner key is kept because it is never published and is not what a routine rotation
+// retires: the owner grants and index keys made under it stay valid, so the rotation
+// rewrites no owner grant and no beacon. If a has no owner key (read from a version 1 key
+// file), next gets a fresh one, so that this rotation also moves a's own records to owner
+// grants (RewrapForOwner). To replace the owner key too, use NewKeys.
 func (a *Agent) NewEncryptionKeys() (*Agent, error) {
-	next := &Agent{did: a.did, sign: a.sign}
+	next := &Agent{did: a.did, sign: a.sign, owner: a.owner}
+	if next.owner == nil {
+		next.owner = generateOwnerKey()
+	}
 	var err error
 	if next.enc, err = generateDecryptionKey(SuiteX25519); err != nil {
 		return nil, fmt.Errorf("crypto: rotate agent keys: %w", err)
@@ -124,7 +139,11 @@ func (a Agent) String() string {
 	if a.pq != nil {
 		s += ", " + a.pq.pub.String()
 	}
-	return s + ", " + a.sign.pub.String() + ", REDACTED)"
+	s += ", " + a.sign.pub.String()
+	if a.owner != nil {
+		s += ", owner:" + a.owner.id.String()
+	}
+	return s + ", REDACTED)"
 }
 
 // GoString is String.

@@ -37,7 +37,7 @@ func Example() {
 	_, err = alice.Open(moved, s.Envelope, s.Owner.WrappedKey, aliceSigning)
 	fmt.Println("moved row:", errors.Is(err, crypto.ErrDecrypt))
 	// Output:
-	// columns: 67 12 81 98 1186
+	// columns: 67 12 81 78 1186
 	// bob reads: remember the milk
 	// moved row: true
 }

@@ -80,7 +80,7 @@ func agentFromSecrets(t testing.TB, did string, x, ed, pq []byte) *Agent {
 	} else {
 		p = append(append(p, 1), pq...)
 	}
-	a, err := unmarshalPrivate(p)
+	a, err := unmarshalPrivate(p, 1)
 	require.NoError(t, err)
 	return a
 }

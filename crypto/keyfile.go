@@ -19,7 +19,7 @@ import (
 //
 //	offset size
 //	0      8    magic "d1sealK\n"
-//	8      1    format version 0x01
+//	8      1    format version: 0x02 (written), or 0x01 (still read)
 //	9      1    key derivation 0x01: argon2id (version 0x13)
 //	10     4    argon2id passes (time)
 //	14     4    argon2id memory in KiB
@@ -28,12 +28,17 @@ import (
 //	35     12   AES-GCM nonce, random per file
 //	47     ...  AES-256-GCM of the payload, key = argon2id(passphrase, salt, ...), AAD = bytes 0..46
 //
-// Payload: DID (2-byte length, bytes), X25519 private key (32), Ed25519 seed (32), then
-// 0x00, or 0x01 and the X-Wing seed (32).
+// Payload, version 1: DID (2-byte length, bytes), X25519 private key (32), Ed25519 seed (32),
+// then 0x00, or 0x01 and the X-Wing seed (32). Version 2 appends 0x00, or 0x01 and the owner
+// key (32).
 const (
 	keyFileMagic    = "d1sealK\n"
 	keyFileHeadSize = 8 + 1 + 1 + 4 + 4 + 1 + 16 + nonceSize
 	kdfArgon2id     = 1
+
+	// keyFileVersion is the version WriteKeyFile writes: 2 adds the owner key. Version 1
+	// files (no owner key) are still read.
+	keyFileVersion = 2
 
 	// MaxKeyFileSize bounds what ReadKeyFile reads.
 	MaxKeyFileSize = 1 << 16
@@ -127,7 +132,7 @@ func marshalKeyFile(a *Agent, passphrase []byte, o KeyFileOptions) ([]byte, erro
 	}
 	head := make([]byte, 0, keyFileHeadSize)
 	head = append(head, keyFileMagic...)
-	head = append(head, FormatVersion, kdfArgon2id)
+	head = append(head, keyFileVersion, kdfArgon2id)
 	head = binary.BigEndian.AppendUint32(head, o.Time)
 	head = binary.BigEndian.AppendUint32(head, o.MemoryKiB)
 	head = append(head, o.Threads)
@@ -156,13 +161,18 @@ func (a *Agent) marshalPrivate() ([]byte, error) {
 	// Do not clear x or q: crypto/hpke may return its own copy of the seed (it does for
 	// X-Wing), and clearing it would destroy the key.
 	if a.pq == nil {
+		p = append(p, 0)
+	} else {
+		q, err := a.pq.priv.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		p = append(append(p, 1), q...)
+	}
+	if a.owner == nil {
 		return append(p, 0), nil
 	}
-	q, err := a.pq.priv.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	return append(append(p, 1), q...), nil
+	return append(append(p, 1), a.owner.raw[:]...), nil
 }
 
 // ParseKeyFile decrypts a key file made by MarshalKeyFile. A wrong passphrase or any change
@@ -181,7 +191,7 @@ func ParseKeyFile(data, passphrase []byte) (*Agent, error) {
 		return nil, ErrDecrypt
 	}
 	defer clear(payload)
-	a, err := unmarshalPrivate(payload)
+	a, err := unmarshalPrivate(payload, data[8])
 	if err != nil {
 		// Authenticated but not decodable: written by a broken or hostile writer.
 		return nil, malformed(op, "%v", err)
@@ -198,8 +208,8 @@ func parseKeyFileHeader(data []byte) (KeyFileOptions, error) {
 	if len(data) < keyFileHeadSize+tagSize {
 		return KeyFileOptions{}, malformed(op, "%d bytes, want at least %d", len(data), keyFileHeadSize+tagSize)
 	}
-	if data[8] != FormatVersion {
-		return KeyFileOptions{}, unsupported(op, "key file version %d, this package reads %d", data[8], FormatVersion)
+	if data[8] != 1 && data[8] != keyFileVersion {
+		return KeyFileOptions{}, unsupported(op, "key file version %d, this package reads 1 and %d", data[8], keyFileVersion)
 	}
 	if data[9] != kdfArgon2id {
 		return KeyFileOptions{}, unsupported(op, "key derivation %d", data[9])
@@ -215,7 +225,9 @@ func parseKeyFileHeader(data []byte) (KeyFileOptions, error) {
 	return o, nil
 }
 
-func unmarshalPrivate(p []byte) (*Agent, error) {
+// unmarshalPrivate decodes the payload of a key file of the given version (1 or 2), exactly:
+// every flag byte is 0x00 or 0x01 and nothing may follow the last field.
+func unmarshalPrivate(p []byte, version byte) (*Agent, error) {
 	if len(p) < 2 {
 		return nil, errors.New("payload too short")
 	}
@@ -235,16 +247,39 @@ func unmarshalPrivate(p []byte) (*Agent, error) {
 	}
 	a := &Agent{did: did, enc: enc, sign: newSigningKey(p[keySize : 2*keySize])}
 	p = p[2*keySize:]
-	switch {
-	case len(p) == 1 && p[0] == 0:
-	case len(p) == 1+keySize && p[0] == 1:
-		if a.pq, err = newDecryptionKey(SuiteXWing, p[1:]); err != nil {
+	pq, p, err := optionalKey(p)
+	if err != nil {
+		return nil, err
+	}
+	if pq != nil {
+		if a.pq, err = newDecryptionKey(SuiteXWing, pq); err != nil {
 			return nil, errors.New("bad X-Wing key")
 		}
-	default:
+	}
+	if version >= 2 {
+		var owner []byte
+		if owner, p, err = optionalKey(p); err != nil {
+			return nil, err
+		}
+		if owner != nil {
+			a.owner = newOwnerKey(owner)
+		}
+	}
+	if len(p) != 0 {
 		return nil, errors.New("bad payload tail")
 	}
 	return a, nil
+}
+
+// optionalKey reads 0x00 (no key) or 0x01 and a 32-byte key from the front of p.
+func optionalKey(p []byte) (key, rest []byte, err error) {
+	switch {
+	case len(p) >= 1 && p[0] == 0:
+		return nil, p[1:], nil
+	case len(p) >= 1+keySize && p[0] == 1:
+		return p[1 : 1+keySize], p[1+keySize:], nil
+	}
+	return nil, nil, errors.New("bad payload tail")
 }
 
 // WriteKeyFile writes a's key file (MarshalKeyFile, with the same minimum settings) to path

@@ -109,7 +109,7 @@ func TestKeyFileRejectsTampering(t *testing.T) {
 	a := newAgent(t, aliceDID, true)
 	data, err := marshalKeyFile(a, []byte("pw"), testKDF)
 	require.NoError(t, err)
-	assert.Len(t, data, keyFileHeadSize+2+len(aliceDID)+32+32+1+32+16)
+	assert.Len(t, data, keyFileHeadSize+2+len(aliceDID)+32+32+1+32+1+32+16)
 
 	for i := range data {
 		for bit := range 8 {
@@ -133,12 +133,13 @@ func TestKeyFileCapsParameters(t *testing.T) {
 	data, err := marshalKeyFile(a, []byte("pw"), testKDF)
 	require.NoError(t, err)
 	for name, edit := range map[string]func(b []byte){
-		"passes":  func(b []byte) { binary.BigEndian.PutUint32(b[10:], MaxKeyFileTime+1) },
-		"memory":  func(b []byte) { binary.BigEndian.PutUint32(b[14:], MaxKeyFileMemory+1) },
-		"lanes":   func(b []byte) { b[18] = MaxKeyFileThreads + 1 },
-		"zero":    func(b []byte) { binary.BigEndian.PutUint32(b[10:], 0) },
-		"kdf":     func(b []byte) { b[9] = 2 },
-		"version": func(b []byte) { b[8] = 2 },
+		"passes":   func(b []byte) { binary.BigEndian.PutUint32(b[10:], MaxKeyFileTime+1) },
+		"memory":   func(b []byte) { binary.BigEndian.PutUint32(b[14:], MaxKeyFileMemory+1) },
+		"lanes":    func(b []byte) { b[18] = MaxKeyFileThreads + 1 },
+		"zero":     func(b []byte) { binary.BigEndian.PutUint32(b[10:], 0) },
+		"kdf":      func(b []byte) { b[9] = 2 },
+		"version":  func(b []byte) { b[8] = 3 },
+		"version0": func(b []byte) { b[8] = 0 },
 	} {
 		c := append([]byte(nil), data...)
 		edit(c)

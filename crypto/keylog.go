@@ -83,15 +83,18 @@ func (a *Agent) Keys() KeySet {
 	return KeySet{Recipient: a.enc.pub, PostQuantum: a.PostQuantumKey(), Verifying: a.sign.pub}
 }
 
-// NewKeys returns a copy of a with all fresh keys (X25519, X-Wing if a has one, and
-// Ed25519) and the same DID: a full rotation, signing key included. Publish the new keys
-// with a.KeyRotation(prev, next, ...), signed by a's signing key. (NewEncryptionKeys keeps
-// the signing key.)
+// NewKeys returns a copy of a with all fresh keys (X25519, X-Wing if a has one, Ed25519 and
+// the owner key) and the same DID: a full rotation, signing key included. Publish the new
+// keys with a.KeyRotation(prev, next, ...), signed by a's signing key. Because the owner key
+// is new, every owner grant must be re-wrapped (a.RewrapForOwner, or re-keyed after a
+// compromise) and every beacon recomputed with next's index keys. (NewEncryptionKeys keeps
+// the signing key and the owner key.)
 func (a *Agent) NewKeys() (*Agent, error) {
 	next, err := a.NewEncryptionKeys()
 	if err != nil {
 		return nil, err
 	}
+	next.owner = generateOwnerKey()
 	seed := make([]byte, ed25519.SeedSize)
 	rand.Read(seed)
 	next.sign = newSigningKey(seed)

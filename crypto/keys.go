@@ -35,6 +35,8 @@ func (s Suite) String() string {
 		return "x25519"
 	case SuiteXWing:
 		return "xwing"
+	case SuiteOwner:
+		return "owner"
 	}
 	return fmt.Sprintf("suite(%d)", uint8(s))
 }

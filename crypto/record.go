@@ -34,8 +34,10 @@ type Sealed struct {
 }
 
 // Seal encrypts plaintext as the record version rc under a fresh data key, wraps that key
-// for the owner (owner.Recipient()) and for each of shareWith, and signs the envelope with
-// the owner's signing key. owner must be the agent named by rc.DID. rc.Version must not have
+// for the owner and for each of shareWith, and signs the envelope with the owner's signing
+// key. The owner's grant is an owner grant under the owner's owner key (SuiteOwner, no
+// public-key operation) when the owner has one (HasOwnerKey), else an HPKE grant for
+// owner.Recipient(); the others' are HPKE grants. owner must be the agent named by rc.DID. rc.Version must not have
 // been sealed before: the records package gives each write a new version.
 func Seal(rc RecordContext, plaintext []byte, owner *Agent, shareWith ...Recipient) (*Sealed, error) {
 	if err := rc.check(); err != nil {
@@ -62,7 +64,7 @@ func seal(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient) (*S
 		Nonce:      nonce,
 		Signature:  owner.sign.signEnvelope(k.rc, ct, nonce),
 	}}
-	if s.Owner, err = k.Wrap(owner.Recipient()); err != nil {
+	if s.Owner, err = k.wrapForOwner(owner); err != nil {
 		return nil, err
 	}
 	s.Shared = make([]Grant, 0, len(shareWith))

@@ -37,8 +37,12 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			assert.Len(t, s.Nonce, 12)
 			assert.Len(t, s.Signature, SignatureSize)
 			assert.Equal(t, aliceDID, s.Owner.RecipientDID)
-			assert.Equal(t, alice.Recipient().Key.KeyID(), s.Owner.KeyID)
-			assert.Len(t, s.Owner.WrappedKey, WrappedKeySize(alice.Recipient().Key.Suite()))
+			assert.Equal(t, alice.OwnerKeyID(), s.Owner.KeyID)
+			assert.Len(t, s.Owner.WrappedKey, WrappedKeySize(SuiteOwner))
+			suite, id, err := WrappedKeyID(s.Owner.WrappedKey)
+			require.NoError(t, err)
+			assert.Equal(t, SuiteOwner, suite)
+			assert.Equal(t, alice.OwnerKeyID(), id)
 			require.Len(t, s.Shared, 1)
 			assert.Equal(t, bobDID, s.Shared[0].RecipientDID)
 
@@ -144,10 +148,14 @@ func TestRotation(t *testing.T) {
 		assert.True(t, next.VerifyingKey().Equal(old.VerifyingKey()), "signing key kept")
 		assert.False(t, next.RecipientKey().Equal(old.RecipientKey()))
 
+		assert.Equal(t, old.OwnerKeyID(), next.OwnerKeyID(), "owner key kept")
+
+		// An HPKE grant for the old key (as another agent's record shared with old holds).
 		rc := noteContext(1)
-		s, err := Seal(rc, []byte("before rotation"), old)
+		s, err := Seal(rc, []byte("before rotation"), old, old.Recipient())
 		require.NoError(t, err)
-		g, err := old.Rewrap(rc, s.Owner.WrappedKey, next.Recipient())
+		hpkeGrant := s.Shared[0].WrappedKey
+		g, err := old.Rewrap(rc, hpkeGrant, next.Recipient())
 		require.NoError(t, err)
 
 		got, err := next.Open(rc, s.Envelope, g.WrappedKey, next.VerifyingKey())
@@ -157,8 +165,13 @@ func TestRotation(t *testing.T) {
 		// The rotated-out key cannot open the new grant, nor the new key the old grant.
 		_, err = old.Open(rc, s.Envelope, g.WrappedKey, old.VerifyingKey())
 		assert.ErrorIs(t, err, ErrDecrypt)
-		_, err = next.Open(rc, s.Envelope, s.Owner.WrappedKey, next.VerifyingKey())
+		_, err = next.Open(rc, s.Envelope, hpkeGrant, next.VerifyingKey())
 		assert.ErrorIs(t, err, ErrDecrypt)
+
+		// The owner grant needs no re-wrapping: the owner key did not change.
+		got, err = next.Open(rc, s.Envelope, s.Owner.WrappedKey, next.VerifyingKey())
+		require.NoError(t, err)
+		assert.Equal(t, "before rotation", string(got))
 	}
 }
 

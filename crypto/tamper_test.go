@@ -27,7 +27,8 @@ func newTamperFixture(t *testing.T) tamperFixture {
 		plaintext: []byte("the agent's private memory"),
 	}
 	var err error
-	f.sealed, err = Seal(f.rc, f.plaintext, f.alice, f.bob.Recipient(), f.carol.Recipient())
+	// Shared[2] is an HPKE (X-Wing) grant for alice herself, beside her owner grant.
+	f.sealed, err = Seal(f.rc, f.plaintext, f.alice, f.bob.Recipient(), f.carol.Recipient(), f.alice.Recipient())
 	require.NoError(t, err)
 	return f
 }
@@ -101,7 +102,8 @@ func TestTamperWrappedKey(t *testing.T) {
 		grant []byte
 	}{
 		{"x25519", f.bob, f.sealed.Shared[0].WrappedKey},
-		{"xwing", f.alice, f.sealed.Owner.WrappedKey},
+		{"xwing", f.alice, f.sealed.Shared[2].WrappedKey},
+		{"owner", f.alice, f.sealed.Owner.WrappedKey},
 	} {
 		_, err := c.agent.Unwrap(f.rc, c.grant)
 		require.NoError(t, err)
@@ -216,7 +218,7 @@ func TestTamperSuiteDowngrade(t *testing.T) {
 
 	// Alice's X-Wing grant relabelled as X25519, and bob's X25519 grant as X-Wing, keeping
 	// the length right by cutting or padding.
-	owner := s.Owner.WrappedKey
+	owner := s.Shared[2].WrappedKey
 	down := append([]byte{1, byte(SuiteX25519)}, owner[2:WrappedKeySize(SuiteX25519)]...)
 	_, err := f.alice.Unwrap(f.rc, down)
 	assert.ErrorIs(t, err, ErrDecrypt)

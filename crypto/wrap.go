@@ -10,14 +10,21 @@ const (
 	wrapLabel    = "d1seal wrap v1\x00"
 )
 
-// WrappedKeySize returns the size of a wrapped key of suite s: 98 bytes for SuiteX25519 and
-// 1186 for SuiteXWing, or 0 for an unknown suite.
+// WrappedKeySize returns the size of a wrapped key of suite s: 98 bytes for SuiteX25519,
+// 1186 for SuiteXWing and 78 for an owner grant (SuiteOwner), or 0 for an unknown suite.
 func WrappedKeySize(s Suite) int {
-	if !s.known() {
+	switch {
+	case s == SuiteOwner:
+		return ownerGrantSize
+	case !s.known():
 		return 0
 	}
 	return wrapHeadSize + s.encSize() + wrapCTSize
 }
+
+// wraps reports whether s is on the allow-list of wrapped key suites: the HPKE suites and
+// SuiteOwner.
+func (s Suite) wraps() bool { return s.known() || s == SuiteOwner }
 
 // wrapInfo is the HPKE info of a wrapped key:
 //
@@ -52,7 +59,8 @@ func (k *DataKey) Wrap(to Recipient) (Grant, error) {
 }
 
 // WrappedKeyID returns the suite and recipient key id written in a wrapped key, so that a
-// reader can pick the key it was made for. They are not authenticated until Unwrap succeeds.
+// reader can pick the key it was made for: for an owner grant (SuiteOwner) the id is the
+// owner's OwnerKeyID. They are not authenticated until Unwrap succeeds.
 func WrappedKeyID(wrapped []byte) (Suite, KeyID, error) {
 	if err := checkWrapped("wrapped key id", wrapped); err != nil {
 		return 0, KeyID{}, err
@@ -62,13 +70,13 @@ func WrappedKeyID(wrapped []byte) (Suite, KeyID, error) {
 
 func checkWrapped(op string, w []byte) error {
 	if len(w) < 2 {
-		return malformed(op, "wrapped key is %d bytes, want %d or %d", len(w), WrappedKeySize(SuiteX25519), WrappedKeySize(SuiteXWing))
+		return malformed(op, "wrapped key is %d bytes, want %d, %d or %d", len(w), WrappedKeySize(SuiteOwner), WrappedKeySize(SuiteX25519), WrappedKeySize(SuiteXWing))
 	}
 	if w[0] != FormatVersion {
 		return unsupported(op, "wrapped key version %d, this package reads %d", w[0], FormatVersion)
 	}
 	s := Suite(w[1])
-	if !s.known() {
+	if !s.wraps() {
 		return unsupported(op, "wrapping suite %d is not allowed", w[1])
 	}
 	if len(w) != WrappedKeySize(s) {
@@ -78,9 +86,10 @@ func checkWrapped(op string, w []byte) error {
 }
 
 // Unwrap decrypts a wrapped key made for this agent (records.encrypted_dek if it owns the
-// record, else its shared_records.encrypted_dek) for the record version rc. It picks the
-// agent's key by the suite and key id in the wrapped key; a grant for a key the agent does
-// not hold (another agent's, or one rotated out) fails with ErrDecrypt.
+// record, else its shared_records.encrypted_dek) for the record version rc: an owner grant
+// (SuiteOwner, under the agent's owner key) or an HPKE grant. It picks the agent's key by the
+// suite and key id in the wrapped key; a grant for a key the agent does not hold (another
+// agent's, or one rotated out) fails with ErrDecrypt.
 func (a *Agent) Unwrap(rc RecordContext, wrapped []byte) (*DataKey, error) {
 	const op = "unwrap"
 	if err := rc.check(); err != nil {
@@ -90,6 +99,9 @@ func (a *Agent) Unwrap(rc RecordContext, wrapped []byte) (*DataKey, error) {
 		return nil, err
 	}
 	s, id := Suite(wrapped[1]), KeyID(wrapped[2:wrapHeadSize])
+	if s == SuiteOwner {
+		return a.unwrapOwner(rc, wrapped)
+	}
 	dk := a.keyFor(s)
 	if dk == nil {
 		return nil, fmt.Errorf("crypto: %s: wrapped for a %s key, agent %s has none: %w", op, s, a.did, ErrDecrypt)

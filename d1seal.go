@@ -1,5 +1,6 @@
 // Package d1seal opens the D1 database an application works with: Cloudflare D1 when
-// credentials are in the environment, otherwise the local D1 embedded in the process.
+// credentials are in the environment (through the d1seal bridge Worker or the REST API),
+// otherwise the local D1 embedded in the process.
 //
 // The same code then runs unchanged against either:
 //
@@ -36,6 +37,10 @@ type Options struct {
 	// Client holds the d1 client's settings (logger, retries, limits, hooks). For the local
 	// D1, BaseURL and HTTPClient are set by Open and the rate-limit budget is off.
 	Client d1.Options
+
+	// Bridge holds the bridge client's settings (binding, Cloudflare Access headers) when
+	// D1SEAL_BRIDGE_URL and D1SEAL_BRIDGE_SECRET are set.
+	Bridge d1.BridgeOptions
 }
 
 // DB is an open D1 database.
@@ -49,11 +54,25 @@ type DB struct {
 	Where string
 }
 
-// Open returns Cloudflare D1 when CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and
-// D1_DATABASE_ID are set (CLOUDFLARE_API_BASE_URL overrides the endpoint), and otherwise a
-// local D1 reached in-process, with no socket, through the same client code. Setting only
-// some of the three variables is an error rather than a silent fallback.
+// Open returns, in this order of preference:
+//
+//   - Cloudflare D1 through the d1seal bridge Worker when D1SEAL_BRIDGE_URL and
+//     D1SEAL_BRIDGE_SECRET are set (see d1.NewBridgeClient; CLOUDFLARE_ACCOUNT_ID,
+//     CLOUDFLARE_API_TOKEN and D1_DATABASE_ID, when also set, serve what the bridge cannot do:
+//     export, import, Time Travel);
+//   - Cloudflare D1 through the REST API when CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and
+//     D1_DATABASE_ID are set (CLOUDFLARE_API_BASE_URL overrides the endpoint);
+//   - otherwise a local D1 reached in-process, with no socket, through the same client code.
+//
+// Setting only some of the variables of a group is an error rather than a silent fallback.
 func Open(ctx context.Context, opts Options) (*DB, error) {
+	bc, err := d1.NewBridgeClientFromEnv(opts.Bridge, opts.Client)
+	if err == nil {
+		return &DB{Client: bc, Where: "Cloudflare D1 through the d1seal bridge (binding " + bc.DatabaseID() + ")"}, nil
+	}
+	if !errors.Is(err, d1.ErrNoCredentials) {
+		return nil, err
+	}
 	c, err := d1.NewClientFromEnv(opts.Client)
 	if err == nil {
 		return &DB{Client: c, Where: "Cloudflare D1 database " + c.DatabaseID()}, nil

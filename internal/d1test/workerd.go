@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/d1seal/d1seal/bridge"
 	"github.com/d1seal/d1seal/d1"
 )
 
@@ -154,10 +155,7 @@ func startWorkerd(node, wrangler string) (*Workerd, error) {
 		return nil, err
 	}
 	atStop(func() { os.RemoveAll(dir) })
-	worker, err := os.ReadFile(filepath.Join(repoRoot(), "bridge", "worker.js"))
-	if err != nil {
-		return nil, err
-	}
+	worker := bridge.Worker
 	secret := randomHex(32)
 	var cfg bytes.Buffer
 	cfg.WriteString("name = \"d1seal-bridge-test\"\nmain = \"worker.js\"\ncompatibility_date = \"2025-09-01\"\ncompatibility_flags = [\"d1_binding_jsrpc\"]\n\n[vars]\nCLOCK_WINDOW = \"60\"\n")

@@ -62,7 +62,7 @@ func FuzzUnwrap(f *testing.F) {
 			require.Equal(t, rc, k.Context())
 		}
 		if s, _, err := WrappedKeyID(w); err == nil {
-			require.True(t, s.known())
+			require.True(t, s.wraps())
 			require.Len(t, w, WrappedKeySize(s))
 		}
 	})
@@ -70,7 +70,9 @@ func FuzzUnwrap(f *testing.F) {
 
 func FuzzParseKeyFile(f *testing.F) {
 	g, agents, _ := goldenFixture(f)
-	kf := g.KeyFiles[0]
+	og, ownerAgents := readOwnerGolden(f)
+	kf, okf := g.KeyFiles[0], og.KeyFiles[0]
+	require.Equal(f, kf.Passphrase, okf.Passphrase)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := parseKeyFileHeader(data)
 		if err != nil {
@@ -86,8 +88,17 @@ func FuzzParseKeyFile(f *testing.F) {
 			require.ErrorIs(t, err, ErrDecrypt)
 			return
 		}
-		require.Equal(t, []byte(kf.File), data, "forged key file opened")
-		require.True(t, agents[kf.DID].RecipientKey().Equal(a.RecipientKey()))
+		// Only the two golden files open: version 1 (no owner key) and version 2.
+		switch {
+		case bytes.Equal(data, kf.File):
+			require.True(t, agents[kf.DID].RecipientKey().Equal(a.RecipientKey()))
+			require.False(t, a.HasOwnerKey())
+		case bytes.Equal(data, okf.File):
+			require.True(t, ownerAgents[okf.DID].Keys().Equal(a.Keys()))
+			require.Equal(t, ownerAgents[okf.DID].OwnerKeyID(), a.OwnerKeyID())
+		default:
+			t.Fatalf("forged key file opened")
+		}
 	})
 }
 
@@ -125,6 +136,47 @@ func FuzzParseKeyEntry(f *testing.F) {
 				require.Equal(t, want.Marshal(), b, "forged entry verified after entry %v", prev)
 			}
 			prev = want
+		}
+	})
+}
+
+func FuzzUnwrapOwner(f *testing.F) {
+	g, agents := readOwnerGolden(f)
+	f.Fuzz(func(t *testing.T, w []byte) {
+		for _, r := range g.Records {
+			rc := RecordContext{DID: r.DID, Collection: r.Collection, RKey: r.RKey, Version: r.Version}
+			for _, gr := range append([]goldenGrant{r.Owner}, r.Shared...) {
+				k, err := agents[gr.RecipientDID].Unwrap(rc, w)
+				if err != nil {
+					require.ErrorIs(t, err, ErrDecrypt)
+					continue
+				}
+				require.Equal(t, []byte(gr.EncryptedDEK), w, "forged grant opened")
+				require.Equal(t, rc, k.Context())
+			}
+		}
+		if s, id, err := WrappedKeyID(w); err == nil {
+			require.True(t, s.wraps())
+			require.Len(t, w, WrappedKeySize(s))
+			require.Equal(t, w[2:18], id[:])
+		}
+	})
+}
+
+func FuzzUnwrapIndexKey(f *testing.F) {
+	g, agents := readOwnerGolden(f)
+	gw := g.WrappedIndexKey[0]
+	ic := IndexContext{DID: gw.DID, Collection: gw.Collection, Field: gw.Field}
+	f.Fuzz(func(t *testing.T, w []byte) {
+		for did, a := range agents {
+			k, err := a.UnwrapIndexKey(ic, w)
+			if err != nil {
+				require.ErrorIs(t, err, ErrDecrypt)
+				continue
+			}
+			require.Equal(t, gw.RecipientDID, did)
+			require.Equal(t, []byte(gw.Wrapped), w, "forged wrapped index key opened")
+			require.Equal(t, ic, k.Context())
 		}
 	})
 }

@@ -300,3 +300,93 @@ func TestTamperEd25519KeyAsRecipient(t *testing.T) {
 	}
 	t.Fatal("no Ed25519 key with a clear sign bit in 64 tries")
 }
+
+func TestTamperOwnerGrant(t *testing.T) {
+	f := newTamperFixture(t)
+	s, alice := f.sealed, f.alice
+	owner := s.Owner.WrappedKey
+	require.Len(t, owner, WrappedKeySize(SuiteOwner))
+	open := func(a *Agent, rc RecordContext, w []byte) error {
+		_, err := a.Unwrap(rc, w)
+		return err
+	}
+	require.NoError(t, open(alice, f.rc, owner))
+
+	// Moved to another record, version or owner.
+	for name, edit := range map[string]func(rc *RecordContext){
+		"did":           func(rc *RecordContext) { rc.DID = bobDID },
+		"collection":    func(rc *RecordContext) { rc.Collection = "com.example.other" },
+		"rkey":          func(rc *RecordContext) { rc.RKey = "3jzfcijpj2z2b" },
+		"older version": func(rc *RecordContext) { rc.Version-- },
+		"newer version": func(rc *RecordContext) { rc.Version++ },
+		"shifted":       func(rc *RecordContext) { rc.Collection, rc.RKey = "com.example.note3", "jzfcijpj2z2a" },
+	} {
+		rc := f.rc
+		edit(&rc)
+		assert.ErrorIs(t, open(alice, rc, owner), ErrDecrypt, name)
+	}
+	// Alice's owner key under another DID, for alice's record and for one moved to that DID.
+	impostor := &Agent{did: carolDID, enc: alice.enc, pq: alice.pq, sign: alice.sign, owner: alice.owner}
+	assert.ErrorIs(t, open(impostor, f.rc, owner), ErrDecrypt)
+	moved := f.rc
+	moved.DID = carolDID
+	assert.ErrorIs(t, open(impostor, moved, owner), ErrDecrypt)
+	// Another agent with alice's DID and its own owner key; then the grant relabelled with
+	// that agent's owner key id.
+	other := newAgent(t, aliceDID, true)
+	assert.ErrorIs(t, open(other, f.rc, owner), ErrDecrypt)
+	relabelled := bytes.Clone(owner)
+	id := other.OwnerKeyID()
+	copy(relabelled[2:18], id[:])
+	assert.ErrorIs(t, open(other, f.rc, relabelled), ErrDecrypt)
+	assert.ErrorIs(t, open(alice, f.rc, relabelled), ErrDecrypt)
+
+	// Version 6's owner grant in version 5's row, and the reverse.
+	s6, err := Seal(noteContext(6), f.plaintext, alice)
+	require.NoError(t, err)
+	_, err = alice.Open(f.rc, s.Envelope, s6.Owner.WrappedKey, alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+	_, err = alice.Open(noteContext(6), s6.Envelope, owner, alice.VerifyingKey())
+	assert.ErrorIs(t, err, ErrDecrypt)
+
+	// Downgrade and upgrade between grant kinds, keeping the length right by cutting or
+	// padding: an owner grant relabelled as an HPKE grant, and HPKE grants as owner grants.
+	for _, to := range []Suite{SuiteX25519, SuiteXWing} {
+		w := append([]byte{1, byte(to)}, owner[2:]...)
+		w = append(w, make([]byte, WrappedKeySize(to)-len(w))...)
+		assert.ErrorIs(t, open(alice, f.rc, w), ErrDecrypt, "owner grant as %s", to)
+	}
+	for name, w := range map[string][]byte{
+		"x25519": s.Shared[0].WrappedKey, "xwing": s.Shared[2].WrappedKey,
+	} {
+		up := append([]byte{1, byte(SuiteOwner)}, w[2:WrappedKeySize(SuiteOwner)]...)
+		assert.ErrorIs(t, open(alice, f.rc, up), ErrDecrypt, "%s grant as an owner grant", name)
+		// With alice's owner key id, so that it reaches the AEAD.
+		id := alice.OwnerKeyID()
+		copy(up[2:18], id[:])
+		assert.ErrorIs(t, open(alice, f.rc, up), ErrDecrypt, "%s grant as an owner grant", name)
+	}
+	// An owner grant at the wrong length is malformed; another version byte, unsupported.
+	for _, w := range [][]byte{owner[:77], append(bytes.Clone(owner), 0), append(bytes.Clone(owner), make([]byte, 20)...)} {
+		err := open(alice, f.rc, w)
+		assert.ErrorIs(t, err, ErrDecrypt)
+		assert.ErrorIs(t, err, ErrMalformed)
+	}
+	for _, v := range []byte{0, 2, 0xff} {
+		w := bytes.Clone(owner)
+		w[0] = v
+		err := open(alice, f.rc, w)
+		assert.ErrorIs(t, err, ErrDecrypt)
+		assert.ErrorIs(t, err, ErrUnsupported)
+	}
+	// Suites near the owner suite are not on the allow-list.
+	for _, sb := range []byte{0x03, 0x0f, 0x11, 0x20} {
+		w := bytes.Clone(owner)
+		w[1] = sb
+		err := open(alice, f.rc, w)
+		assert.ErrorIs(t, err, ErrUnsupported, "suite 0x%02x", sb)
+	}
+	// No public key can claim the owner suite.
+	_, err = ParseRecipientKey(append([]byte{byte(SuiteOwner)}, make([]byte, 32)...))
+	assert.ErrorIs(t, err, ErrUnsupported)
+}

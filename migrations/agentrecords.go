@@ -18,7 +18,9 @@ var agentRecordsFS embed.FS
 // chained events, and tombstones of deleted records (see package records);
 // 0005_restorable_write_log.sql lets a data-only backup restore into a database that already
 // has the schema (the write log keeps one row when a restored record and the dump both log a
-// write). Later changes are later files, never edits of applied ones.
+// write); 0006_search.sql adds the blind indexes of encrypted search (records.Collection.Find)
+// and index keys shared with other agents. Later changes are later files, never edits of
+// applied ones.
 func AgentRecords() *Set {
 	set, err := Load(agentRecordsFS, "agentrecords")
 	if err != nil {

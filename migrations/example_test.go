@@ -51,7 +51,7 @@ func Example() {
 	}
 	fmt.Println("applied:", res.Applied, "requests:", srv.Requests()-before)
 	// Output:
-	// applied: [0001_agent_records.sql 0002_sealing.sql 0003_write_log.sql 0004_trust.sql 0005_restorable_write_log.sql]
+	// applied: [0001_agent_records.sql 0002_sealing.sql 0003_write_log.sql 0004_trust.sql 0005_restorable_write_log.sql 0006_search.sql]
 	// applied: [] requests: 1
 }
 
@@ -135,7 +135,7 @@ func ExampleInitializer() {
 		fmt.Println(rec.Code, "D1 requests:", srv.Requests()-before)
 	}
 	// Output:
-	// 200 D1 requests: 7
+	// 200 D1 requests: 8
 	// 200 D1 requests: 0
 	// 200 D1 requests: 0
 }

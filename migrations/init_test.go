@@ -24,7 +24,7 @@ func TestInitializerCostsOneReadWhenCurrent(t *testing.T) {
 	before := srv.Requests()
 	require.NoError(t, first.Init(ctx))
 	t.Logf("fresh database: %d requests", srv.Requests()-before)
-	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql"}, first.Result().Applied)
+	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, first.Result().Applied)
 
 	// A new process on the current database: one read request.
 	in := migrations.NewInitializer(c, s, migrations.Options{})

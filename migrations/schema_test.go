@@ -260,7 +260,7 @@ func TestAgentRecordsSchema(t *testing.T) {
 	// 0002 adds what sealing needs, on top of the seed's rows.
 	res, err = migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql"}, res.Applied)
+	assert.Equal(t, []string{"0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, res.Applied)
 	records := describe(t, c, "records")
 	for _, line := range []string{"column version INTEGER NOT NULL DEFAULT 1", "column signature BLOB", "column key_id BLOB", "column write_id TEXT",
 		"index idx_records_key origin=c (key_id)", "index idx_records_write origin=c (write_id)"} {
@@ -344,15 +344,15 @@ func TestBothSetsInOneDatabase(t *testing.T) {
 	require.NoError(t, err)
 	_, err = migrations.Apply(ctx, c, chittyConnect(t), migrations.Options{Table: "chittyconnect_migrations"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql"}, ledgerNames(t, c, "d1_migrations"))
+	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, ledgerNames(t, c, "d1_migrations"))
 	assert.Len(t, ledgerNames(t, c, "chittyconnect_migrations"), 4)
 	st, err := migrations.Status(ctx, c, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
-	require.Len(t, st, 5)
+	require.Len(t, st, 6)
 	for _, en := range st {
 		assert.Equal(t, migrations.Applied, en.State, en.Name)
 	}
 	n, err := d1.QueryOne[int64](ctx, c, "SELECT count(*) FROM d1seal_migration_checksums")
 	require.NoError(t, err)
-	assert.Equal(t, int64(9), n, "one checksum table, keyed by ledger and name")
+	assert.Equal(t, int64(10), n, "one checksum table, keyed by ledger and name")
 }

@@ -141,7 +141,7 @@ func TestLoadDirAndEmbedded(t *testing.T) {
 	assert.Equal(t, 2, s.Len())
 
 	ar := migrations.AgentRecords()
-	require.Equal(t, 5, ar.Len())
+	require.Equal(t, 6, ar.Len())
 	assert.Equal(t, "0001_agent_records.sql", ar.Migrations()[0].Name)
 	assert.Equal(t, "0002_sealing.sql", ar.Migrations()[1].Name)
 	assert.Equal(t, "0003_write_log.sql", ar.Migrations()[2].Name)

@@ -67,6 +67,18 @@ func (JSON[T]) Unmarshal(data []byte, v *T) error { return json.Unmarshal(data, 
 // CollectionOptions holds a collection's optional settings.
 type CollectionOptions[T any] struct {
 	Codec Codec[T] // default JSON[T]
+
+	// Index names the fields Find can search by equality, each with a function returning
+	// that field's values in a record (one, or several for a field such as tags). The values
+	// never leave the process: each is stored as a beacon, a truncated HMAC under a key of the
+	// owner's (see Find for what the database learns). Every process writing the collection
+	// must give the same Index, or its writes leave stale or missing beacons (stale ones are
+	// filtered out by Find; missing ones hide records from it).
+	Index map[string]func(T) []string
+
+	// BeaconBits is the length of each beacon: a multiple of 8 from 8 to 256. Default
+	// DefaultBeaconBits.
+	BeaconBits int
 }
 
 // Collection is one collection (an NSID) of records of type T, seen by one acting agent: it
@@ -79,6 +91,7 @@ type Collection[T any] struct {
 	did   DID
 	nsid  NSID // canonical: authority lower-cased, as sealed into every record
 	codec Codec[T]
+	index *index[T] // nil without CollectionOptions.Index
 
 	registered atomic.Bool // the acting agent's keys were found to be its registered ones
 
@@ -105,6 +118,9 @@ func NewCollection[T any](s *Store, agent *crypto.Agent, collection NSID, opts C
 	c := &Collection[T]{s: s, agent: agent, did: did, nsid: nsid.Canonical(), codec: opts.Codec}
 	if c.codec == nil {
 		c.codec = JSON[T]{}
+	}
+	if c.index, err = newIndex(agent, c.nsid, opts.Index, opts.BeaconBits); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -243,7 +259,8 @@ func (c *Collection[T]) createAt(ctx context.Context, rkey RecordKey, value T, p
 		return nil, err
 	}
 	id := ref.ID()
-	_, err = c.s.write(ctx, []d1.Statement{w.insert()}, c.committed(w.writeID))
+	stmts := append([]d1.Statement{w.insert()}, beaconStatements(id, w.writeID, w.beacons, false)...)
+	_, err = c.s.write(ctx, stmts, c.committed(w.writeID))
 	if d1.IsUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %s", ErrExists, id)
 	}
@@ -297,6 +314,7 @@ type version struct {
 	updatedAt string
 	writeID   string
 	access    []accessEntry
+	beacons   []beacon // with an index
 }
 
 func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, public bool) (*version, error) {
@@ -328,6 +346,11 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 	}
 	if max := c.s.db.Limits().MaxValueBytes; stored > max {
 		return nil, &InputError{Field: "value", Reason: fmt.Sprintf("%d bytes once stored, over D1's %d-byte limit", stored, max), Err: ErrTooLarge}
+	}
+	if c.index != nil {
+		if w.beacons, err = c.index.beacons(value); err != nil {
+			return nil, fmt.Errorf("records: index %s: %w", ref.ID(), err)
+		}
 	}
 	return w, nil
 }

@@ -49,8 +49,8 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.next.RoundTrip(req)
 }
 
-// TestCiphertextOnly writes private records holding a random canary through every write path
-// and finds the canary in no request body and no byte of the local D1's files (database,
+// TestCiphertextOnly writes private records holding a random canary through every write path,
+// in fields indexed for search too, searches it, and finds the canary in no request body and no byte of the local D1's files (database,
 // Time Travel snapshots, index), in clear, hex, base64 or as a JSON byte array.
 func TestCiphertextOnly(t *testing.T) {
 	ctx := context.Background()
@@ -66,7 +66,7 @@ func TestCiphertextOnly(t *testing.T) {
 	require.NoError(t, err)
 	e := &env{srv: srv, db: db, store: records.NewStore(db, records.StoreOptions{})}
 	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
-	ca, cb := notes(t, e, alice), notes(t, e, bob)
+	ca, cb := indexedNotes(t, e, alice), notes(t, e, bob)
 
 	raw := make([]byte, 16)
 	rand.Read(raw)
@@ -91,6 +91,9 @@ func TestCiphertextOnly(t *testing.T) {
 	opened, err := cb.Open(ctx, r.Ref)
 	require.NoError(t, err)
 	require.Equal(t, canary, opened.Value.Body, "the canary round-trips for the recipient")
+	found, err := ca.Find(ctx, "tags", []string{canary}, records.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, found.Items, 1, "the canary is searchable (its beacons were stored)")
 	require.NoError(t, ca.Unshare(ctx, r.Ref.RKey, "did:plc:bob"))
 	require.NoError(t, srv.Close())
 

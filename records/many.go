@@ -127,27 +127,35 @@ func (c *Collection[T]) createAll(ctx context.Context, values iter.Seq[T], n int
 }
 
 // writeWindow writes one window of sealed records in as few requests as the limits allow and
-// returns the records of the requests that committed.
+// returns the records of the requests that committed. A record's beacons travel in the same
+// request as the record.
 func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values []T, start, perStmt int, token string) ([]*Record[T], error) {
 	var stmts []d1.Statement
-	var rows []int // records in each statement
+	var rows []int      // records in each statement
+	var groupEnd []bool // whether a statement ends a group (an insert and its beacons)
 	for i := 0; i < len(vs); i += perStmt {
 		j := min(i+perStmt, len(vs))
-		stmts, rows = append(stmts, insertRows(vs[i:j])), append(rows, j-i)
-	}
-	chunks, err := c.s.db.PrepareChunks(stmts)
-	if err != nil {
-		return nil, err
+		stmts, rows, groupEnd = append(stmts, insertRows(vs[i:j])), append(rows, j-i), append(groupEnd, true)
+		for _, w := range vs[i:j] {
+			for _, st := range beaconStatements(w.ref.ID(), w.writeID, w.beacons, false) {
+				groupEnd[len(groupEnd)-1] = false
+				stmts, rows, groupEnd = append(stmts, st), append(rows, 0), append(groupEnd, true)
+			}
+		}
 	}
 	out := make([]*Record[T], 0, len(vs))
-	off, stmt := 0, 0 // records and statements of this window written so far
-	for _, ch := range chunks {
+	off := 0 // records of this window written so far
+	for from := 0; from < len(stmts); {
+		ch, end, err := c.prepareGroups(stmts, groupEnd, from)
+		if err != nil {
+			return out, err
+		}
 		n := 0
-		for _, r := range rows[stmt : stmt+ch.Len()] {
+		for _, r := range rows[from:end] {
 			n += r
 		}
 		lo, hi := start+off, start+off+n
-		_, err := c.s.writePrepared(ctx, ch, c.committedRange(token, lo, hi))
+		_, err = c.s.writePrepared(ctx, ch, c.committedRange(token, lo, hi))
 		if d1.IsUniqueViolation(err) {
 			err = fmt.Errorf("%w: a record key in %d..%d is taken: %w", ErrExists, lo, hi-1, err)
 		}
@@ -155,12 +163,33 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 			return out, err
 		}
 		for i, w := range vs[off : off+n] {
-			c.s.versions.see(w.ref.ID(), 1)
+			c.s.see(w.ref.ID(), 1)
 			out = append(out, recordOf(w, values[off+i]))
 		}
-		off, stmt = off+n, stmt+ch.Len()
+		off, from = off+n, end
 	}
 	return out, nil
+}
+
+// prepareGroups prepares the next request of stmts from statement from: as many whole groups
+// (a statement ending a group has groupEnd set) as the client's limits allow.
+func (c *Collection[T]) prepareGroups(stmts []d1.Statement, groupEnd []bool, from int) (*d1.Prepared, int, error) {
+	chunks, err := c.s.db.PrepareChunks(stmts[from:])
+	if err != nil {
+		return nil, 0, err
+	}
+	end := from + chunks[0].Len()
+	if groupEnd[end-1] {
+		return chunks[0], end, nil
+	}
+	for end > from && !groupEnd[end-1] {
+		end--
+	}
+	if end == from {
+		return nil, 0, fmt.Errorf("records: a record and its beacons do not fit in one request under the client's limits")
+	}
+	p, err := c.s.db.Prepare(stmts[from:end]...)
+	return p, end, err
 }
 
 // manyWriteID is the write id of the i-th record of a CreateAll call: fixed-width, so that

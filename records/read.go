@@ -231,6 +231,15 @@ func (c *Collection[T]) openPayload(ctx context.Context, mark uint64, ref Ref, r
 	if row.Public != 0 && len(p.access) != 0 {
 		return nil, nil, fmt.Errorf("%w: %s: a public record with an access list", ErrTampered, id)
 	}
+	if ref.DID == c.did {
+		// The owner reading with keys its key log has rotated out: say so (the owner key
+		// may be unchanged, and still open the grant).
+		if v, err := c.s.trust.known(c.did); err == nil && v != nil && len(v.entries) > 0 {
+			if err := checkSelf(c.agent, v); err != nil {
+				return nil, nil, fmt.Errorf("records: open %s: %w", id, err)
+			}
+		}
+	}
 	if row.Public == 0 && ref.DID != c.did && !p.legacy {
 		// The owner's signature covers the access list: a grant the owner did not list (made
 		// by someone else holding the data key) is not the owner's share.
@@ -317,6 +326,9 @@ func (c *Collection[T]) checkHolds(ctx context.Context, id string, wrapped []byt
 	_, kid, err := crypto.WrappedKeyID(wrapped)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
+	}
+	if c.agent.HasOwnerKey() && kid == c.agent.OwnerKeyID() {
+		return nil // the owner's own grant, wrapped with its owner key
 	}
 	if pq := c.agent.PostQuantumKey(); pq != nil && kid == pq.KeyID() {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/d1seal/d1seal/crypto"
@@ -99,6 +100,10 @@ func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts Ro
 	if oldKeys.PostQuantum != nil {
 		oldIDs = append(oldIDs, oldKeys.PostQuantum.KeyID())
 	}
+	ownIDs := oldIDs
+	if old.HasOwnerKey() && old.OwnerKeyID() != next.OwnerKeyID() {
+		ownIDs = append(slices.Clone(oldIDs), old.OwnerKeyID())
+	}
 	to := nextKeys.recipient()
 	report := func() {
 		if opts.Progress != nil {
@@ -107,7 +112,7 @@ func (s *Store) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts Ro
 	}
 	// The agent's own records.
 	for {
-		n, err := s.rewrapOwn(ctx, old, string(did), oldIDs, to, opts.BatchSize)
+		n, err := s.rewrapOwn(ctx, old, next, string(did), ownIDs, opts.BatchSize)
 		done.Records += n
 		if err != nil {
 			return done, err
@@ -236,8 +241,9 @@ func keyIDArgs(sql string, ids []any) (string, []any) {
 	return sql + "(" + strings.Repeat("?, ", len(ids)-1) + "?)", args
 }
 
-// rewrapOwn re-wraps up to n of the agent's own grants still wrapped for an old key.
-func (s *Store) rewrapOwn(ctx context.Context, old *crypto.Agent, did string, oldIDs []any, to crypto.Recipient, n int) (int, error) {
+// rewrapOwn re-wraps up to n of the agent's own grants still wrapped for an old key, for next
+// (under its owner key).
+func (s *Store) rewrapOwn(ctx context.Context, old, next *crypto.Agent, did string, oldIDs []any, n int) (int, error) {
 	sql, args := keyIDArgs("SELECT id, collection, rkey, version, hex(encrypted_dek) AS encrypted_dek FROM records WHERE did = ? AND public = 0 AND key_id IN ", oldIDs)
 	type row struct {
 		ID, Collection, RKey string
@@ -251,7 +257,7 @@ func (s *Store) rewrapOwn(ctx context.Context, old *crypto.Agent, did string, ol
 	stmts := make([]d1.Statement, 0, len(rows))
 	for _, r := range rows {
 		rc := crypto.RecordContext{DID: did, Collection: r.Collection, RKey: r.RKey, Version: uint64(r.Version)}
-		g, err := old.Rewrap(rc, r.EncryptedDek, to)
+		g, err := old.RewrapForOwner(rc, r.EncryptedDek, next)
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)
 		}

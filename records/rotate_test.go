@@ -29,7 +29,7 @@ func TestRotateKeys(t *testing.T) {
 	require.NoError(t, cb.Share(ctx, fromBob.Ref.RKey, "did:plc:alice"))
 	require.NoError(t, ca.Share(ctx, mine[0].Ref.RKey, "did:plc:bob"))
 
-	next, err := alice.NewEncryptionKeys()
+	next, err := alice.NewKeys()
 	require.NoError(t, err)
 	var progress []int
 	before := e.srv.Requests()
@@ -62,9 +62,9 @@ func TestRotateKeys(t *testing.T) {
 	retired, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM agent_keys WHERE did = 'did:plc:alice' AND retired_at IS NOT NULL")
 	require.NoError(t, err)
 	assert.Equal(t, 1, retired, "the old X25519 key is retired")
-	left, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records WHERE key_id = ?", keyID(alice.RecipientKey().KeyID()))
+	left, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records WHERE key_id IN (?, ?)", keyID(alice.RecipientKey().KeyID()), keyID(alice.OwnerKeyID()))
 	require.NoError(t, err)
-	assert.Zero(t, left, "no grant is left for the old key")
+	assert.Zero(t, left, "no grant is left for the old keys")
 
 	// Running it again finishes nothing more and fails nothing.
 	done, err = e.store.RotateKeys(ctx, alice, next, records.RotateOptions{})
@@ -88,4 +88,10 @@ func TestReadingWithRotatedOutKeys(t *testing.T) {
 	_, err = notes(t, e, alice).Get(ctx, r.Ref.RKey)
 	assert.ErrorIs(t, err, records.ErrKeyRetired, "reading with old keys says so, not tampering")
 	assert.NotErrorIs(t, err, records.ErrTampered)
+	got, err := notes(t, e, next).Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "x", got.Value.Title)
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records WHERE key_id = ?", keyID(next.OwnerKeyID()))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "new encryption keys keep the owner key: the owner's grants stay as they are")
 }

@@ -195,6 +195,9 @@ WHERE id = ? AND version = ?`,
 			}
 		}
 		stmts = append(stmts, drop)
+		if c.index != nil {
+			stmts = append(stmts, beaconStatements(id, w.writeID, w.beacons, true)...)
+		}
 		if extra != nil {
 			stmts = append(stmts, extra(cur, w)...)
 		}

@@ -1,0 +1,208 @@
+package records
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/d1"
+)
+
+// Search over sealed records: blind indexes.
+//
+// A field named in CollectionOptions.Index gets, for each of its values in a record, a beacon:
+// a truncated HMAC-SHA256 of the value under a key derived from the owner's keys for this
+// collection and field (crypto.Agent.IndexKey). Beacons are stored in record_beacons beside
+// the record, written in the same atomic request as the record, replaced by every update,
+// re-key and share, and deleted with it. Find looks a value's beacon up in one query, then
+// opens and verifies each record and keeps only those whose field really holds the value:
+// beacons the truncation makes collide (false positives), or that a database altered, can
+// hide results or add candidates, never make a wrong record come back.
+//
+// What the database learns (see crypto.IndexKey for each length's figures): which records
+// share a value in a field (equality), how many do (frequency), and, as Find runs, which
+// beacons are looked up. It never learns a value, nor which field a beacon belongs to beyond a
+// 16-byte tag. Shorter beacons leak less (more values share each beacon) and cost more
+// records opened per Find.
+
+// DefaultBeaconBits is the beacon length when CollectionOptions.BeaconBits is zero: 32 bits,
+// so that among a million distinct values each beacon is shared by about one in 4,000 other
+// values' beacons, and a Find opens about one false positive per 4 billion records.
+const DefaultBeaconBits = 32
+
+// maxBeaconsPerStatement keeps an insert of beacons under D1's 100 bound parameters.
+const maxBeaconsPerStatement = 32
+
+// A field's tag is the 128-bit beacon of tagInput under its index key; a value's beacon is that
+// of 0x01 || value. The first byte keeps a value from ever yielding the tag.
+const tagInput = "\x00field tag"
+
+func valueInput(v string) []byte { return append([]byte{0x01}, v...) }
+
+type index[T any] struct {
+	fields map[string]func(T) []string
+	keys   map[string]*crypto.IndexKey
+	tags   map[string][]byte
+	bits   int
+}
+
+func newIndex[T any](agent *crypto.Agent, nsid NSID, fields map[string]func(T) []string, bits int) (*index[T], error) {
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	if bits == 0 {
+		bits = DefaultBeaconBits
+	}
+	if bits < 8 || bits > 256 || bits%8 != 0 {
+		return nil, &InputError{Field: "beacon bits", Reason: fmt.Sprintf("%d: must be a multiple of 8 from 8 to 256", bits)}
+	}
+	ix := &index[T]{fields: fields, keys: map[string]*crypto.IndexKey{}, tags: map[string][]byte{}, bits: bits}
+	for name, f := range fields {
+		if name == "" || f == nil {
+			return nil, &InputError{Field: "index", Reason: "a field needs a name and a function"}
+		}
+		k, err := agent.IndexKey(string(nsid), name)
+		if err != nil {
+			return nil, &InputError{Field: "index", Reason: "field " + name, Err: err}
+		}
+		ix.keys[name] = k
+		if ix.tags[name], err = k.Beacon([]byte(tagInput), 128); err != nil {
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+// beacon is one row of record_beacons.
+type beacon struct {
+	tag, beacon []byte
+}
+
+// beacons returns the beacons of value, sorted, without repeats.
+func (ix *index[T]) beacons(value T) ([]beacon, error) {
+	var out []beacon
+	for name, f := range ix.fields {
+		for _, v := range f(value) {
+			b, err := ix.keys[name].Beacon(valueInput(v), ix.bits)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, beacon{tag: ix.tags[name], beacon: b})
+		}
+	}
+	slices.SortFunc(out, func(a, b beacon) int {
+		if c := strings.Compare(string(a.tag), string(b.tag)); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.beacon), string(b.beacon))
+	})
+	return slices.CompactFunc(out, func(a, b beacon) bool {
+		return string(a.tag) == string(b.tag) && string(a.beacon) == string(b.beacon)
+	}), nil
+}
+
+// beaconStatements replaces the beacons of the record id with bs, guarded by the write id of
+// the write they belong to: they land only if that write did.
+func beaconStatements(id, writeID string, bs []beacon, replace bool) []d1.Statement {
+	var stmts []d1.Statement
+	guard := "EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)"
+	if replace {
+		stmts = append(stmts, d1.Statement{SQL: "DELETE FROM record_beacons WHERE record_id = ? AND " + guard, Args: []any{id, id, writeID}})
+	}
+	for len(bs) > 0 {
+		n := min(len(bs), maxBeaconsPerStatement)
+		var sql strings.Builder
+		sql.WriteString("INSERT OR IGNORE INTO record_beacons (record_id, field_tag, beacon) SELECT column1, unhex(column2), unhex(column3) FROM (VALUES ")
+		args := make([]any, 0, 3*n+2)
+		for i, b := range bs[:n] {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("(?, ?, ?)")
+			args = append(args, id, d1.Hex(b.tag), d1.Hex(b.beacon))
+		}
+		sql.WriteString(") WHERE " + guard)
+		stmts = append(stmts, d1.Statement{SQL: sql.String(), Args: append(args, id, writeID)})
+		bs = bs[n:]
+	}
+	return stmts
+}
+
+// Find returns one page of the acting agent's records in this collection whose field (one of
+// CollectionOptions.Index) holds one of values, opened and verified, in record key order.
+// It costs one request per page. A page may hold fewer than opts.Limit records even when more
+// follow (candidates whose beacon matched but whose value did not are dropped after opening);
+// HasMore and Cursor say whether to go on.
+func (c *Collection[T]) Find(ctx context.Context, field string, values []string, opts ListOptions) (Page[*Record[T]], error) {
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	if c.index == nil || c.index.fields[field] == nil {
+		return Page[*Record[T]]{}, &InputError{Field: "field", Reason: fmt.Sprintf("%q is not indexed in this collection (CollectionOptions.Index)", field)}
+	}
+	if len(values) == 0 || len(values) > 90 {
+		return Page[*Record[T]]{}, &InputError{Field: "values", Reason: "between 1 and 90 values"}
+	}
+	var bs []any
+	for _, v := range values {
+		b, err := c.index.keys[field].Beacon(valueInput(v), c.index.bits)
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		bs = append(bs, d1.Hex(b))
+	}
+	if err := c.s.Init(ctx); err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ? AND id IN (SELECT record_id FROM record_beacons WHERE field_tag = unhex(?) AND beacon IN (" +
+		strings.Repeat("unhex(?), ", len(bs)-1) + "unhex(?)))"
+	args := append([]any{string(c.did), string(c.nsid), d1.Hex(c.index.tags[field])}, bs...)
+	if opts.Cursor != "" {
+		after, err := decodeCursor(opts.Cursor, "f")
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		sql, args = sql+" AND id > ?", append(args, after)
+	}
+	mark := c.s.versions.mark()
+	rs, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
+		c.s.keyLogStatement(c.did))
+	if err != nil {
+		return Page[*Record[T]]{}, fmt.Errorf("records: find in %s: %w", c.nsid, err)
+	}
+	rows, err := d1.Collect[recordRow](rs[0])
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	page := Page[*Record[T]]{HasMore: len(rows) > limit}
+	rows = rows[:min(len(rows), limit)]
+	for i := range rows {
+		rkey, err := ParseRecordKey(rows[i].RKey)
+		if err != nil {
+			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
+		}
+		r, err := c.open(ctx, mark, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		if slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) }) {
+			page.Items = append(page.Items, r)
+		}
+	}
+	if page.HasMore {
+		page.Cursor = encodeCursor("f", rows[len(rows)-1].ID)
+	}
+	return page, nil
+}
+
+// FindAll walks every record Find would return, page by page.
+func (c *Collection[T]) FindAll(ctx context.Context, field string, values ...string) iter.Seq2[*Record[T], error] {
+	return walk(ctx, "", func(cursor string) (Page[*Record[T]], error) {
+		return c.Find(ctx, field, values, ListOptions{Limit: 200, Cursor: cursor})
+	})
+}

@@ -148,4 +148,3 @@ func TestMigrateAllInterruptedThenResumed(t *testing.T) {
 		tf.appliedOnce(t, d.ID)
 	}
 }
-

@@ -1,0 +1,540 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/d1"
+)
+
+// A tenant's rows, table by table, in the agent-records schema (package migrations,
+// AgentRecords), in the order they are copied (parents first). Key material (agents,
+// agent_keys, agent_key_log) is copied but never deleted from the source: it is public,
+// self-authenticating, and other tenants' shares in the source may still need it.
+type tenantTable struct {
+	name  string
+	key   []string // the conflict target of the copy
+	omit  []string // columns not copied (the source's AUTOINCREMENT ids)
+	where string   // the tenant's rows; ?1 is the tenant
+	keep  bool     // never deleted from the source
+}
+
+var tenantTables = []tenantTable{
+	{name: "agents", key: []string{"did"}, where: "did = ?1", keep: true},
+	{name: "agent_keys", key: []string{"key_id"}, where: "did = ?1", keep: true},
+	{name: "agent_key_log", key: []string{"did", "seq"}, where: "did = ?1", keep: true},
+	{name: "records", key: []string{"id"}, where: "did = ?1"},
+	{name: "shared_records", key: []string{"record_id", "recipient_did"}, omit: []string{"id"}, where: "substr(record_id, 1, length(?1) + 1) = ?1 || '/'"},
+	{name: "record_tombstones", key: []string{"id"}, where: "substr(id, 1, length(?1) + 1) = ?1 || '/'"},
+	{name: "events", key: []string{"id"}, where: "agent_did = ?1"},
+}
+
+// fenceMessage is what a write to a fenced tenant fails with (RAISE in the fence triggers).
+const fenceMessage = "d1seal fleet: tenant moved"
+
+// IsFenced reports whether err is a write refused because its tenant is being moved, or was
+// moved, out of the database it was sent to. Read the route again (Fleet.Lookup) and write
+// there; Records.Do does that for you.
+func IsFenced(err error) bool {
+	var e *d1.Error
+	return errors.As(err, &e) && strings.Contains(e.Message, fenceMessage)
+}
+
+const fenceTableSQL = "CREATE TABLE IF NOT EXISTS d1seal_fleet_fences (tenant TEXT PRIMARY KEY, moved_to TEXT NOT NULL, state TEXT NOT NULL, fenced_at TEXT NOT NULL)"
+
+// fenceStatements creates the fence table and triggers (once per database) and fences ?1.
+func fenceStatements(tenant, to, now string) []d1.Statement {
+	raise := "BEGIN SELECT RAISE(ABORT, '" + fenceMessage + "'); END"
+	fenced := func(expr, extra string) string {
+		return "WHEN EXISTS (SELECT 1 FROM d1seal_fleet_fences WHERE tenant = " + expr + extra + ") " + raise
+	}
+	prefix := func(col string) string {
+		return "substr(" + col + ", 1, instr(" + col + ", '/') - 1)"
+	}
+	ddl := []string{
+		fenceTableSQL,
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_records_insert BEFORE INSERT ON records " + fenced("NEW.did", ""),
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_records_update BEFORE UPDATE ON records " + fenced("OLD.did", ""),
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_records_delete BEFORE DELETE ON records " + fenced("OLD.did", " AND state = 'fenced'"),
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_shares_insert BEFORE INSERT ON shared_records " + fenced(prefix("NEW.record_id"), ""),
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_shares_delete BEFORE DELETE ON shared_records " + fenced(prefix("OLD.record_id"), " AND state = 'fenced'"),
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_tombstones_insert BEFORE INSERT ON record_tombstones " + fenced(prefix("NEW.id"), ""),
+		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_events_insert BEFORE INSERT ON events " + fenced("NEW.agent_did", ""),
+	}
+	stmts := make([]d1.Statement, 0, len(ddl)+1)
+	for _, s := range ddl {
+		stmts = append(stmts, d1.Statement{SQL: s, Idempotent: true})
+	}
+	return append(stmts, d1.Statement{
+		SQL:  "INSERT INTO d1seal_fleet_fences (tenant, moved_to, state, fenced_at) VALUES (?, ?, 'fenced', ?) ON CONFLICT (tenant) DO UPDATE SET moved_to = excluded.moved_to, state = 'fenced'",
+		Args: []any{tenant, to, now}, Idempotent: true,
+	})
+}
+
+// The steps of a move, in order; fleet_moves.step holds the next one to run.
+const (
+	stepCopy   = "copy"
+	stepFence  = "fence"
+	stepSync   = "sync"
+	stepVerify = "verify"
+	stepSwitch = "switch"
+	stepDelete = "delete"
+	stepDone   = "done"
+)
+
+var moveSteps = []string{stepCopy, stepFence, stepSync, stepVerify, stepSwitch, stepDelete, stepDone}
+
+// MoveReport says what a move did.
+type MoveReport struct {
+	Tenant  string         `json:"tenant"`
+	From    string         `json:"from"`
+	To      string         `json:"to"`
+	Epoch   uint64         `json:"epoch"`             // the tenant's epoch after the switch
+	Rows    map[string]int `json:"rows"`              // rows of each table in the tenant's verified copy
+	Resumed string         `json:"resumed,omitempty"` // the step an earlier, interrupted move had reached
+	Steps   []string       `json:"steps"`             // the steps this call ran
+}
+
+// MoveOptions tunes Move.
+type MoveOptions struct {
+	// To is the id of the database to move the tenant to. "" lets the Placement choose (or
+	// create) one other than the tenant's current database.
+	To string
+
+	// Stop, if set, is called before each step; returning false stops the move there, as a
+	// crash would (it is resumed by the next Move of the tenant). For tests and tools.
+	Stop func(step string) bool
+}
+
+// ErrMoveStopped is returned by Move when MoveOptions.Stop stopped it.
+var ErrMoveStopped = errors.New("fleet: move stopped before a step; Move again to resume")
+
+// Move moves tenant's rows to another database with nothing lost and nothing copied twice:
+//
+//  1. copy: every row of the tenant is upserted into the target (keyed by primary key, so a
+//     copy resumed or repeated never duplicates a row), while writers keep writing to the
+//     source;
+//  2. fence: in one request to the source, triggers are installed that refuse any write of
+//     the tenant there (IsFenced), and the tenant is fenced; D1 runs a database's requests
+//     one at a time, so every write that committed before the fence is seen by the next step;
+//  3. sync: the copy again, and the rows the target holds but the source no longer does are
+//     deleted;
+//  4. verify: the tenant's rows of every table are read from both and must be identical;
+//  5. switch: the directory entry is re-signed for the target with the next epoch (one
+//     compare-and-swap request, which also moves the tenant's share index entries);
+//  6. delete: the tenant's rows are deleted from the source (key material excepted); the
+//     fence stays, so a writer with a stale route is refused and looks the route up again.
+//
+// The next step is recorded in the directory after each one, so a Move interrupted at any
+// point (a crash, a cancelled ctx) is finished by calling Move for the tenant again; every
+// step can run twice. Writers using Records.Do wait out the fence and carry on in the new
+// database. Move needs Options.Operator.
+func (f *Fleet) Move(ctx context.Context, tenant string, opts MoveOptions) (*MoveReport, error) {
+	if f.opts.Operator == nil {
+		return nil, ErrReadOnly
+	}
+	if err := f.Init(ctx); err != nil {
+		return nil, err
+	}
+	type moveRow struct {
+		From string `d1:"from_db"`
+		To   string `d1:"to_db"`
+		Step string `d1:"step"`
+	}
+	rows, err := d1.QueryAll[moveRow](ctx, f.dir, "SELECT from_db, to_db, step FROM fleet_moves WHERE tenant = ?", tenant)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: move %s: %w", tenant, err)
+	}
+	rep := &MoveReport{Tenant: tenant, Rows: map[string]int{}}
+	step := stepCopy
+	if len(rows) == 1 {
+		m := rows[0]
+		if opts.To != "" && opts.To != m.To {
+			return nil, fmt.Errorf("fleet: move %s: a move to %s is in progress (at %s); finish it first", tenant, m.To, m.Step)
+		}
+		rep.From, rep.To, step, rep.Resumed = m.From, m.To, m.Step, m.Step
+	} else {
+		rt, err := f.Lookup(ctx, tenant)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: move %s: %w", tenant, err)
+		}
+		rep.From, rep.To = rt.Database, opts.To
+		if rep.To == "" {
+			f.placeMu.Lock()
+			db, err := f.choose(ctx, rt.Database)
+			f.placeMu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("fleet: move %s: choose a database: %w", tenant, err)
+			}
+			rep.To = db.ID
+		}
+		if rep.To == rep.From {
+			return nil, fmt.Errorf("fleet: move %s: it is already in %s", tenant, rep.To)
+		}
+		now := f.timestamp()
+		if _, err := f.dir.Run(ctx, d1.Statement{SQL: "INSERT INTO fleet_moves (tenant, from_db, to_db, step, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant) DO NOTHING",
+			Args: []any{tenant, rep.From, rep.To, stepCopy, now, now}, Idempotent: true}); err != nil {
+			return nil, fmt.Errorf("fleet: move %s: %w", tenant, err)
+		}
+	}
+	src, err := f.Client(rep.From)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := f.Client(rep.To)
+	if err != nil {
+		return nil, err
+	}
+	cp := &copier{tenant: tenant, src: src, dst: dst}
+	for i := slices.Index(moveSteps, step); i >= 0 && moveSteps[i] != stepDone; i++ {
+		step := moveSteps[i]
+		if opts.Stop != nil && !opts.Stop(step) {
+			return rep, ErrMoveStopped
+		}
+		if err := f.moveStep(ctx, step, cp, rep); err != nil {
+			return rep, fmt.Errorf("fleet: move %s to %s: %s: %w", tenant, rep.To, step, err)
+		}
+		rep.Steps = append(rep.Steps, step)
+		next := moveSteps[i+1]
+		var st d1.Statement
+		if next == stepDone {
+			st = d1.Statement{SQL: "DELETE FROM fleet_moves WHERE tenant = ?", Args: []any{tenant}, Idempotent: true}
+		} else {
+			st = d1.Statement{SQL: "UPDATE fleet_moves SET step = ?, updated_at = ? WHERE tenant = ?", Args: []any{next, f.timestamp(), tenant}, Idempotent: true}
+		}
+		if step != stepSwitch { // the switch records its next step in its own request
+			if _, err := f.dir.Run(ctx, st); err != nil {
+				return rep, fmt.Errorf("fleet: move %s: record step: %w", tenant, err)
+			}
+		}
+		f.log.Info("fleet: move", "tenant", tenant, "step", step, "to", rep.To)
+	}
+	if rep.Epoch == 0 {
+		rt, err := f.Lookup(ctx, tenant)
+		if err != nil {
+			return rep, err
+		}
+		rep.Epoch = rt.Epoch
+	}
+	return rep, nil
+}
+
+func (f *Fleet) moveStep(ctx context.Context, step string, cp *copier, rep *MoveReport) error {
+	switch step {
+	case stepCopy:
+		return cp.copy(ctx, false)
+	case stepFence:
+		_, err := cp.src.Batch(ctx, fenceStatements(cp.tenant, rep.To, f.timestamp())...)
+		return err
+	case stepSync:
+		return cp.copy(ctx, true)
+	case stepVerify:
+		rows, err := cp.verify(ctx)
+		rep.Rows = rows
+		return err
+	case stepSwitch:
+		return f.switchRoute(ctx, cp.tenant, rep)
+	case stepDelete:
+		return cp.deleteSource(ctx)
+	}
+	return fmt.Errorf("unknown step %q", step)
+}
+
+// switchRoute re-signs the tenant's entry for rep.To with the next epoch, in one request
+// that also moves its share index entries and records the next step.
+func (f *Fleet) switchRoute(ctx context.Context, tenant string, rep *MoveReport) error {
+	f.Forget(tenant)
+	rt, err := f.Lookup(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if rt.Database == rep.To { // switched by an earlier attempt whose step was not recorded
+		rep.Epoch = rt.Epoch
+		_, err := f.dir.Run(ctx, d1.Statement{SQL: "UPDATE fleet_moves SET step = ? WHERE tenant = ?", Args: []any{stepDelete, tenant}, Idempotent: true})
+		return err
+	}
+	e := crypto.DirectoryEntry{Fleet: f.name, Tenant: tenant, Database: rep.To, Epoch: rt.Epoch + 1}
+	sig, err := f.sign(e)
+	if err != nil {
+		return err
+	}
+	now := f.timestamp()
+	_, err = f.dir.Batch(ctx,
+		d1.Statement{SQL: "UPDATE fleet_tenants SET database_id = ?, epoch = ?, signature = ?, updated_at = ? WHERE tenant = ? AND epoch = ?",
+			Args: []any{rep.To, e.Epoch, sig, now, tenant, rt.Epoch}, Idempotent: true},
+		d1.Statement{SQL: "UPDATE fleet_shares SET database_id = ? WHERE owner = ? AND database_id = ?", Args: []any{rep.To, tenant, rep.From}, Idempotent: true},
+		d1.Statement{SQL: "UPDATE fleet_databases SET tenants = (SELECT count(*) FROM fleet_tenants WHERE database_id = fleet_databases.id) WHERE id IN (?, ?)", Args: []any{rep.From, rep.To}, Idempotent: true},
+		d1.Statement{SQL: "UPDATE fleet_moves SET step = ?, updated_at = ? WHERE tenant = ?", Args: []any{stepDelete, now, tenant}, Idempotent: true})
+	if err != nil {
+		return err
+	}
+	f.Forget(tenant)
+	got, err := f.Lookup(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if got.Database != rep.To {
+		return fmt.Errorf("the directory still routes the tenant to %s (a concurrent change?)", got.Database)
+	}
+	rep.Epoch = got.Epoch
+	return nil
+}
+
+// copier copies one tenant's rows between two databases.
+type copier struct {
+	tenant   string
+	src, dst *d1.Client
+	cols     map[string][]column // per table, from the source's schema
+}
+
+type column struct {
+	name string
+	blob bool
+}
+
+// columns reads the copied tables' columns from the source (one request).
+func (cp *copier) columns(ctx context.Context) error {
+	if cp.cols != nil {
+		return nil
+	}
+	stmts := make([]d1.Statement, len(tenantTables))
+	for i, t := range tenantTables {
+		stmts[i] = d1.Statement{SQL: "SELECT name, upper(type) AS type FROM pragma_table_info(?) ORDER BY cid", Args: []any{t.name}}
+	}
+	rs, err := cp.src.Batch(ctx, stmts...)
+	if err != nil {
+		return err
+	}
+	cp.cols = map[string][]column{}
+	for i, t := range tenantTables {
+		type info struct{ Name, Type string }
+		infos, err := d1.Collect[info](rs[i])
+		if err != nil {
+			return err
+		}
+		if len(infos) == 0 {
+			return fmt.Errorf("table %s missing from the source: is the agent-records schema applied?", t.name)
+		}
+		for _, in := range infos {
+			if !slices.Contains(t.omit, in.Name) {
+				cp.cols[t.name] = append(cp.cols[t.name], column{name: in.Name, blob: in.Type == "BLOB"})
+			}
+		}
+	}
+	return nil
+}
+
+func (cp *copier) selectList(t tenantTable) string {
+	var b strings.Builder
+	for i, c := range cp.cols[t.name] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if c.blob {
+			fmt.Fprintf(&b, "iif(%[1]s IS NULL, NULL, hex(%[1]s)) AS %[1]s", c.name)
+		} else {
+			b.WriteString(c.name)
+		}
+	}
+	return b.String()
+}
+
+const pageRows = 500
+
+// rows reads every row of the tenant in t from c, ordered by t's key, blobs as hex text.
+func (cp *copier) rows(ctx context.Context, c *d1.Client, t tenantTable) ([][]any, error) {
+	var out [][]any
+	order := strings.Join(t.key, ", ")
+	for offset := 0; ; offset += pageRows {
+		res, err := c.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d", cp.selectList(t), t.name, t.where, order, pageRows, offset), cp.tenant)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", t.name, err)
+		}
+		for _, row := range res.All() {
+			out = append(out, row.Values())
+		}
+		if res.Len() < pageRows {
+			return out, nil
+		}
+	}
+}
+
+// copy upserts every row of the tenant from the source into the target; with prune it also
+// deletes the target's rows of the tenant that the source no longer holds.
+func (cp *copier) copy(ctx context.Context, prune bool) error {
+	if err := cp.columns(ctx); err != nil {
+		return err
+	}
+	// A tenant moving back into a database it was once moved out of is unfenced there first.
+	stmts := []d1.Statement{
+		{SQL: fenceTableSQL, Idempotent: true},
+		{SQL: "DELETE FROM d1seal_fleet_fences WHERE tenant = ?", Args: []any{cp.tenant}, Idempotent: true},
+	}
+	var deletes [][]d1.Statement
+	for _, t := range tenantTables {
+		rows, err := cp.rows(ctx, cp.src, t)
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, cp.upserts(t, rows)...)
+		if prune {
+			stale, err := cp.stale(ctx, t, rows)
+			if err != nil {
+				return err
+			}
+			deletes = append(deletes, stale)
+		}
+	}
+	for i := len(deletes) - 1; i >= 0; i-- { // children before parents
+		stmts = append(stmts, deletes[i]...)
+	}
+	chunks, err := cp.dst.PrepareChunks(stmts)
+	if err != nil {
+		return err
+	}
+	for _, p := range chunks {
+		if _, err := cp.dst.Send(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cp *copier) upserts(t tenantTable, rows [][]any) []d1.Statement {
+	cols := cp.cols[t.name]
+	names := make([]string, len(cols))
+	one := make([]string, len(cols))
+	var set []string
+	for i, c := range cols {
+		names[i] = c.name
+		one[i] = "?"
+		if c.blob {
+			one[i] = "unhex(?)"
+		}
+		if !slices.Contains(t.key, c.name) {
+			set = append(set, c.name+" = excluded."+c.name)
+		}
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	per := max(1, 100/len(cols))
+	var out []d1.Statement
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		tuples := make([]string, len(chunk))
+		var args []any
+		for i, r := range chunk {
+			tuples[i] = "(" + strings.Join(one, ", ") + ")"
+			args = append(args, r...)
+		}
+		out = append(out, d1.Statement{
+			SQL:        fmt.Sprintf("INSERT INTO %s (%s) VALUES %s ON CONFLICT (%s) %s", t.name, strings.Join(names, ", "), strings.Join(tuples, ", "), strings.Join(t.key, ", "), conflict),
+			Args:       args,
+			Idempotent: true,
+		})
+	}
+	return out
+}
+
+// stale returns deletes of the target's rows of the tenant in t whose keys are not in rows.
+func (cp *copier) stale(ctx context.Context, t tenantTable, rows [][]any) ([]d1.Statement, error) {
+	keyIdx := make([]int, len(t.key))
+	for i, k := range t.key {
+		keyIdx[i] = slices.IndexFunc(cp.cols[t.name], func(c column) bool { return c.name == k })
+	}
+	have := map[string]bool{}
+	for _, r := range rows {
+		have[rowKey(r, keyIdx)] = true
+	}
+	// Keys as the rows hold them: BLOBs as hex text.
+	sel := make([]string, len(t.key))
+	conds := make([]string, len(t.key))
+	for i, k := range t.key {
+		sel[i], conds[i] = k, k+" = ?"
+		if cp.cols[t.name][keyIdx[i]].blob {
+			sel[i], conds[i] = "hex("+k+")", k+" = unhex(?)"
+		}
+	}
+	res, err := cp.dst.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(sel, ", "), t.name, t.where), cp.tenant)
+	if err != nil {
+		return nil, fmt.Errorf("read %s keys: %w", t.name, err)
+	}
+	var out []d1.Statement
+	all := make([]int, len(t.key))
+	for i := range all {
+		all[i] = i
+	}
+	for _, row := range res.All() {
+		vals := row.Values()
+		if have[rowKey(vals, all)] {
+			continue
+		}
+		out = append(out, d1.Statement{SQL: fmt.Sprintf("DELETE FROM %s WHERE %s", t.name, strings.Join(conds, " AND ")), Args: vals, Idempotent: true})
+	}
+	return out, nil
+}
+
+func rowKey(r []any, idx []int) string {
+	var b strings.Builder
+	for _, i := range idx {
+		fmt.Fprintf(&b, "%T:%v\x00", r[i], r[i])
+	}
+	return b.String()
+}
+
+// verify reads the tenant's rows of every table from both databases and compares them.
+func (cp *copier) verify(ctx context.Context) (map[string]int, error) {
+	if err := cp.columns(ctx); err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, t := range tenantTables {
+		a, err := cp.rows(ctx, cp.src, t)
+		if err != nil {
+			return nil, err
+		}
+		b, err := cp.rows(ctx, cp.dst, t)
+		if err != nil {
+			return nil, err
+		}
+		if da, db := digestRows(a), digestRows(b); !bytes.Equal(da, db) || len(a) != len(b) {
+			return nil, fmt.Errorf("%s differs: %d rows in the source, %d in the target", t.name, len(a), len(b))
+		}
+		counts[t.name] = len(a)
+	}
+	return counts, nil
+}
+
+func digestRows(rows [][]any) []byte {
+	h := sha256.New()
+	for _, r := range rows {
+		for _, v := range r {
+			fmt.Fprintf(h, "%T:%v\x00", v, v)
+		}
+		h.Write([]byte{0xff})
+	}
+	return h.Sum(nil)
+}
+
+// deleteSource deletes the tenant's rows from the source, children first, in one request
+// that lets the fence's delete triggers through for its own duration only.
+func (cp *copier) deleteSource(ctx context.Context) error {
+	stmts := []d1.Statement{{SQL: "UPDATE d1seal_fleet_fences SET state = 'draining' WHERE tenant = ?", Args: []any{cp.tenant}, Idempotent: true}}
+	for i := len(tenantTables) - 1; i >= 0; i-- {
+		t := tenantTables[i]
+		if !t.keep {
+			stmts = append(stmts, d1.Statement{SQL: "DELETE FROM " + t.name + " WHERE " + t.where, Args: []any{cp.tenant}, Idempotent: true})
+		}
+	}
+	stmts = append(stmts, d1.Statement{SQL: "UPDATE d1seal_fleet_fences SET state = 'moved' WHERE tenant = ?", Args: []any{cp.tenant}, Idempotent: true})
+	_, err := cp.src.Batch(ctx, stmts...)
+	return err
+}

@@ -79,6 +79,11 @@ type CollectionOptions[T any] struct {
 	// BeaconBits is the length of each beacon: a multiple of 8 from 8 to 256. Default
 	// DefaultBeaconBits.
 	BeaconBits int
+
+	// Pad pads every private value before sealing (Padmé: to a length with few significant
+	// bits, at most 12% longer), so that ciphertext sizes stop revealing plaintext lengths
+	// beyond their order of magnitude. Records written without it still read.
+	Pad bool
 }
 
 // Collection is one collection (an NSID) of records of type T, seen by one acting agent: it
@@ -92,6 +97,7 @@ type Collection[T any] struct {
 	nsid  NSID // canonical: authority lower-cased, as sealed into every record
 	codec Codec[T]
 	index *index[T] // nil without CollectionOptions.Index
+	pad   bool
 
 	registered atomic.Bool // the acting agent's keys were found to be its registered ones
 
@@ -115,7 +121,7 @@ func NewCollection[T any](s *Store, agent *crypto.Agent, collection NSID, opts C
 	if err != nil {
 		return nil, &InputError{Field: "collection", Err: err}
 	}
-	c := &Collection[T]{s: s, agent: agent, did: did, nsid: nsid.Canonical(), codec: opts.Codec}
+	c := &Collection[T]{s: s, agent: agent, did: did, nsid: nsid.Canonical(), codec: opts.Codec, pad: opts.Pad}
 	if c.codec == nil {
 		c.codec = JSON[T]{}
 	}
@@ -330,7 +336,7 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 	if public && len(recipients) > 0 {
 		return nil, &InputError{Field: "record", Reason: ref.ID() + " is public: it has no recipients"}
 	}
-	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, access: w.access, value: enc}
+	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, access: w.access, pad: c.pad && !public, value: enc}
 	stored := 0
 	if public {
 		w.public = p.marshal()

@@ -39,6 +39,8 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(p.marshal())
 	p.access = []accessEntry{{DID: "did:plc:bob", Suite: crypto.SuiteX25519}, {DID: "did:plc:carol", Suite: crypto.SuiteXWing}}
 	f.Add(p.marshal())
+	p.pad = true
+	f.Add(p.marshal())
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{1, 0xff, 0xff})

@@ -206,3 +206,140 @@ func (c *Collection[T]) FindAll(ctx context.Context, field string, values ...str
 		return c.Find(ctx, field, values, ListOptions{Limit: 200, Cursor: cursor})
 	})
 }
+
+// ShareIndex lets the agent with search this collection's field among the records the acting
+// agent shares with it (FindShared): the field's index key is wrapped for with's key, reached
+// through its verified key log, and stored in index_keys. Sharing an index key lets with
+// compute the beacon of any value it guesses and compare it with the beacons of every record
+// of the collection, shared with it or not: it learns which of the owner's records hold each
+// value it guesses (never their content). Without it, a recipient cannot search.
+func (c *Collection[T]) ShareIndex(ctx context.Context, field string, with DID) error {
+	if c.index == nil || c.index.keys[field] == nil {
+		return &InputError{Field: "field", Reason: fmt.Sprintf("%q is not indexed in this collection (CollectionOptions.Index)", field)}
+	}
+	if _, err := ParseDID(string(with)); err != nil {
+		return &InputError{Field: "recipient DID", Err: err}
+	}
+	if with == c.did {
+		return &InputError{Field: "recipient DID", Reason: "an agent cannot share an index with itself"}
+	}
+	if err := c.ready(ctx); err != nil {
+		return err
+	}
+	v, err := c.s.fresh(ctx, with)
+	if err != nil {
+		return fmt.Errorf("records: share index %s#%s with %s: %w", c.nsid, field, with, err)
+	}
+	keys := v.agentKeys()
+	wrapped, err := c.index.keys[field].Wrap(keys.recipient())
+	if err != nil {
+		return fmt.Errorf("records: share index %s#%s with %s: %w", c.nsid, field, with, err)
+	}
+	_, err = c.s.db.Run(ctx, d1.Statement{
+		SQL: `INSERT INTO index_keys (owner_did, collection, field_tag, recipient_did, wrapped_key, shared_at) VALUES (?, ?, unhex(?), ?, unhex(?), ?)
+ON CONFLICT (owner_did, collection, field_tag, recipient_did) DO UPDATE SET wrapped_key = excluded.wrapped_key, shared_at = excluded.shared_at`,
+		Args:       []any{string(c.did), string(c.nsid), d1.Hex(c.index.tags[field]), string(with), d1.Hex(wrapped), c.s.timestamp()},
+		Idempotent: true,
+	})
+	if err != nil {
+		return fmt.Errorf("records: share index %s#%s with %s: %w", c.nsid, field, with, err)
+	}
+	return nil
+}
+
+// sharedIndexKey returns the index key of owner's field that owner shared with the acting
+// agent, and its tag.
+func (c *Collection[T]) sharedIndexKey(ctx context.Context, owner DID, field string) (*crypto.IndexKey, []byte, error) {
+	type row struct {
+		FieldTag, WrappedKey d1.Hex
+	}
+	rows, err := d1.QueryAll[row](ctx, c.s.db, "SELECT hex(field_tag) AS field_tag, hex(wrapped_key) AS wrapped_key FROM index_keys WHERE owner_did = ? AND collection = ? AND recipient_did = ?",
+		string(owner), string(c.nsid), string(c.did))
+	if err != nil {
+		return nil, nil, fmt.Errorf("records: index keys of %s: %w", owner, err)
+	}
+	ic := crypto.IndexContext{DID: string(owner), Collection: string(c.nsid), Field: field}
+	for _, r := range rows {
+		k, err := c.agent.UnwrapIndexKey(ic, r.WrappedKey)
+		if err != nil {
+			continue // another field's key (or an altered row)
+		}
+		tag, err := k.Beacon([]byte(tagInput), 128)
+		if err != nil || string(tag) != string(r.FieldTag) {
+			continue
+		}
+		return k, tag, nil
+	}
+	return nil, nil, fmt.Errorf("%w: %s has not shared the index of %s#%s with this agent (Collection.ShareIndex)", ErrNotShared, owner, c.nsid, field)
+}
+
+// FindShared is Find among the records of owner's collection that owner shared with the
+// acting agent, using the index key owner shared with it (ShareIndex). The acting agent's
+// collection must index field with the same function as the owner's.
+func (c *Collection[T]) FindShared(ctx context.Context, owner DID, field string, values []string, opts ListOptions) (Page[*Record[T]], error) {
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	if _, err := ParseDID(string(owner)); err != nil {
+		return Page[*Record[T]]{}, &InputError{Field: "owner DID", Err: err}
+	}
+	if c.index == nil || c.index.fields[field] == nil {
+		return Page[*Record[T]]{}, &InputError{Field: "field", Reason: fmt.Sprintf("%q is not indexed in this collection (CollectionOptions.Index)", field)}
+	}
+	if len(values) == 0 || len(values) > 90 {
+		return Page[*Record[T]]{}, &InputError{Field: "values", Reason: "between 1 and 90 values"}
+	}
+	if err := c.s.Init(ctx); err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	k, tag, err := c.sharedIndexKey(ctx, owner, field)
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	var bs []any
+	for _, v := range values {
+		b, err := k.Beacon(valueInput(v), c.index.bits)
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		bs = append(bs, d1.Hex(b))
+	}
+	where := "s.recipient_did = ? AND r.did = ? AND r.collection = ? AND r.id IN (SELECT record_id FROM record_beacons WHERE field_tag = unhex(?) AND beacon IN (" +
+		strings.Repeat("unhex(?), ", len(bs)-1) + "unhex(?)))"
+	args := append([]any{string(c.did), string(owner), string(c.nsid), d1.Hex(tag)}, bs...)
+	if opts.Cursor != "" {
+		after, err := decodeCursor(opts.Cursor, "g")
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		where, args = where+" AND r.id > ?", append(args, after)
+	}
+	mark := c.s.versions.mark()
+	rs, err := c.s.db.Batch(ctx,
+		d1.Statement{SQL: "SELECT " + recordColumns("r.") + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " +
+			where + " ORDER BY r.id LIMIT ?", Args: append(args, limit+1)},
+		c.s.keyLogStatement(owner))
+	if err != nil {
+		return Page[*Record[T]]{}, fmt.Errorf("records: find in %s's %s: %w", owner, c.nsid, err)
+	}
+	rows, err := d1.Collect[sharedRow](rs[0])
+	if err != nil {
+		return Page[*Record[T]]{}, err
+	}
+	page := Page[*Record[T]]{HasMore: len(rows) > limit}
+	rows = rows[:min(len(rows), limit)]
+	for i := range rows {
+		r, err := c.openShared(ctx, mark, &rows[i], rs[1])
+		if err != nil {
+			return Page[*Record[T]]{}, err
+		}
+		if slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) }) {
+			page.Items = append(page.Items, r)
+		}
+	}
+	if page.HasMore {
+		page.Cursor = encodeCursor("g", rows[len(rows)-1].ID)
+	}
+	return page, nil
+}

@@ -206,3 +206,32 @@ func BenchmarkFind(b *testing.B) {
 		requestsPer(b, e, start, 1)
 	})
 }
+
+// TestFindShared: a recipient searches what an owner shared with it only once the owner shared
+// the field's index key, and finds only records shared with it.
+func TestFindShared(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
+	ca, cb := indexedNotes(t, e, alice), indexedNotes(t, e, bob)
+	shared, err := ca.Create(ctx, note{Title: "s", Tags: []string{"q3"}})
+	require.NoError(t, err)
+	_, err = ca.Create(ctx, note{Title: "private", Tags: []string{"q3"}})
+	require.NoError(t, err)
+	require.NoError(t, ca.Share(ctx, shared.Ref.RKey, "did:plc:bob"))
+
+	_, err = cb.FindShared(ctx, "did:plc:alice", "tags", []string{"q3"}, records.ListOptions{})
+	assert.ErrorIs(t, err, records.ErrNotShared, "no index key shared yet")
+
+	require.NoError(t, ca.ShareIndex(ctx, "tags", "did:plc:bob"))
+	p, err := cb.FindShared(ctx, "did:plc:alice", "tags", []string{"q3"}, records.ListOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{string(shared.Ref.RKey)}, keys(p.Items), "only the record shared with bob")
+	_, err = cb.FindShared(ctx, "did:plc:alice", "title", []string{"s"}, records.ListOptions{})
+	assert.ErrorIs(t, err, records.ErrNotShared, "one field's key opens that field only")
+
+	// A key row copied to another field's place does not open as that field.
+	exec(t, e.db, "UPDATE index_keys SET field_tag = zeroblob(16)")
+	_, err = cb.FindShared(ctx, "did:plc:alice", "tags", []string{"q3"}, records.ListOptions{})
+	assert.ErrorIs(t, err, records.ErrNotShared)
+}

@@ -117,12 +117,6 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 	if err != nil {
 		return Page[*Record[T]]{}, fmt.Errorf("records: shared with %s: %w", c.did, err)
 	}
-	type sharedRow struct {
-		recordRow
-		GrantDek     d1.Hex
-		GrantVersion int64
-		GrantKeyID   d1.Hex
-	}
 	rows, err := d1.Collect[sharedRow](rs[0])
 	if err != nil {
 		return Page[*Record[T]]{}, err
@@ -130,18 +124,7 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 	page := Page[*Record[T]]{HasMore: len(rows) > limit}
 	rows = rows[:min(len(rows), limit)]
 	for i := range rows {
-		row := &rows[i]
-		ref, err := ParseID(row.ID)
-		if err != nil {
-			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, row.ID, err)
-		}
-		if row.GrantVersion != row.Version {
-			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: the grant opens version %d, the record is at %d", ErrTampered, row.ID, row.GrantVersion, row.Version)
-		}
-		if err := checkKeyID(row.GrantDek, row.GrantKeyID); err != nil {
-			return Page[*Record[T]]{}, fmt.Errorf("records: open %s: grant: %w", row.ID, err)
-		}
-		r, err := c.open(ctx, mark, ref, &row.recordRow, row.GrantDek, rs[1])
+		r, err := c.openShared(ctx, mark, &rows[i], rs[1])
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}
@@ -151,6 +134,29 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 		page.Cursor = encodeCursor("s", rows[len(rows)-1].ID)
 	}
 	return page, nil
+}
+
+// sharedRow is a records row joined with the acting agent's grant for it.
+type sharedRow struct {
+	recordRow
+	GrantDek     d1.Hex
+	GrantVersion int64
+	GrantKeyID   d1.Hex
+}
+
+// openShared checks the grant of a sharedRow against its record and opens it.
+func (c *Collection[T]) openShared(ctx context.Context, mark uint64, row *sharedRow, keyLog *d1.Result) (*Record[T], error) {
+	ref, err := ParseID(row.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrTampered, row.ID, err)
+	}
+	if row.GrantVersion != row.Version {
+		return nil, fmt.Errorf("%w: %s: the grant opens version %d, the record is at %d", ErrTampered, row.ID, row.GrantVersion, row.Version)
+	}
+	if err := checkKeyID(row.GrantDek, row.GrantKeyID); err != nil {
+		return nil, fmt.Errorf("records: open %s: grant: %w", row.ID, err)
+	}
+	return c.open(ctx, mark, ref, &row.recordRow, row.GrantDek, keyLog)
 }
 
 // SharedWith returns one page of the records, of any collection, shared with the agent did:

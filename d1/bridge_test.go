@@ -149,7 +149,9 @@ func TestBridgeRefusesForgedRequests(t *testing.T) {
 	}{
 		{"replayed", ok, nil, "replayed"},
 		{"body tampered", fresh(), func(_ http.Header, b *string) { *b = strings.Replace(*b, "INSERT", "insert", 1) }, "signature does not verify"},
-		{"timestamp tampered", fresh(), func(h http.Header, _ *string) { h.Set("X-D1seal-Timestamp", strconv.FormatInt(time.Now().Unix()+1, 10)) }, "signature does not verify"},
+		{"timestamp tampered", fresh(), func(h http.Header, _ *string) {
+			h.Set("X-D1seal-Timestamp", strconv.FormatInt(time.Now().Unix()+1, 10))
+		}, "signature does not verify"},
 		{"nonce tampered", fresh(), func(h http.Header, _ *string) { h.Set("X-D1seal-Nonce", "zzzzzzzzzzzzzzzzzzzzzzzz") }, "signature does not verify"},
 		{"session added", fresh(), func(h http.Header, _ *string) { h.Set("X-D1seal-Session", d1.FirstPrimary) }, "signature does not verify"},
 		{"unsigned", fresh(), func(h http.Header, _ *string) { h.Del("X-D1seal-Signature") }, "unsigned request"},
@@ -273,4 +275,3 @@ func TestBridgeClientChecksSettings(t *testing.T) {
 	_, err = d1.NewBridgeClientFromEnv(d1.BridgeOptions{}, d1.Options{})
 	assert.ErrorContains(t, err, d1.EnvBridgeSecret+" not set")
 }
-

@@ -1,8 +1,10 @@
 package d1local
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -88,6 +90,12 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 		results = append(results, r)
 	}
 	if err := c.exec("COMMIT"); err != nil {
+		// A deferred foreign key violation fails the commit: D1 answers it as an internal
+		// error (HTTP 500), not as a constraint error.
+		var se *sqliteError
+		if errors.As(err, &se) && se.code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			return nil, false, errInternal(randomReference())
+		}
 		return nil, false, err
 	}
 	return results, wrote, nil
@@ -99,11 +107,11 @@ func (d *database) runOne(s statement, sizeBefore int64) (stmtResult, bool, erro
 	start := time.Now()
 	changesBefore, rowidBefore := c.totalChanges(), c.lastInsertRowID()
 
-	c.restricted = true
+	c.restricted, c.deniedTxn, c.reads = true, false, false
 	defer func() { c.restricted = false }()
 	st, _, err := c.prepare(s.sql)
 	if err != nil {
-		return stmtResult{}, false, err
+		return stmtResult{}, false, d1Refusal(c, err)
 	}
 	if st == nil {
 		return stmtResult{}, false, errSQL(msgNoStatements)
@@ -142,16 +150,20 @@ func (d *database) runOne(s statement, sizeBefore int64) (stmtResult, bool, erro
 	// rows_read approximates D1's cursor count: the rows full scans visited (SQLite counts
 	// the steps after the first row), or, when an index found them, the rows returned.
 	// rows_written is the rows changed (triggers and cascades included).
+	// A statement that reads no table (SELECT 1, VALUES, json functions on literals) reads 0.
 	rowsRead := int64(len(r.rows))
 	if n := st.status(sqlite3.SQLITE_STMTSTATUS_FULLSCAN_STEP); n > 0 {
 		rowsRead = max(rowsRead, n+1)
+	}
+	if !c.reads {
+		rowsRead = 0
 	}
 	elapsed := float64(time.Since(start).Microseconds()) / 1000
 	r.meta = wire.Meta{
 		ChangedDB:       changes > 0 || rowid != rowidBefore || size != sizeBefore,
 		Changes:         changes,
 		Duration:        elapsed,
-		LastRowID:       rowid,
+		LastRowID:       jsNumber(rowid),
 		RowsRead:        rowsRead,
 		RowsWritten:     changes,
 		SizeAfter:       size,
@@ -267,4 +279,43 @@ func decodeBody(r *http.Request, w http.ResponseWriter, limit int64, v any) *api
 		return errBadRequest("unexpected data after the JSON body")
 	}
 	return nil
+}
+
+// msgTransaction is what D1 (workerd's SQLite regulator) answers to BEGIN, COMMIT, ROLLBACK,
+// END, SAVEPOINT and RELEASE, with no SQLite class.
+const msgTransaction = "To execute a transaction, please use the state.storage.transaction() or state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements. The JavaScript API is safer because it will automatically roll back on exceptions, and because it interacts correctly with Durable Objects' automatic atomic write coalescing."
+
+// d1Refusal turns a prepare error into D1's answer where D1's differs from SQLite's:
+// transaction control gets D1's own message, and functions D1's SQLite lacks are unknown.
+func d1Refusal(c *conn, err error) error {
+	if c.deniedTxn {
+		return errSQL(msgTransaction)
+	}
+	var se *sqliteError
+	if errors.As(err, &se) {
+		if name, ok := strings.CutPrefix(se.msg, "not authorized to use function: "); ok && noSuchFunctions[strings.ToLower(name)] {
+			se.msg = "no such function: " + name
+		}
+	}
+	return err
+}
+
+// jsNumber is n as D1's JavaScript layer passes it on: a double, so integers past 2^53 round.
+func jsNumber(n int64) int64 {
+	f := float64(n)
+	if f >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(f)
+}
+
+// randomReference is the reference of an internal error, as D1 prints one.
+func randomReference() string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 24)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
 }

@@ -22,6 +22,9 @@ type conn struct {
 	db  uintptr
 	// restricted turns D1's authorizer on; it is off for the emulator's own statements.
 	restricted bool
+	// deniedTxn and reads are set by the authorizer while a user statement is prepared: it
+	// tried transaction control, it reads a table.
+	deniedTxn, reads bool
 }
 
 // sqliteError is an error reported by SQLite: its message, extended result code and, for errors
@@ -331,7 +334,9 @@ func (c *conn) queryInt(sql string) (int64, error) {
 
 // size returns the database size the way D1 reports it: page_count * page_size.
 func (c *conn) size() int64 {
-	n, _ := c.queryInt("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+	// As workerd's SqlStorage.databaseSize, which D1 answers as size_after: free pages (of
+	// dropped tables, deleted rows) do not count.
+	n, _ := c.queryInt("SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()")
 	return n
 }
 

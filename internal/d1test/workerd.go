@@ -107,9 +107,6 @@ func wipe(c *d1.Client) error {
 	if err != nil {
 		return err
 	}
-	if res.Len() == 0 {
-		return nil
-	}
 	stmts := []d1.Statement{{SQL: "PRAGMA defer_foreign_keys = ON"}}
 	for _, row := range res.All() {
 		var typ, name string
@@ -118,6 +115,12 @@ func wipe(c *d1.Client) error {
 		}
 		stmts = append(stmts, d1.Statement{SQL: "DROP " + strings.ToUpper(typ) + " IF EXISTS " + quoteIdent(name)})
 	}
+	// The connection's last insert rowid outlives the tables: set it back to 0, as on a
+	// fresh database.
+	stmts = append(stmts,
+		d1.Statement{SQL: "CREATE TABLE d1test_reset (x)"},
+		d1.Statement{SQL: "INSERT INTO d1test_reset (rowid, x) VALUES (0, 0)"},
+		d1.Statement{SQL: "DROP TABLE d1test_reset"})
 	_, err = c.Batch(ctx, stmts...)
 	return err
 }

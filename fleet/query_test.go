@@ -63,9 +63,13 @@ func TestQueryFanOutWithFailures(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, sub.Rows, 2)
 	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	gone, err := Query[count](cctx, tf.Fleet, "SELECT 1 AS n", nil, QueryOptions{Databases: []string{dbs[3].ID}})
+	ids := []string{dbs[3].ID, dbs[4].ID, dbs[5].ID}
+	gone, err := tf.FanOut(cctx, QueryOptions{Concurrency: 1, Databases: ids}, func(ctx context.Context, db Database, c *d1.Client) error {
+		cancel() // Ctrl-C during the first database
+		return nil
+	})
 	require.NoError(t, err)
-	require.Len(t, gone.Failed, 1)
-	assert.ErrorIs(t, gone.Failed[0], context.Canceled)
+	require.Len(t, gone, 2, "the databases never reached are reported")
+	assert.ErrorIs(t, gone[0], context.Canceled)
+	assert.Equal(t, dbs[4].ID, gone[0].Database)
 }

@@ -69,36 +69,32 @@ func appendContentAAD(b []byte, rc RecordContext) []byte {
 // contentKeys derives the AES-256-GCM key and the key commitment from the data key:
 // HKDF-SHA256(ikm = DEK, salt = empty, info = "d1seal content v1" || 0x00 || nonce || aad),
 // 64 bytes, the first 32 the AES key and the last 32 the commitment. aad is the content
-// AAD, so both are bound to the format, suite, record context and nonce.
-func contentKeys(dek *[keySize]byte, nonce, aad []byte) (encKey, commit []byte, err error) {
+// AAD, so both are bound to the format, suite, record context and nonce. The caller clears
+// the result.
+func contentKeys(dek *[keySize]byte, nonce, aad []byte) (okm [2 * keySize]byte) {
 	const label = "d1seal content v1\x00"
-	info := make([]byte, 0, len(label)+len(nonce)+len(aad))
-	info = append(append(append(info, label...), nonce...), aad...)
-	okm, err := hkdfSHA256(dek[:], nil, info, 2*keySize)
-	if err != nil {
-		return nil, nil, err
+	var stack [hmacStackSize - 64 - 32 - 1]byte
+	info := stack[:0]
+	if n := len(label) + len(nonce) + len(aad); n > len(stack) {
+		info = make([]byte, 0, n)
 	}
-	return okm[:keySize], okm[keySize:], nil
+	info = append(append(append(info, label...), nonce...), aad...)
+	prk := hmacSHA256(nil, dek[:], nil, 0) // HKDF-Extract, salt empty
+	hkdfExpandSHA256(okm[:0], prk[:], info, len(okm))
+	clear(prk[:])
+	return okm
 }
 
-// sealContent encrypts plaintext under k with a fresh random nonce.
-func (k *DataKey) sealContent(plaintext []byte) (ciphertext, nonce []byte, err error) {
-	nonce = make([]byte, nonceSize)
-	rand.Read(nonce)
+// sealContent encrypts plaintext under k with a fresh random nonce, appending the
+// ciphertext column to ct and writing the nonce into nonce (nonceSize bytes).
+func (k *DataKey) sealContent(ct, nonce, plaintext []byte) ([]byte, error) {
+	rand.Read(nonce[:nonceSize])
 	aad := appendContentAAD(make([]byte, 0, 2+contextSize(k.rc)), k.rc)
-	encKey, commit, err := contentKeys(k.key, nonce, aad)
-	if err != nil {
-		return nil, nil, err
-	}
-	ct := make([]byte, 0, MinCiphertextSize+len(plaintext))
+	okm := contentKeys(k.key, nonce, aad)
+	defer clear(okm[:])
 	ct = append(ct, FormatVersion, contentSuite)
-	ct = append(ct, commit...)
-	ct, err = sealGCM(ct, encKey, nonce, plaintext, aad)
-	clear(encKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ct, nonce, nil
+	ct = append(ct, okm[keySize:]...)
+	return sealGCM(ct, okm[:keySize], nonce, plaintext, aad)
 }
 
 // checkEnvelope checks the shape of the ciphertext and nonce columns.
@@ -128,16 +124,13 @@ func (k *DataKey) openContent(ciphertext, nonce []byte) ([]byte, error) {
 		return nil, err
 	}
 	aad := appendContentAAD(make([]byte, 0, 2+contextSize(k.rc)), k.rc)
-	encKey, commit, err := contentKeys(k.key, nonce, aad)
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	defer clear(encKey)
-	if subtle.ConstantTimeCompare(commit, ciphertext[2:envelopeHead]) != 1 {
+	okm := contentKeys(k.key, nonce, aad)
+	defer clear(okm[:])
+	if subtle.ConstantTimeCompare(okm[keySize:], ciphertext[2:envelopeHead]) != 1 {
 		return nil, ErrDecrypt
 	}
 	body := ciphertext[envelopeHead:]
-	pt, err := openGCM(make([]byte, 0, len(body)-tagSize), encKey, nonce, body, aad)
+	pt, err := openGCM(make([]byte, 0, len(body)-tagSize), okm[:keySize], nonce, body, aad)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

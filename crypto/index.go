@@ -81,9 +81,7 @@ func (a *Agent) IndexKey(collection, field string) (*IndexKey, error) {
 	}
 	info := appendIndexContext(make([]byte, 0, indexContextSize(ic)), ic)
 	k := &IndexKey{ic: ic, key: new([keySize]byte)}
-	okm := a.owner.expand(indexKeyLabel, info, keySize)
-	copy(k.key[:], okm)
-	clear(okm)
+	a.owner.expand(k.key[:0], indexKeyLabel, info)
 	return k, nil
 }
 

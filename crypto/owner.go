@@ -1,7 +1,6 @@
 package crypto
 
 import (
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
@@ -40,7 +39,7 @@ const (
 // concurrent use.
 type ownerKey struct {
 	raw *[keySize]byte
-	prk []byte // HKDF-Extract(salt = empty, raw)
+	prk *[sha256.Size]byte // HKDF-Extract(salt = empty, raw)
 	id  KeyID
 }
 
@@ -53,26 +52,30 @@ func generateOwnerKey() *ownerKey {
 }
 
 func newOwnerKey(raw []byte) *ownerKey {
-	k := &ownerKey{raw: new([keySize]byte)}
+	k := &ownerKey{raw: new([keySize]byte), prk: new([sha256.Size]byte)}
 	copy(k.raw[:], raw)
-	prk, err := hkdf.Extract(sha256.New, k.raw[:], nil)
-	if err != nil {
-		panic("crypto: HKDF-Extract: " + err.Error()) // cannot fail for SHA-256
-	}
-	k.prk = prk
-	copy(k.id[:], k.expand(ownerKeyIDLabel, nil, len(k.id)))
+	*k.prk = hmacSHA256(nil, k.raw[:], nil, 0) // HKDF-Extract, salt empty
+	k.expand(k.id[:0], ownerKeyIDLabel)
 	return k
 }
 
-// expand returns HKDF-Expand(PRK, label || info, n).
-func (k *ownerKey) expand(label string, info []byte, n int) []byte {
-	full := make([]byte, 0, len(label)+len(info))
-	full = append(append(full, label...), info...)
-	out, err := hkdf.Expand(sha256.New, k.prk, string(full), n)
-	if err != nil {
-		panic("crypto: HKDF-Expand: " + err.Error()) // only for n > 255*32
+// expand writes HKDF-Expand(PRK, label || parts..., cap(dst)) into dst[:cap(dst)]: pass an
+// empty slice of an array of the output's size, so that no derived key lands on the heap.
+func (k *ownerKey) expand(dst []byte, label string, parts ...[]byte) {
+	var stack [hmacStackSize - 64 - sha256.Size - 1]byte
+	n := len(label)
+	for _, p := range parts {
+		n += len(p)
 	}
-	return out
+	info := stack[:0]
+	if n > len(stack) {
+		info = make([]byte, 0, n)
+	}
+	info = append(info, label...)
+	for _, p := range parts {
+		info = append(info, p...)
+	}
+	hkdfExpandSHA256(dst[:0], k.prk[:], info, cap(dst))
 }
 
 // String returns a redacted description: the key id, never the secret.
@@ -110,27 +113,32 @@ func ownerGrantAAD(head []byte, did string, rc RecordContext) []byte {
 }
 
 // grantKey derives the AES-256-GCM key of one owner grant from its nonce and AAD.
-func (k *ownerKey) grantKey(nonce, aad []byte) []byte {
-	info := make([]byte, 0, nonceSize+len(aad))
-	info = append(append(info, nonce...), aad...)
-	return k.expand(ownerWrapLabel, info, keySize)
+func (k *ownerKey) grantKey(key *[keySize]byte, nonce, aad []byte) {
+	k.expand(key[:0], ownerWrapLabel, nonce, aad)
 }
 
 // wrapOwner wraps the data key for its record's owner, the agent a, under a's owner key.
 func (k *DataKey) wrapOwner(a *Agent) (Grant, error) {
+	return k.appendOwnerGrant(make([]byte, 0, ownerGrantSize), a)
+}
+
+// appendOwnerGrant is wrapOwner writing the grant into w, an empty slice with room for
+// ownerGrantSize bytes.
+func (k *DataKey) appendOwnerGrant(w []byte, a *Agent) (Grant, error) {
 	if a.did != k.rc.DID {
 		return Grant{}, fmt.Errorf("crypto: wrap for owner: %s is not the owner of %s", a.did, k.rc)
 	}
 	o := a.owner
-	w := make([]byte, wrapHeadSize+nonceSize, ownerGrantSize)
-	w[0], w[1] = FormatVersion, byte(SuiteOwner)
-	copy(w[2:wrapHeadSize], o.id[:])
+	w = append(w, FormatVersion, byte(SuiteOwner))
+	w = append(w, o.id[:]...)
+	w = w[:wrapHeadSize+nonceSize]
 	nonce := w[wrapHeadSize:]
 	rand.Read(nonce)
 	aad := ownerGrantAAD(w, a.did, k.rc)
-	key := o.grantKey(nonce, aad)
-	w, err := sealGCM(w, key, nonce, k.key[:], aad)
-	clear(key)
+	var key [keySize]byte
+	o.grantKey(&key, nonce, aad)
+	w, err := sealGCM(w, key[:], nonce, k.key[:], aad)
+	clear(key[:])
 	if err != nil {
 		return Grant{}, fmt.Errorf("crypto: wrap for owner %s: %w", a.did, err)
 	}
@@ -149,10 +157,11 @@ func (a *Agent) unwrapOwner(rc RecordContext, w []byte) (*DataKey, error) {
 	}
 	nonce := w[wrapHeadSize : wrapHeadSize+nonceSize]
 	aad := ownerGrantAAD(w, a.did, rc)
-	key := a.owner.grantKey(nonce, aad)
-	defer clear(key)
+	var key [keySize]byte
+	a.owner.grantKey(&key, nonce, aad)
+	defer clear(key[:])
 	k := &DataKey{rc: rc, key: new([keySize]byte)}
-	if _, err := openGCM(k.key[:0], key, nonce, w[wrapHeadSize+nonceSize:], aad); err != nil {
+	if _, err := openGCM(k.key[:0], key[:], nonce, w[wrapHeadSize+nonceSize:], aad); err != nil {
 		return nil, ErrDecrypt
 	}
 	return k, nil

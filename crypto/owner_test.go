@@ -156,7 +156,7 @@ func TestOwnerKeyNeverPrinted(t *testing.T) {
 	a := newAgent(t, aliceDID, true)
 	ik, err := a.IndexKey("com.example.note", "tag")
 	require.NoError(t, err)
-	secrets := [][]byte{a.owner.raw[:], a.owner.prk, ik.key[:]}
+	secrets := [][]byte{a.owner.raw[:], a.owner.prk[:], ik.key[:]}
 	for _, v := range []any{a, *a, a.owner, *a.owner, ik, *ik} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q", "%d"} {
 			out := fmt.Sprintf(verb, v)

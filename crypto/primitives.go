@@ -5,7 +5,6 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/hpke"
 	"crypto/sha256"
 	"errors"
@@ -66,8 +65,77 @@ func openGCM(dst, key, nonce, ciphertext, aad []byte) ([]byte, error) {
 }
 
 // hkdfSHA256 is HKDF-SHA256 (RFC 5869): extract with salt, expand with info to length bytes.
+// It gives the bytes of crypto/hkdf.Key(sha256.New, ...) (TestHKDFMatchesStandardLibrary,
+// FuzzHKDF and the Wycheproof vectors check it), through hmacSHA256.
 func hkdfSHA256(ikm, salt, info []byte, length int) ([]byte, error) {
-	return hkdf.Key(sha256.New, ikm, salt, string(info), length)
+	if length < 0 || length > 255*sha256.Size {
+		return nil, errors.New("HKDF-SHA256 output length out of range")
+	}
+	prk := hmacSHA256(salt, ikm, nil, 0)
+	return hkdfExpandSHA256(make([]byte, 0, length), prk[:], info, length), nil
+}
+
+// hkdfExpandSHA256 appends HKDF-Expand(prk, info, n) (RFC 5869, SHA-256) to dst. n must be
+// at most 255*32; this package asks for 16 to 64 bytes.
+func hkdfExpandSHA256(dst, prk, info []byte, n int) []byte {
+	if n < 0 || n > 255*sha256.Size {
+		panic("crypto: HKDF-SHA256 output length out of range")
+	}
+	var t [sha256.Size]byte
+	prev := t[:0]
+	for i := 1; n > 0; i++ {
+		t = hmacSHA256(prk, prev, info, byte(i))
+		prev = t[:]
+		c := min(n, len(t))
+		dst = append(dst, t[:c]...)
+		n -= c
+	}
+	clear(t[:])
+	return dst
+}
+
+// hmacStackSize bounds the HMAC input that hmacSHA256 assembles on the stack: a block of
+// key, a previous HKDF block, an info of up to about 250 bytes (every info of a realistic
+// record context) and a counter byte. Longer inputs take one heap allocation.
+const hmacStackSize = 384
+
+// hmacSHA256 returns HMAC-SHA256(key, a || b || counter) (RFC 2104), the counter byte
+// included only when counter is not 0 (HKDF-Expand's block counter runs from 1). It is the
+// standard construction over one-shot SHA-256, SHA-256((K ^ opad) || SHA-256((K ^ ipad) ||
+// message)), so that deriving a key does not cost the dozen allocations of crypto/hmac:
+// this package derives three keys for every record it seals.
+func hmacSHA256(key, a, b []byte, counter byte) [sha256.Size]byte {
+	const blockSize = 64
+	var k [blockSize]byte
+	if len(key) > blockSize {
+		sum := sha256.Sum256(key)
+		copy(k[:], sum[:])
+	} else {
+		copy(k[:], key)
+	}
+	var stack [hmacStackSize]byte
+	buf := stack[:0]
+	if need := blockSize + len(a) + len(b) + 1; need > len(stack) {
+		buf = make([]byte, 0, need)
+	}
+	for _, c := range k {
+		buf = append(buf, c^0x36)
+	}
+	buf = append(append(buf, a...), b...)
+	if counter != 0 {
+		buf = append(buf, counter)
+	}
+	inner := sha256.Sum256(buf)
+	clear(buf)
+	buf = buf[:0]
+	for _, c := range k {
+		buf = append(buf, c^0x5c)
+	}
+	buf = append(buf, inner[:]...)
+	out := sha256.Sum256(buf)
+	clear(buf)
+	clear(k[:])
+	return out
 }
 
 // x25519 computes the X25519 function of a 32-byte scalar and a 32-byte u-coordinate. It

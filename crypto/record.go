@@ -55,19 +55,36 @@ func Seal(rc RecordContext, plaintext []byte, owner *Agent, shareWith ...Recipie
 }
 
 func seal(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient) (*Sealed, error) {
-	ct, nonce, err := k.sealContent(plaintext)
+	// One allocation holds the ciphertext, nonce and signature columns and the owner grant,
+	// each capped so that appending to one never overwrites the next.
+	ctSize := MinCiphertextSize + len(plaintext)
+	ownerSize := WrappedKeySize(SuiteOwner)
+	if owner.owner == nil {
+		ownerSize = 0
+	}
+	buf := make([]byte, 0, ctSize+nonceSize+SignatureSize+ownerSize)
+	nonce := buf[ctSize : ctSize+nonceSize : ctSize+nonceSize]
+	ct, err := k.sealContent(buf[:0:ctSize], nonce, plaintext)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal %s: %w", k.rc, err)
 	}
+	sigAt := ctSize + nonceSize
 	s := &Sealed{Envelope: Envelope{
 		Ciphertext: ct,
 		Nonce:      nonce,
-		Signature:  owner.sign.signEnvelope(k.rc, ct, nonce),
+		Signature:  owner.sign.appendEnvelopeSignature(buf[sigAt:sigAt:sigAt+SignatureSize], k.rc, ct, nonce),
 	}}
-	if s.Owner, err = k.wrapForOwner(owner); err != nil {
+	if owner.owner != nil {
+		s.Owner, err = k.appendOwnerGrant(buf[sigAt+SignatureSize:sigAt+SignatureSize:cap(buf)], owner)
+	} else {
+		s.Owner, err = k.Wrap(owner.Recipient())
+	}
+	if err != nil {
 		return nil, err
 	}
-	s.Shared = make([]Grant, 0, len(shareWith))
+	if len(shareWith) > 0 {
+		s.Shared = make([]Grant, 0, len(shareWith))
+	}
 	for _, r := range shareWith {
 		g, err := k.Wrap(r)
 		if err != nil {

@@ -39,8 +39,12 @@ func signatureMessage(rc RecordContext, signer KeyID, ciphertext, nonce []byte) 
 
 // signEnvelope returns the signature column for ciphertext and nonce.
 func (k *signingKey) signEnvelope(rc RecordContext, ciphertext, nonce []byte) []byte {
+	return k.appendEnvelopeSignature(make([]byte, 0, SignatureSize), rc, ciphertext, nonce)
+}
+
+// appendEnvelopeSignature appends the signature column for ciphertext and nonce to sig.
+func (k *signingKey) appendEnvelopeSignature(sig []byte, rc RecordContext, ciphertext, nonce []byte) []byte {
 	msg := signatureMessage(rc, k.pub.id, ciphertext, nonce)
-	sig := make([]byte, 0, SignatureSize)
 	sig = append(sig, FormatVersion)
 	sig = append(sig, k.pub.id[:]...)
 	return append(sig, ed25519.Sign(k.priv, msg)...)

@@ -47,14 +47,14 @@ func (k *DataKey) Wrap(to Recipient) (Grant, error) {
 		return Grant{}, fmt.Errorf("crypto: wrap: %w", err)
 	}
 	s, id := to.Key.suite, to.Key.id
-	head := []byte{FormatVersion, byte(s)}
-	head = append(head, id[:]...)
-	enc, ct, err := hpkeSeal(to.Key.pub, wrapInfo(k.rc, to.DID, s, id), head, k.key[:])
+	w := make([]byte, 0, WrappedKeySize(s))
+	w = append(w, FormatVersion, byte(s))
+	w = append(w, id[:]...)
+	enc, ct, err := hpkeSeal(to.Key.pub, wrapInfo(k.rc, to.DID, s, id), w, k.key[:])
 	if err != nil {
 		return Grant{}, fmt.Errorf("crypto: wrap for %s: %w", to.DID, err)
 	}
-	w := make([]byte, 0, WrappedKeySize(s))
-	w = append(append(append(w, head...), enc...), ct...)
+	w = append(append(w, enc...), ct...)
 	return Grant{RecipientDID: to.DID, KeyID: id, WrappedKey: w}, nil
 }
 

@@ -17,6 +17,7 @@ type meter struct {
 	requests atomic.Int64
 	sent     atomic.Int64
 	received atomic.Int64
+	busy     atomic.Int64 // nanoseconds from each request's start to its response read and closed
 }
 
 type counting struct {
@@ -29,17 +30,26 @@ func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.ContentLength > 0 {
 		c.m.sent.Add(r.ContentLength)
 	}
+	start := time.Now()
 	res, err := c.next.RoundTrip(r)
 	if err != nil {
 		return nil, err
 	}
-	res.Body = &countingBody{ReadCloser: res.Body, n: &c.m.received}
+	res.Body = &countingBody{ReadCloser: res.Body, n: &c.m.received, busy: &c.m.busy, start: start}
 	return res, nil
 }
 
 type countingBody struct {
 	io.ReadCloser
-	n *atomic.Int64
+	n     *atomic.Int64
+	busy  *atomic.Int64
+	start time.Time
+	once  sync.Once
+}
+
+func (b *countingBody) Close() error {
+	b.once.Do(func() { b.busy.Add(int64(time.Since(b.start))) })
+	return b.ReadCloser.Close()
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
@@ -50,6 +60,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 // result is what one measured run cost.
 type result struct {
+	busy     time.Duration // summed round trips, from request start to response closed
 	requests int64
 	sent     int64
 	received int64
@@ -67,7 +78,7 @@ func measure(m *meter, fn func() error) (result, error) {
 	runtime.ReadMemStats(&ms)
 	allocs0 := ms.Mallocs
 	base := heapLive()
-	req0, sent0, recv0 := m.requests.Load(), m.sent.Load(), m.received.Load()
+	req0, sent0, recv0, busy0 := m.requests.Load(), m.sent.Load(), m.received.Load(), m.busy.Load()
 	cpu0 := cpuTime()
 
 	var peak atomic.Uint64
@@ -96,7 +107,7 @@ func measure(m *meter, fn func() error) (result, error) {
 	runtime.ReadMemStats(&ms)
 	r := result{
 		requests: m.requests.Load() - req0, sent: m.sent.Load() - sent0, received: m.received.Load() - recv0,
-		wall: wall, cpu: cpuTime() - cpu0, allocs: ms.Mallocs - allocs0,
+		wall: wall, cpu: cpuTime() - cpu0, allocs: ms.Mallocs - allocs0, busy: time.Duration(m.busy.Load() - busy0),
 	}
 	if p := peak.Load(); p > base {
 		r.peakHeap = p - base

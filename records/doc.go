@@ -128,6 +128,15 @@
 // change fails with ErrTampered (wrapping crypto.ErrDecrypt where the cryptography caught
 // it).
 //
+// # Upgrading a database written before the key log
+//
+// Migration 0004 adds the key log empty. Each agent registers again (RegisterAgent is
+// idempotent and writes the missing first entry); until it does, its records and events do
+// not verify (ErrUnknownAgent). Records written before carry no access list: they read as
+// before, and their next version is shared only with the agents it is explicitly shared with
+// again (grant rows are never believed). Events written before are unsigned and fail Events
+// and VerifyEvents with ErrTampered: export them first if you need them.
+//
 // # Revocation and rotation
 //
 // Unshare writes a new version under a new data key, wrapped for the remaining recipients

@@ -655,3 +655,21 @@ func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
 }
+
+// TestUpgradeWithoutKeyLog: a database whose agents registered before the key log existed
+// (migration 0004 adds it empty) verifies their records once each registers again.
+func TestUpgradeWithoutKeyLog(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	r, err := notes(t, e, alice).Create(ctx, note{Body: "written before"})
+	require.NoError(t, err)
+	exec(t, e.db, "DELETE FROM agent_key_log")
+	_, err = freshNotes(t, e, alice).Get(ctx, r.Ref.RKey)
+	assert.ErrorIs(t, err, records.ErrUnknownAgent, "no key log: nothing verifies")
+	_, err = records.NewStore(e.db, records.StoreOptions{}).RegisterAgent(ctx, alice, nil)
+	require.NoError(t, err)
+	got, err := freshNotes(t, e, alice).Get(ctx, r.Ref.RKey)
+	require.NoError(t, err)
+	assert.Equal(t, "written before", got.Value.Body)
+}

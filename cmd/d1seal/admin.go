@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/internal/sqlsplit"
 )
 
 // stringsFlag collects a repeated flag.
@@ -26,7 +28,8 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs.Var(&tables, "table", "export only this table (repeatable)")
 	noData := fs.Bool("no-data", false, "schema only")
 	noSchema := fs.Bool("no-schema", false, "data only")
-	if err := parse(fs, args); err != nil {
+	dataOnly := fs.Bool("data-only", false, "the rows of every table except the migrations ledger: a backup to restore into a database that already has the schema")
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -35,6 +38,18 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	db, err := e.open(ctx)
 	if err != nil {
 		return err
+	}
+	if *dataOnly {
+		if len(tables) > 0 || *noData {
+			return usageError{"-data-only picks the tables itself: leave out -table and -no-data"}
+		}
+		*noSchema = true
+		names, err := d1.QueryAll[string](ctx, db.Client, `SELECT name FROM sqlite_master WHERE type = 'table'
+			AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('d1_migrations', 'd1seal_migration_checksums') ORDER BY name`)
+		if err != nil {
+			return err
+		}
+		tables = names
 	}
 	w := e.stdout
 	var tmp *os.File
@@ -62,6 +77,13 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		if err := os.Rename(tmp.Name(), *out); err != nil {
 			return err
 		}
+		if e.asJSON {
+			return e.print(struct {
+				File     string `json:"file"`
+				Bytes    int64  `json:"bytes"`
+				Bookmark string `json:"bookmark"`
+			}{*out, info.Bytes, info.Bookmark}, nil)
+		}
 		fmt.Fprintf(e.stderr, "exported %d bytes to %s at bookmark %s\n", info.Bytes, *out, info.Bookmark)
 	}
 	return nil
@@ -70,7 +92,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 func cmdImport(ctx context.Context, e *env, args []string) error {
 	fs := flags("import", e)
 	file := fs.String("file", "", "the SQL file to import (or give it as the argument)")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	path := *file
@@ -80,22 +102,53 @@ func cmdImport(ctx context.Context, e *env, args []string) error {
 	case path == "" || fs.NArg() > 0:
 		return usageError{"give one SQL file: -file FILE"}
 	}
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	// A sqlite3 .dump wraps its statements in BEGIN TRANSACTION; ... COMMIT;, which D1 refuses
+	// (an import runs as one transaction anyway): drop them, and say so.
+	script, dropped := dropTransactionStatements(string(raw))
+	if len(dropped) > 0 {
+		fmt.Fprintf(e.stderr, "import: dropped %d transaction statements D1 refuses (%s); the import is one transaction anyway\n", len(dropped), strings.Join(dropped, ", "))
+	}
 	db, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
-	info, err := db.Client.Import(ctx, f, d1.ImportOptions{Progress: progressBar(e)})
+	info, err := db.Client.Import(ctx, strings.NewReader(script), d1.ImportOptions{Progress: progressBar(e)})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "imported %s: %d queries, %d rows written; bookmark after import: %s\n",
-		path, info.NumQueries, info.Meta.RowsWritten, info.Bookmark)
-	return nil
+	return e.print(struct {
+		File        string `json:"file"`
+		Queries     int64  `json:"num_queries"`
+		RowsWritten int64  `json:"rows_written"`
+		Bookmark    string `json:"bookmark"`
+	}{path, int64(info.NumQueries), info.Meta.RowsWritten, info.Bookmark}, func(w io.Writer) {
+		fmt.Fprintf(w, "imported %s: %d queries, %d rows written; bookmark after import: %s\n",
+			path, info.NumQueries, info.Meta.RowsWritten, info.Bookmark)
+	})
+}
+
+// dropTransactionStatements removes BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT and RELEASE
+// statements from a script (as sqlite3's .dump writes them) and returns what it removed.
+func dropTransactionStatements(script string) (string, []string) {
+	parts := sqlsplit.Split(script)
+	var kept, dropped []string
+	for _, p := range parts {
+		w := strings.ToUpper(strings.Fields(p + " x")[0])
+		switch w {
+		case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE":
+			dropped = append(dropped, strings.TrimSpace(p))
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(dropped) == 0 {
+		return script, nil
+	}
+	return strings.Join(kept, ";\n") + ";\n", dropped
 }
 
 func parseAt(s string) (time.Time, error) {
@@ -109,7 +162,7 @@ func parseAt(s string) (time.Time, error) {
 func cmdBookmark(ctx context.Context, e *env, args []string) error {
 	fs := flags("bookmark", e)
 	at := fs.String("at", "", "the bookmark for this time (RFC 3339); default now")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	var t time.Time
@@ -127,14 +180,14 @@ func cmdBookmark(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, bm)
-	return nil
+	return e.print(map[string]string{"bookmark": bm}, func(w io.Writer) { fmt.Fprintln(w, bm) })
 }
 
 func cmdRestore(ctx context.Context, e *env, args []string) error {
 	fs := flags("restore", e)
 	at := fs.String("at", "", "restore to this time (RFC 3339) instead of a bookmark")
-	if err := parse(fs, args); err != nil {
+	yes := fs.Bool("y", false, "do not ask for confirmation")
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if (*at == "") == (fs.NArg() != 1) {
@@ -142,6 +195,9 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	}
 	db, err := e.open(ctx)
 	if err != nil {
+		return err
+	}
+	if err := e.confirm("restore rewinds "+db.Where+" in place (the undo bookmark is printed)", *yes); err != nil {
 		return err
 	}
 	var r d1.Restored
@@ -157,71 +213,107 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "restored; now at bookmark %s\nto undo: d1seal restore %s\n", r.Bookmark, r.Undo)
-	return nil
+	return e.print(map[string]string{"bookmark": r.Bookmark, "undo": r.Undo}, func(w io.Writer) {
+		fmt.Fprintf(w, "restored; now at bookmark %s\nto undo: d1seal restore -y %s\n", r.Bookmark, r.Undo)
+	})
 }
 
 func cmdDB(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"give list, create or delete"}
-	}
-	db, err := e.open(ctx)
+	sub, args, err := e.subcommand("db", args, "list", "create", "delete")
 	if err != nil {
 		return err
 	}
-	c := db.Client
-	switch args[0] {
+	fs := flags("db "+sub, e)
+	yes := fs.Bool("y", false, "do not ask for confirmation (delete)")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	c, err := e.account(ctx)
+	if err != nil {
+		return err
+	}
+	type dbJSON struct {
+		ID        string    `json:"uuid"`
+		Name      string    `json:"name"`
+		NumTables int64     `json:"num_tables"`
+		FileSize  int64     `json:"file_size"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	switch sub {
 	case "list":
-		if len(args) > 2 {
+		if fs.NArg() > 1 {
 			return usageError{"list takes at most a name"}
 		}
-		name := ""
-		if len(args) == 2 {
-			name = args[1]
-		}
-		dbs, err := c.ListDatabases(ctx, name)
+		dbs, err := c.ListDatabases(ctx, fs.Arg(0))
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tTABLES\tBYTES\tCREATED")
+		list := []dbJSON{}
 		for _, d := range dbs {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", d.ID, d.Name, d.NumTables, d.FileSize, d.CreatedAt.Format(time.RFC3339))
+			list = append(list, dbJSON{d.ID, d.Name, d.NumTables, d.FileSize, d.CreatedAt})
 		}
-		return tw.Flush()
+		return e.print(list, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tTABLES\tBYTES\tCREATED")
+			for _, d := range dbs {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", d.ID, d.Name, d.NumTables, d.FileSize, d.CreatedAt.Format(time.RFC3339))
+			}
+			tw.Flush()
+		})
 	case "create":
-		if len(args) != 2 {
+		if fs.NArg() != 1 {
 			return usageError{"create takes a name"}
 		}
-		d, err := c.CreateDatabase(ctx, args[1])
+		d, err := c.CreateDatabase(ctx, fs.Arg(0))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "created %s (%s)\n", d.Name, d.ID)
-		return nil
+		return e.print(dbJSON{d.ID, d.Name, d.NumTables, d.FileSize, d.CreatedAt}, func(w io.Writer) {
+			fmt.Fprintf(w, "created %s (%s)\n", d.Name, d.ID)
+		})
 	case "delete":
-		if len(args) != 2 {
-			return usageError{"delete takes a database id"}
+		if fs.NArg() != 1 {
+			return usageError{"delete takes a database name or id"}
 		}
-		if err := c.DeleteDatabase(ctx, args[1]); err != nil {
+		d, err := findDatabase(ctx, c, fs.Arg(0))
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[1])
-		return nil
+		if err := e.confirm(fmt.Sprintf("delete database %s (%s) and everything in it", d.Name, d.ID), *yes); err != nil {
+			return err
+		}
+		if err := c.DeleteDatabase(ctx, d.ID); err != nil {
+			return err
+		}
+		return e.print(map[string]string{"deleted": d.ID, "name": d.Name}, func(w io.Writer) {
+			fmt.Fprintf(w, "deleted %s (%s)\n", d.Name, d.ID)
+		})
 	}
-	return usageError{"unknown db subcommand " + args[0]}
+	return nil
+}
+
+// findDatabase finds a database by exact name or id.
+func findDatabase(ctx context.Context, c *d1.Client, nameOrID string) (d1.Database, error) {
+	dbs, err := c.ListDatabases(ctx, "")
+	if err != nil {
+		return d1.Database{}, err
+	}
+	for _, d := range dbs {
+		if d.ID == nameOrID || d.Name == nameOrID {
+			return d, nil
+		}
+	}
+	return d1.Database{}, fmt.Errorf("no database named %q or with that id (d1seal db list shows them)", nameOrID)
 }
 
 // cmdTimeTravel groups bookmark and restore, as wrangler's d1 time-travel does.
 func cmdTimeTravel(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"give bookmark or restore"}
+	sub, args, err := e.subcommand("time-travel", args, "bookmark", "info", "restore")
+	if err != nil {
+		return err
 	}
-	switch args[0] {
-	case "bookmark", "info":
-		return cmdBookmark(ctx, e, args[1:])
-	case "restore":
-		return cmdRestore(ctx, e, args[1:])
+	if sub == "restore" {
+		return cmdRestore(ctx, e, args)
 	}
-	return usageError{"unknown time-travel subcommand " + args[0]}
+	return cmdBookmark(ctx, e, args)
 }

@@ -67,19 +67,19 @@ func TestTimeTravelBaselineAndFlags(t *testing.T) {
 	bm := strings.TrimSpace(out)
 	code, _, _ = d1sealCmd(t, dir, "exec", "-command", "DELETE FROM n")
 	require.Equal(t, 0, code)
-	code, out, errOut = d1sealCmd(t, dir, "time-travel", "restore", bm)
+	code, out, errOut = d1sealCmd(t, dir, "time-travel", "restore", "-y", bm)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "to undo")
 	code, out, _ = d1sealCmd(t, dir, "exec", "-json", "-command", "SELECT count(*) AS n FROM n")
 	require.Equal(t, 0, code)
 	var res []struct {
-		Rows [][]float64
-		Meta struct {
+		Results []map[string]float64
+		Meta    struct {
 			RowsRead int64 `json:"rows_read"`
 		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	assert.Equal(t, [][]float64{{1}}, res[0].Rows, "the restore brought the row back")
+	assert.Equal(t, []map[string]float64{{"n": 1}}, res[0].Results, "the restore brought the row back")
 	assert.Positive(t, res[0].Meta.RowsRead)
 
 	// export -output with a progress bar, import -file.
@@ -97,7 +97,7 @@ func TestTimeTravelBaselineAndFlags(t *testing.T) {
 	mig := filepath.Join(dir, "m")
 	require.NoError(t, os.Mkdir(mig, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(mig, "0001_n.sql"), []byte("CREATE TABLE n (v TEXT);"), 0o644))
-	code, out, errOut = d1sealCmd(t, dir, "migrate", "baseline", "-dir", mig)
+	code, out, errOut = d1sealCmd(t, dir, "migrate", "baseline", "-y", "-dir", mig)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "recorded as applied (baseline, not run): 0001_n.sql")
 	code, out, _ = d1sealCmd(t, dir, "migrate", "status", "-dir", mig)

@@ -2,20 +2,26 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/d1seal/d1seal/migrations"
 )
 
-func cmdMigrate(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"give status, apply, baseline or create"}
+func cmdMigrate(ctx context.Context, e *env, args []string) (err error) {
+	sub, args, err := e.subcommand("migrate", args, "status", "apply", "baseline", "create")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
 	fs := flags("migrate "+sub, e)
-	dir := fs.String("dir", "", "folder of NNNN_name.sql files (default: d1seal's built-in agent-records schema)")
+	dir := fs.String("dir", "migrations", "folder of NNNN_name.sql files, as wrangler's migrations_dir")
+	builtin := fs.Bool("agent-records", false, "use d1seal's built-in agent-records schema instead of -dir")
+	check := fs.Bool("check", false, "status: exit with status 3 when migrations are pending or applied files changed")
+	yes := fs.Bool("y", false, "baseline: do not ask for confirmation")
 	table := fs.String("table", "", "ledger table, like wrangler's migrations_table (default d1_migrations)")
 	target := fs.Int64("target", 0, "apply up to this migration number")
 	dry := fs.Bool("dry-run", false, "print the plan, change nothing")
@@ -23,12 +29,12 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	drift := fs.Bool("accept-drift", false, "go on although applied files changed")
 	fs.BoolVar(drift, "allow-drift", false, "same as -accept-drift")
 	bookmark := fs.Bool("bookmark", false, "capture a Time Travel bookmark before applying (the recovery point)")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if sub == "create" {
 		if fs.NArg() != 1 || *dir == "" {
-			return usageError{"create needs -dir and a name"}
+			return usageError{"create needs a name"}
 		}
 		path, err := migrations.Create(*dir, fs.Arg(0))
 		if err != nil {
@@ -40,9 +46,18 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 0 {
 		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
-	set := migrations.AgentRecords()
-	if *dir != "" {
-		var err error
+	dirSet := false
+	fs.Visit(func(f *flag.Flag) { dirSet = dirSet || f.Name == "dir" })
+	var set *migrations.Set
+	switch {
+	case *builtin && dirSet:
+		return usageError{"give -dir or -agent-records, not both"}
+	case *builtin:
+		set = migrations.AgentRecords()
+	default:
+		if _, err := os.Stat(*dir); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no migrations folder %s: give -dir DIR, or -agent-records for d1seal's built-in agent-records schema", *dir)
+		}
 		if set, err = migrations.LoadDir(*dir); err != nil {
 			return err
 		}
@@ -51,7 +66,12 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if sub == "baseline" {
+	if sub == "baseline" || *baseline {
+		if !*dry {
+			if err := e.confirm("baseline records pending migrations as applied in "+db.Where+" without running them", *yes); err != nil {
+				return err
+			}
+		}
 		sub, *baseline = "apply", true
 	}
 	opts := migrations.Options{Table: *table, Target: *target, DryRun: *dry, Baseline: *baseline, AllowDrift: *drift, Bookmark: *bookmark}
@@ -60,6 +80,31 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		entries, err := migrations.Status(ctx, db.Client, set, opts)
 		if err != nil {
 			return err
+		}
+		type entryJSON struct {
+			Name      string `json:"name"`
+			State     string `json:"state"`
+			AppliedAt string `json:"applied_at,omitempty"`
+			Checksum  string `json:"checksum,omitempty"`
+		}
+		out := []entryJSON{}
+		clean := true
+		for _, en := range entries {
+			j := entryJSON{Name: en.Name, State: en.State.String(), Checksum: en.Checksum}
+			if !en.AppliedAt.IsZero() {
+				j.AppliedAt = en.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			clean = clean && en.State == migrations.Applied
+			out = append(out, j)
+		}
+		if e.asJSON {
+			if err := e.print(out, nil); err != nil {
+				return err
+			}
+			if *check && !clean {
+				return exitError{exitPending}
+			}
+			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSTATE\tAPPLIED AT\tCHECKSUM")
@@ -74,9 +119,24 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", en.Name, en.State, at, sum)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if *check && !clean {
+			return exitError{exitPending}
+		}
+		return nil
 	case "apply":
 		res, err := migrations.Apply(ctx, db.Client, set, opts)
+		if e.asJSON && err == nil {
+			return e.print(struct {
+				Plan       []string `json:"plan,omitempty"`
+				Applied    []string `json:"applied"`
+				Recorded   []string `json:"recorded,omitempty"`
+				Concurrent []string `json:"concurrent,omitempty"`
+				Bookmark   string   `json:"bookmark,omitempty"`
+			}{planNames(res.Plan), nonNil(res.Applied), res.Recorded, res.Concurrent, res.Bookmark}, nil)
+		}
 		if res != nil && res.Bookmark != "" {
 			fmt.Fprintf(e.stdout, "recovery point: d1seal restore %s\n", res.Bookmark)
 		}
@@ -107,4 +167,19 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return usageError{"unknown migrate subcommand " + sub}
+}
+
+func planNames(ms []migrations.Migration) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

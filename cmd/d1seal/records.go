@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -11,32 +12,33 @@ import (
 )
 
 func cmdRecords(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"give list, get, put, delete, share, unshare or shared"}
+	sub, args, err := e.subcommand("records", args, "list", "shared", "get", "put", "delete", "share", "unshare")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
 	fs := flags("records "+sub, e)
+	t := &trustFlags{}
+	t.add(fs)
 	key := fs.String("key", "", "the acting agent's key file")
 	passFile := fs.String("passphrase-file", "", "file holding the passphrase (default: $"+EnvPassphrase+")")
 	coll := fs.String("collection", "agent.memory.note", "the collection (NSID)")
 	limit := fs.Int("limit", 50, "records per page (list, shared)")
 	cursor := fs.String("cursor", "", "page cursor from a previous list")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	nsid, err := records.ParseNSID(*coll)
 	if err != nil {
-		return err
+		return usageError{fmt.Sprintf("-collection %q is not an NSID such as agent.memory.note", *coll)}
 	}
 	agent, err := loadAgent(e, *key, *passFile)
 	if err != nil {
 		return err
 	}
-	db, err := e.open(ctx)
+	store, err := t.open(ctx, e, *key)
 	if err != nil {
 		return err
 	}
-	store := records.NewStore(db.Client, records.StoreOptions{})
 	c, err := records.NewCollection[json.RawMessage](store, agent, nsid, records.CollectionOptions[json.RawMessage]{})
 	if err != nil {
 		return err
@@ -58,13 +60,24 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		list := struct {
+			Records []recordJSON `json:"records"`
+			Cursor  string       `json:"cursor,omitempty"`
+		}{Records: []recordJSON{}}
 		for _, r := range page.Items {
-			printRecord(e, r)
+			list.Records = append(list.Records, toJSON(r))
 		}
 		if page.HasMore {
-			fmt.Fprintf(e.stderr, "more: -cursor %s\n", page.Cursor)
+			list.Cursor = page.Cursor
 		}
-		return nil
+		return e.print(list, func(w io.Writer) {
+			for _, r := range page.Items {
+				printRecord(w, r)
+			}
+			if page.HasMore {
+				fmt.Fprintf(e.stderr, "more: -cursor %s\n", page.Cursor)
+			}
+		})
 	case "get":
 		ref, err := arg(0, "record key or at:// URI")
 		if err != nil {
@@ -79,8 +92,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		printRecord(e, r)
-		return nil
+		return e.print(toJSON(r), func(w io.Writer) { printRecord(w, r) })
 	case "put":
 		rkey, err := arg(0, "record key (or - for a new TID)")
 		if err != nil {
@@ -109,8 +121,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "stored %s (version %d)\n", r.Ref.URI(), r.Version)
-		return nil
+		return e.print(toJSON(r), func(w io.Writer) { fmt.Fprintf(w, "stored %s (version %d)\n", r.Ref.URI(), r.Version) })
 	case "delete":
 		rkey, err := arg(0, "record key")
 		if err != nil {
@@ -119,8 +130,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 		if err := c.Delete(ctx, records.RecordKey(rkey)); err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, "deleted", rkey)
-		return nil
+		return e.print(map[string]string{"deleted": rkey}, func(w io.Writer) { fmt.Fprintln(w, "deleted", rkey) })
 	case "share", "unshare":
 		rkey, err := arg(0, "record key")
 		if err != nil {
@@ -138,12 +148,24 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%sd %s with %s\n", sub, rkey, with)
-		return nil
+		return e.print(map[string]string{sub + "d": rkey, "with": with}, func(w io.Writer) { fmt.Fprintf(w, "%sd %s with %s\n", sub, rkey, with) })
 	}
 	return usageError{"unknown records subcommand " + sub}
 }
 
-func printRecord(e *env, r *records.Record[json.RawMessage]) {
-	fmt.Fprintf(e.stdout, "%s  v%d  %s  %s\n", r.Ref.URI(), r.Version, r.CreatedAt.Format(time.RFC3339), r.Value)
+// recordJSON is a record as records commands print it with -json.
+type recordJSON struct {
+	URI       string          `json:"uri"`
+	Version   uint64          `json:"version"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Value     json.RawMessage `json:"value"`
+}
+
+func toJSON(r *records.Record[json.RawMessage]) recordJSON {
+	return recordJSON{URI: string(r.Ref.URI()), Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Value: r.Value}
+}
+
+func printRecord(w io.Writer, r *records.Record[json.RawMessage]) {
+	fmt.Fprintf(w, "%s  v%d  %s  %s\n", r.Ref.URI(), r.Version, r.CreatedAt.Format(time.RFC3339), r.Value)
 }

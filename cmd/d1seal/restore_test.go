@@ -20,7 +20,7 @@ func TestBookmarkThenRestore(t *testing.T) {
 
 	code, _, _ = d1sealCmd(t, dir, "exec", "DELETE FROM notes")
 	require.Equal(t, 0, code)
-	code, out, errOut = d1sealCmd(t, dir, "restore", bookmark)
+	code, out, errOut = d1sealCmd(t, dir, "restore", bookmark, "-y")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "to undo: d1seal restore ")
 	code, out, _ = d1sealCmd(t, dir, "exec", "SELECT count(*) FROM notes")

@@ -9,8 +9,12 @@
 //
 //	go run ./examples/quickstart
 //
-// Each run makes two new agents with fresh keys and fresh DIDs, so it can run again and
-// again on the same database.
+// The first run makes two agents with fresh keys and keeps them, passphrase-protected, in
+// .d1seal/alice.key and .d1seal/bob.key (the passphrase comes from D1SEAL_PASSPHRASE; without
+// it the quickstart uses a demo passphrase and says so). Later runs load them: code copied
+// from here never throws an agent's keys away. Alice's process pins bob's public keys, as a
+// service pins the agents it knows from its configuration, and keeps what it trusts and the
+// record versions it has seen in .d1seal/trust.json and .d1seal/state.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -62,17 +67,37 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 		fmt.Fprintln(w, "  (embedded local D1; set CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and D1_DATABASE_ID to use Cloudflare D1)")
 	}
 
-	// The store applies the agent-records schema on first use (one read once it is current)
-	// and, with EmitEvents, records an event for every repository operation.
-	store := records.NewStore(db.Client, records.StoreOptions{EmitEvents: true})
-
-	// 1. Two agents with fresh keys. Private keys stay here; the registry gets public keys.
-	stamp := tid.NewClock().Next() // makes this run's DIDs unique
-	alice, err := newAgent(ctx, store, "did:example:alice-"+stamp.String(), `{"role":"planner"}`)
+	// What this client trusts (agents' keys) and has seen (record versions) lives outside
+	// the database, beside the key files, so a later change in D1 is caught across restarts.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	trust, err := records.OpenTrustFile(filepath.Join(dir, "trust.json"))
 	if err != nil {
 		return err
 	}
-	bob, err := newAgent(ctx, store, "did:example:bob-"+stamp.String(), `{"role":"researcher"}`)
+	state, err := records.OpenStateFile(filepath.Join(dir, "state"), 0)
+	if err != nil {
+		return err
+	}
+	// The store applies the agent-records schema on first use (one read once it is current)
+	// and, with EmitEvents, records an event for every repository operation.
+	store := records.NewStore(db.Client, records.StoreOptions{EmitEvents: true, Trust: trust, State: state})
+	started := time.Now()
+
+	// 1. Two agents: keys from their key files, or fresh ones saved there on the first run.
+	// Private keys stay here; the registry gets public keys.
+	pass := []byte(os.Getenv("D1SEAL_PASSPHRASE"))
+	if len(pass) == 0 {
+		pass = []byte("quickstart demo passphrase")
+		fmt.Fprintln(w, "  (key files protected by a demo passphrase: set D1SEAL_PASSPHRASE for keys you keep)")
+	}
+	stamp := tid.NewClock().Next() // makes a new agent's DID unique
+	alice, err := loadOrCreateAgent(ctx, w, store, filepath.Join(dir, "alice.key"), pass, "did:example:alice-"+stamp.String(), `{"role":"planner"}`)
+	if err != nil {
+		return err
+	}
+	bob, err := loadOrCreateAgent(ctx, w, store, filepath.Join(dir, "bob.key"), pass, "did:example:bob-"+stamp.String(), `{"role":"researcher"}`)
 	if err != nil {
 		return err
 	}
@@ -80,6 +105,17 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	for _, a := range []*crypto.Agent{alice, bob} {
 		fmt.Fprintf(w, "   %s  encryption key %s\n", a.DID(), a.RecipientKey())
 	}
+	// Pinning: alice's service knows bob's public keys from its own configuration (here,
+	// bob's key file), not from the database. Bob's key log in D1 must start from exactly
+	// these keys, or every share with him fails with records.ErrUntrusted.
+	bobKeys, err := records.PublicKeys(bob)
+	if err != nil {
+		return err
+	}
+	if err := store.Pin(bobKeys); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   pinned %s's keys from configuration (ed25519 %s)\n", bob.DID(), bobKeys.Verifying)
 
 	// 2. Alice's sealed notes: each sealed with its own data key before it is sent.
 	aliceNotes, err := records.NewCollection[note](store, alice, collection, records.CollectionOptions[note]{})
@@ -151,13 +187,13 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 		return err
 	}
 	counts := map[string]int{}
-	for ev, err := range store.AllEvents(ctx, records.EventQuery{Agent: records.DID(alice.DID())}) {
+	for ev, err := range store.AllEvents(ctx, records.EventQuery{Agent: records.DID(alice.DID()), Since: started}) {
 		if err != nil {
 			return err
 		}
 		counts[ev.Type+" "+ev.Outcome]++
 	}
-	fmt.Fprintln(w, "\n6. events of alice (stored in clear, queryable):")
+	fmt.Fprintln(w, "\n6. events of alice in this run (stored in clear, queryable):")
 	for _, k := range sortedKeys(counts) {
 		fmt.Fprintf(w, "   %-26s x%d\n", k, counts[k])
 	}
@@ -166,11 +202,24 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	return showRow(ctx, w, db, shared)
 }
 
-// newAgent generates keys for did and registers their public half.
-func newAgent(ctx context.Context, store *records.Store, did, metadata string) (*crypto.Agent, error) {
-	a, err := crypto.GenerateAgent(did, crypto.GenerateOptions{})
-	if err != nil {
-		return nil, err
+// loadOrCreateAgent reads an agent's keys from its key file, or, when there is none yet,
+// generates keys for did and saves them there first (mode 0600, argon2id-protected), so that
+// they are never lost. Then it registers their public half (harmless when already done).
+func loadOrCreateAgent(ctx context.Context, w io.Writer, store *records.Store, path string, pass []byte, did, metadata string) (*crypto.Agent, error) {
+	a, err := crypto.ReadKeyFile(path, pass)
+	switch {
+	case err == nil:
+		fmt.Fprintf(w, "  loaded %s from %s\n", a.DID(), path)
+	case errors.Is(err, os.ErrNotExist):
+		if a, err = crypto.GenerateAgent(did, crypto.GenerateOptions{}); err != nil {
+			return nil, err
+		}
+		if err := crypto.WriteKeyFile(path, a, pass, crypto.KeyFileOptions{}); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "  generated %s and saved its keys in %s\n", a.DID(), path)
+	default:
+		return nil, fmt.Errorf("%s: %w (a wrong D1SEAL_PASSPHRASE?)", path, err)
 	}
 	if _, err := store.RegisterAgent(ctx, a, json.RawMessage(metadata)); err != nil {
 		return nil, err

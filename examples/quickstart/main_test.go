@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -27,6 +29,12 @@ func TestQuickstart(t *testing.T) {
 		s := out.String()
 		t.Log(s)
 		assert.Regexp(t, `database: local D1 in .*\.sqlite`, s)
+		if i == 0 {
+			assert.Regexp(t, `generated did:example:alice-\S+ and saved its keys in .*alice\.key`, s)
+		} else {
+			assert.Regexp(t, `loaded did:example:alice-\S+ from .*alice\.key`, s, "the second run keeps the first run's agents")
+		}
+		assert.Regexp(t, `pinned did:example:bob-\S+'s keys from configuration`, s)
 		assert.Contains(t, s, "stored 5 sealed notes in agent.memory.note")
 		// Pagination: 5 notes, 2 per page, 3 pages, in creation order.
 		assert.Len(t, regexp.MustCompile(`(?m)^   page [123]  `).FindAllString(s, -1), 5)
@@ -37,9 +45,15 @@ func TestQuickstart(t *testing.T) {
 			assert.Regexp(t, regexp.QuoteMeta(ev)+` +x1`, s)
 		}
 		assert.Regexp(t, `ciphertext +\d+ bytes  0101`, s, "the envelope starts with format and suite bytes")
-		assert.Regexp(t, `encrypted_dek +98 bytes`, s)
+		assert.Regexp(t, `encrypted_dek +\d+ bytes  01`, s)
 		assert.Regexp(t, `version +3\n`, s, "the share wrote version 2, the revocation re-keyed it as version 3")
 		assert.Contains(t, s, "shared_records rows for it: 0")
 		assert.Contains(t, s, "appear in the row: false")
 	}
+	for _, f := range []string{"alice.key", "bob.key", "trust.json", "state"} {
+		assert.FileExists(t, filepath.Join(dir, f), "kept beside the database")
+	}
+	st, err := os.Stat(filepath.Join(dir, "alice.key"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 }

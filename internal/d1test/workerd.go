@@ -3,6 +3,7 @@ package d1test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -262,4 +263,16 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// LaunchWorkerd starts a `wrangler dev --local` serving the bridge with PoolSize bindings,
+// outside of a test (for the bench command); stop ends it. It fails when Node 22 and wrangler
+// are not installed.
+func LaunchWorkerd() (w *Workerd, stop func(), err error) {
+	node, wrangler, why := findWrangler()
+	if why != "" {
+		return nil, nil, errors.New(why)
+	}
+	w, err = startWorkerd(node, wrangler)
+	return w, stopAll, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
@@ -315,5 +314,3 @@ func (f *Fleet) Close(ctx context.Context, id string) error {
 	_, err := f.dir.Run(ctx, d1.Statement{SQL: "UPDATE fleet_databases SET state = 'closed' WHERE id = ?", Args: []any{id}, Idempotent: true})
 	return err
 }
-
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }

@@ -20,7 +20,6 @@ type testFleet struct {
 	srv      *d1local.Server
 	operator *crypto.Agent
 	requests atomic.Int64
-	bodies   func(string) // sees every request body when set
 }
 
 func newTestFleet(t testing.TB, opts Options) *testFleet {

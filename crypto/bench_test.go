@@ -194,3 +194,62 @@ func BenchmarkKeyLog(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkWrap compares what wrapping one data key costs: an owner grant (AES-256-GCM under
+// a key derived from the owner key) against HPKE to an X25519 and an X-Wing key, and the
+// same for unwrapping.
+func BenchmarkWrap(b *testing.B) {
+	alice := newAgent(b, aliceDID, true)
+	rc := noteContext(1)
+	k := newDataKey(rc)
+	owner, err := k.wrapOwner(alice)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, err := k.Wrap(Recipient{DID: aliceDID, Key: alice.RecipientKey()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pq, err := k.Wrap(Recipient{DID: aliceDID, Key: alice.PostQuantumKey()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		wrap  func() (Grant, error)
+		grant Grant
+	}{
+		{"Owner", func() (Grant, error) { return k.wrapOwner(alice) }, owner},
+		{"X25519", func() (Grant, error) { return k.Wrap(Recipient{DID: aliceDID, Key: alice.RecipientKey()}) }, x},
+		{"XWing", func() (Grant, error) { return k.Wrap(Recipient{DID: aliceDID, Key: alice.PostQuantumKey()}) }, pq},
+	} {
+		b.Run("Wrap/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.wrap(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Unwrap/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := alice.Unwrap(rc, c.grant.WrappedKey); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	ik, err := alice.IndexKey("com.example.note", "tag")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Beacon32", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ik.Beacon([]byte("groceries"), 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -12,8 +12,9 @@ import (
 const FormatVersion = 1
 
 // Errors callers branch on. Every call that opens or checks stored bytes (Agent.Open,
-// Agent.Unwrap, DataKey.Open, VerifyingKey.Verify, VerifyPublic, VerifyMetadata and
-// VerifyEvent, ParseKeyEntry, KeyEntry.Verify, ParseKeyFile, ReadKeyFile) fails closed: whatever was
+// Agent.Unwrap, Agent.RewrapForOwner, Agent.UnwrapIndexKey, DataKey.Open, VerifyingKey.Verify,
+// VerifyPublic, VerifyMetadata and VerifyEvent, ParseKeyEntry, KeyEntry.Verify, ParseKeyFile,
+// ReadKeyFile) fails closed: whatever was
 // wrong with the stored bytes, the error matches ErrDecrypt. When the fault is structural and
 // visible to anyone holding the bytes (a wrong length, an unknown version or suite byte), the
 // error also matches ErrMalformed or ErrUnsupported and says what it saw; failures of the

@@ -1,15 +1,20 @@
 // Package crypto seals d1seal's records so that the database only ever holds ciphertext.
 //
 // Every written version of a record is encrypted on the client under a fresh 256-bit data
-// key (DEK) with AES-256-GCM; the DEK is wrapped with HPKE (RFC 9180) for the owning agent
-// and for each agent the record is shared with; the owner signs the stored bytes with
-// Ed25519. The records package stores the results in D1 and calls this package; this
+// key (DEK) with AES-256-GCM; the DEK is wrapped for the owning agent under its own
+// symmetric owner key (the owner keyring: no public-key operation) and with HPKE (RFC 9180)
+// for each agent the record is shared with; the owner signs the stored bytes with Ed25519.
+// Fields the records package indexes for search get beacons (truncated HMACs under per-field
+// index keys). The records package stores the results in D1 and calls this package; this
 // package does no I/O except for key files.
 //
 //	s, err := crypto.Seal(rc, plaintext, owner, bob.Recipient())     // write
 //	pt, err := bob.Open(rc, s.Envelope, grant, ownerVerifyingKey)    // read
 //	g, err := owner.Rewrap(rc, s.Owner.WrappedKey, carol.Recipient()) // share
 //	s2, err := owner.Rekey(rc, s.Envelope, s.Owner.WrappedKey, rc.Version+1, carol.Recipient()) // revoke bob
+//	g, err := owner.RewrapForOwner(rc, s.Owner.WrappedKey, next)     // rotate the owner's grant
+//	k, err := owner.IndexKey(rc.Collection, "tag")                   // search
+//	b, err := k.Beacon([]byte("groceries"), 32)
 //
 // # Threat model
 //
@@ -61,13 +66,17 @@
 // them in clear (this package only signs them), timestamps, and sizes: the ciphertext is exactly MinCiphertextSize (50)
 // bytes longer than the plaintext, so plaintext lengths are exact. Callers who need to hide
 // lengths pad the plaintext before sealing. Who shares with whom, when, and how often
-// records change are all visible.
+// records change are all visible. The owner key id in each owner grant is the same for all
+// of an owner's records until NewKeys, which shows when the owner key changed (the DID
+// already links the records). Beacons, where the records package stores them, leak equality
+// patterns and frequencies as "Blind indexes" below says.
 //
 // # Keys
 //
-// An Agent holds three independent keys: an X25519 key that receives wrapped DEKs (HPKE
-// suite SuiteX25519), an Ed25519 signing key, and optionally an X-Wing key (ML-KEM-768 +
-// X25519, SuiteXWing) for post-quantum wrapping. None is derived from another. The types keep
+// An Agent holds independent keys: an X25519 key that receives wrapped DEKs (HPKE
+// suite SuiteX25519), an Ed25519 signing key, optionally an X-Wing key (ML-KEM-768 +
+// X25519, SuiteXWing) for post-quantum wrapping, and a secret 32-byte owner key (see Owner
+// keyring; agents read from version 1 key files have none). None is derived from another. The types keep
 // them apart (a *VerifyingKey cannot be passed where a *RecipientKey is wanted) and so do
 // their published encodings, which begin with a type byte, so that a signing key read from
 // the wrong column is refused with ErrKeyType rather than used as an X25519 key (both are
@@ -135,9 +144,119 @@
 //	"d1seal wrap v1" || 0x00 || 0x01 || suite || recipient key id || uint16 len(recipient DID) || recipient DID || record context
 //
 // so a wrapped key moved to another record, version, recipient DID or key, or relabelled
-// with another suite, does not open. The owner's grant goes in records.encrypted_dek; each
-// other recipient's in a shared_records row (recipient_did = Grant.RecipientDID). Grant.KeyID
-// is also worth a key_id column (BLOB 16) so that rotation can find an old key's grants.
+// with another suite, does not open. The owner's grant goes in records.encrypted_dek (an
+// owner grant, below, unless the owner has no owner key); each other recipient's in a
+// shared_records row (recipient_did = Grant.RecipientDID). Grant.KeyID is also worth a
+// key_id column (BLOB 16) so that rotation can find an old key's grants.
+//
+// # Owner keyring: owner grants (records.encrypted_dek)
+//
+// Sealing for the owner itself needs no public-key encryption: an agent has a 32-byte
+// random owner key (a "branch key" in the AWS Database Encryption SDK's hierarchical
+// keyring), kept in its key file and never published, and Seal wraps the owner's copy of
+// the DEK under it. An owner grant costs one HMAC-SHA256 (an HKDF-Expand) and one AES-GCM
+// encryption of 32 bytes (BenchmarkWrap: about 1 µs) instead of an X25519 key generation and
+// Diffie-Hellman (about 80 µs) or an ML-KEM encapsulation. It has the layout of a wrapped key
+// with its own suite byte:
+//
+//	offset size
+//	0      1    format version 0x01
+//	1      1    suite 0x10 SuiteOwner (not a public-key suite: ParseRecipientKey refuses it)
+//	2      16   owner key id (Agent.OwnerKeyID)
+//	18     12   nonce, random per grant
+//	30     32   AES-256-GCM ciphertext of the DEK
+//	62     16   AES-256-GCM tag
+//
+// 78 bytes (WrappedKeySize(SuiteOwner)), checked exactly. With PRK = HKDF-Extract(salt
+// empty, owner key) (HKDF-SHA256),
+//
+//	owner key id = HKDF-Expand(PRK, "d1seal owner key id v1" || 0x00, 16)
+//	AAD          = bytes 0..17 || uint16 len(owner DID) || owner DID || record context
+//	grant key    = HKDF-Expand(PRK, "d1seal owner wrap v1" || 0x00 || nonce || AAD, 32)
+//
+// and the DEK is sealed with AES-256-GCM under the grant key, with the nonce and the AAD
+// above. The owner DID is the unwrapping agent's own, so a grant moved to another record,
+// version or owner, or relabelled with an HPKE suite (or an HPKE grant relabelled as an
+// owner grant), does not open. The key id is an HKDF output under its own label: it names
+// the key without revealing anything about it, and it is what WrappedKeyID, Grant.KeyID
+// and so records.key_id hold for owner grants. Every label derived from the PRK ends in its
+// only 0x00 byte, so no derivation can equal another.
+//
+// Why AES-256-GCM with a derived key rather than AES key wrap (RFC 3394): GCM is in the
+// standard library (constant-time, already checked here against Wycheproof), takes the
+// context as additional data directly and has a 128-bit tag, where AES-KW would be a
+// hand-written primitive with a 64-bit integrity check that binds no context unless the
+// key is derived per context anyway. Deriving a key per grant from a random nonce and the
+// context, as the content key is derived, keeps the owner key itself from ever being an
+// AES key and lifts GCM's limit of about 2^32 random nonces per key: a key and nonce
+// could repeat only if a 96-bit random nonce repeats within one record version. The cost
+// over AES-KW is 38 bytes per grant.
+//
+// An agent without an owner key (read from a version 1 key file) keeps writing HPKE grants
+// for Agent.Recipient() and cannot derive index keys; NewEncryptionKeys or NewKeys gives the
+// next agent one, and RewrapForOwner moves its grants over. NewEncryptionKeys keeps an
+// existing owner key, since a routine rotation retires published keys and the owner key was
+// never published: no owner grant or beacon has to change. NewKeys makes a new one: every
+// owner grant must then be re-wrapped with RewrapForOwner (or re-keyed after a compromise)
+// and every beacon recomputed.
+//
+// # Blind indexes (index keys and beacons)
+//
+// For equality search over sealed fields, Agent.IndexKey derives one key per owner,
+// collection and field from the owner key,
+//
+//	index context = uint16 len(owner DID) || owner DID || uint16 len(collection) || collection
+//	                || uint16 len(field) || field
+//	index key     = HKDF-Expand(PRK, "d1seal index key v1" || 0x00 || index context, 32)
+//
+// and IndexKey.Beacon(value, bits) is the first bits/8 bytes of HMAC-SHA256(index key,
+// value), bits a multiple of 8 from 8 to 256. The records package stores beacons beside
+// the record and queries by them. An owner lets another agent search one index by wrapping
+// its index key for it (IndexKey.Wrap, opened with Agent.UnwrapIndexKey): the layout of an
+// HPKE wrapped key above, with the info
+//
+//	"d1seal index key wrap v1" || 0x00 || 0x01 || suite || recipient key id || uint16 len(recipient DID)
+//	  || recipient DID || index context
+//
+// whose label keeps wrapped index keys and wrapped data keys from opening as each other.
+//
+// What beacons leak. The index key is a 256-bit secret, so without it the database cannot
+// test guesses of a value (no dictionary attack), and beacons of different owners,
+// collections or fields are under independent keys and cannot be linked. Within one index
+// the beacon is a deterministic function of the value, so the database learns:
+//
+//   - equality: records with the same value always share a beacon, and records with
+//     different values share one with probability 2^-bits, so the database sees a partition
+//     of the records in which every class is a union of the true classes of equal values;
+//   - frequencies: the size of each class, i.e. the histogram of values, which against a
+//     known distribution (common tags, enumerations, names) identifies the frequent values
+//     whatever the length;
+//   - changes: an update that changes the value changes the beacon, one that keeps it keeps
+//     it, and a re-index after NewKeys maps each old class onto its new beacon;
+//   - queries: which beacon each Find asks for, when and how often, and which records it
+//     returns (so a query is tied to its class and its frequency).
+//
+// Truncation is the only thing that blurs the partition: with D distinct values in an index,
+// two given values share a beacon with probability 2^-bits, some pair shares one once D
+// approaches 2^(bits/2), and beyond D ≈ 2^bits each beacon stands for about D/2^bits values.
+// The price is false positives: a Find over N records returns about N·2^-bits records with
+// other values, which the records package opens and discards. By length:
+//
+//	bits  beacons     two values collide  merging starts at  false positives per 10,000 records
+//	8     256         1/256               D ≈ 16             39
+//	16    65,536      1.5e-5              D ≈ 256            0.15
+//	24    1.7e7       6.0e-8              D ≈ 4,096          6e-4
+//	32    4.3e9       2.3e-10             D ≈ 65,536         2e-6
+//	64+   1.8e19+     none in practice    never              none
+//
+// So from 32 bits on the database sees the exact equality pattern and histogram of every
+// realistic index; 8 or 16 bits hide which of several values a record holds only when the
+// field has many more distinct values than 2^bits, and never hide a value that dominates
+// its bucket. Fields with few possible values (booleans, statuses, small enumerations)
+// leak their whole histogram at every length: do not index them unless that is acceptable.
+// Whoever holds an index key (the owner, and any agent it was shared with) can compute the
+// beacon of any guess and find every record of the index holding it, including records not
+// shared with that agent; share an index key only where that is acceptable.
 //
 // # Signature (new column records.signature)
 //
@@ -223,7 +342,7 @@
 //
 //	records.version        INTEGER NOT NULL  RecordContext.Version
 //	records.signature      BLOB NOT NULL     Envelope.Signature (81 bytes)
-//	records.key_id         BLOB              Sealed.Owner.KeyID (16 bytes, optional index for rotation)
+//	records.key_id         BLOB              Sealed.Owner.KeyID (16 bytes: Agent.OwnerKeyID for owner grants)
 //	shared_records.key_id  BLOB              Grant.KeyID (16 bytes, optional)
 //	agents.pq_public_key   BLOB              PostQuantumKey().Bytes() (1217 bytes, optional)
 //
@@ -232,19 +351,22 @@
 //
 // # Sharing, revocation, rotation
 //
-// Sharing (Agent.Rewrap) unwraps the sharer's grant and wraps the same DEK for the new
-// recipient; content is untouched. Revocation is Agent.Rekey: a new version under a fresh
+// Sharing (Agent.Rewrap) unwraps the sharer's grant (an owner grant or an HPKE grant) and
+// wraps the same DEK for the new recipient with HPKE; content is untouched. Revocation is Agent.Rekey: a new version under a fresh
 // DEK, re-encrypted, re-signed and wrapped for the owner and the remaining recipients; the
 // revoked recipient's shared_records row is deleted in the same batch. (This is revoking a
 // reader's access; revoking a compromised key is KeyRevoke, under Key log.) Revocation cannot undo
 // anything already done: a revoked agent keeps what it read and may have kept the old DEK,
 // which still opens the old ciphertext wherever that survives (backups, exports, D1 Time
 // Travel, caches). It only protects versions written afterwards. Rotation (Agent.NewKeys,
-// or Agent.NewEncryptionKeys to keep the signing key; Agent.KeyRotation to publish the new
-// keys in the key log; then Agent.Rewrap of each grant to the new key) moves grants to a new
-// key without touching content; it is enough when an old key is retired, but after a
-// compromise the old key may already have unwrapped every DEK it had grants for, so revoke
-// it (KeyRevoke) and re-key those records instead.
+// or Agent.NewEncryptionKeys to keep the signing key and the owner key; Agent.KeyRotation to
+// publish the new keys in the key log; then Agent.Rewrap of each grant others made for the
+// agent to its new key, and Agent.RewrapForOwner of each grant of its own records whose key
+// id is not the next agent's OwnerKeyID) moves grants to a new key without touching
+// content; it is enough when an old key is retired, but after a compromise the old key may
+// already have unwrapped every DEK it had grants for, so revoke it (KeyRevoke) and re-key
+// those records instead. Beacons depend on the owner key alone: after NewKeys they must be
+// recomputed with the new agent's index keys, after NewEncryptionKeys they stay.
 //
 // # Key files
 //
@@ -252,7 +374,7 @@
 //
 //	offset size
 //	0      8    magic "d1sealK\n"
-//	8      1    format version 0x01
+//	8      1    format version 0x02 (written; 0x01 is still read)
 //	9      1    key derivation 0x01: argon2id (version 0x13)
 //	10     4    passes (uint32)
 //	14     4    memory in KiB (uint32)
@@ -262,7 +384,9 @@
 //	47     m+16 AES-256-GCM of the payload under argon2id(passphrase, salt), AAD = bytes 0..46
 //
 // and the payload is uint16 len(did) || did || X25519 private key (32) || Ed25519 seed (32)
-// || 0x00, or 0x01 || X-Wing seed (32). The defaults are 3 passes over 64 MiB with 4 lanes;
+// || 0x00, or 0x01 || X-Wing seed (32), then (version 2 only) 0x00, or 0x01 || owner key
+// (32); nothing may follow. A version 1 file has no owner key; WriteKeyFile always writes
+// version 2 (an agent without an owner key is written with 0x00 there). The defaults are 3 passes over 64 MiB with 4 lanes;
 // the whole header is additional data, so a changed parameter fails like a wrong passphrase.
 // MarshalKeyFile and WriteKeyFile refuse settings below MinKeyFileTime (2) passes over
 // MinKeyFileMemory (19 MiB), OWASP's minimum for argon2id; reading still accepts older,
@@ -280,13 +404,17 @@
 // fields (a Seq or Prev that does not follow, another signer's key id). Wrong key kinds are
 // ErrKeyType and rejected public keys ErrInvalidKey; a key file open to others is
 // ErrKeyFilePermissions. No error, String or fmt verb ever shows a private key,
-// a data key or plaintext: an Agent, its private keys and a DataKey print only DIDs, key ids
-// and record contexts, whatever the verb.
+// a data key, an owner or index key, or plaintext: an Agent, its private keys, a DataKey and
+// an IndexKey print only DIDs, key ids and record or index contexts, whatever the verb.
+// Beacon refuses a bad length with an error that names the length, never the value.
 //
 // # Versions
 //
-// Every format starts with version 0x01. testdata/golden_v1.json holds frozen version-1
-// rows that every later release must still open, and testdata/keylog_v1.json a frozen key
-// log (genesis, rotation, revocation) and metadata and event signatures that it must still
-// verify.
+// Every format starts with version 0x01, except key files, now at 0x02.
+// testdata/golden_v1.json holds frozen version-1 rows (with HPKE owner grants) and a version
+// 1 key file that every later release must still open; testdata/owner_v1.json frozen owner
+// grants, records sealed with them, a version 2 key file, beacons and a wrapped index key
+// (beacons are recomputed, so the derivation of index keys is frozen too); and
+// testdata/keylog_v1.json a frozen key log (genesis, rotation, revocation) and metadata and
+// event signatures that it must still verify.
 package crypto

@@ -1,8 +1,6 @@
 package crypto
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 )
 
@@ -98,10 +96,10 @@ func (k *IndexKey) Beacon(value []byte, bits int) ([]byte, error) {
 	if bits < MinBeaconBits || bits > MaxBeaconBits || bits%8 != 0 {
 		return nil, fmt.Errorf("crypto: beacon for %s: %d bits: want a multiple of 8 from %d to %d", k.ic, bits, MinBeaconBits, MaxBeaconBits)
 	}
-	m := hmac.New(sha256.New, k.key[:])
-	m.Write(value)
-	var sum [sha256.Size]byte
-	return append([]byte(nil), m.Sum(sum[:0])[:bits/8]...), nil
+	sum := hmacSHA256(k.key[:], value, nil, 0)
+	b := append([]byte(nil), sum[:bits/8]...)
+	clear(sum[:])
+	return b, nil
 }
 
 // String returns a redacted description: the index context, never the key.

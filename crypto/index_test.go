@@ -1,6 +1,8 @@
 package crypto
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"testing"
 
@@ -61,6 +63,13 @@ func TestBeacon(t *testing.T) {
 		b, err := k.Beacon([]byte("groceries"), bits)
 		require.NoError(t, err, "%d bits", bits)
 		assert.Equal(t, full[:bits/8], b, "%d bits is a prefix", bits)
+	}
+	for _, v := range [][]byte{[]byte("groceries"), nil, make([]byte, 1000)} {
+		m := hmac.New(sha256.New, k.key[:])
+		m.Write(v)
+		b, err := k.Beacon(v, 256)
+		require.NoError(t, err)
+		assert.Equal(t, m.Sum(nil), b, "HMAC-SHA256 of a %d-byte value", len(v))
 	}
 	other, err := k.Beacon([]byte("groceries!"), 256)
 	require.NoError(t, err)

@@ -79,7 +79,18 @@
 // # Local D1
 //
 // Package d1/d1local serves the same API over SQLite, in process (through an http.RoundTripper)
-// or on a port; the conformance tests of this package run against it always, and against real
-// D1 when CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and D1_DATABASE_ID are set. The root
-// package d1seal picks one or the other from the environment.
+// or on a port. The conformance suite (internal/d1test) runs against it in process and over
+// HTTP, against Cloudflare's local D1 in workerd through the bridge, and against real D1 only
+// with D1SEAL_TEST_CLOUDFLARE=1, on a throwaway database it creates and deletes (never the one
+// in D1_DATABASE_ID). The root package d1seal picks a backend from the environment.
+//
+// # Bridge and sessions
+//
+// NewBridgeClient reaches D1 through the d1seal bridge Worker (module bridge) instead of the
+// REST API: the same Client API, each request signed with HMAC-SHA256 over method, path,
+// timestamp, nonce, session and body hash, no account-wide request cap (the budget is off unless
+// set). What a binding cannot do (export, import, Time Travel, administration) goes to REST when
+// BridgeOptions carries account credentials, and otherwise fails naming the REST path. A Session
+// (WithSession) carries D1's Sessions API bookmarks, so reads may be served by replicas while a
+// session still reads its own writes; Meta.ServedByRegion and ServedByPrimary say who served.
 package d1

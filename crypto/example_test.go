@@ -177,3 +177,57 @@ func ExampleAgent_SignEvent() {
 	// metadata: true
 	// edited: true
 }
+
+// Rotating the owner key: NewKeys gives the agent a new owner key, and each owner grant is
+// re-wrapped under it without touching the record's content. (NewEncryptionKeys keeps the
+// owner key, and with it every owner grant.)
+func ExampleAgent_RewrapForOwner() {
+	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	rc := crypto.RecordContext{DID: "did:plc:alice", Collection: "com.example.note", RKey: "k", Version: 1}
+	s, _ := crypto.Seal(rc, []byte("plans"), alice)
+	suite, id, _ := crypto.WrappedKeyID(s.Owner.WrappedKey)
+	fmt.Println("owner grant:", suite, len(s.Owner.WrappedKey), "bytes, key_id is OwnerKeyID:", id == alice.OwnerKeyID())
+
+	next, _ := alice.NewKeys()
+	g, err := alice.RewrapForOwner(rc, s.Owner.WrappedKey, next)
+	if err != nil {
+		panic(err)
+	}
+	pt, _ := next.Open(rc, s.Envelope, g.WrappedKey, alice.VerifyingKey())
+	fmt.Printf("next reads: %s, key_id: %v\n", pt, g.KeyID == next.OwnerKeyID())
+	_, err = alice.Unwrap(rc, g.WrappedKey)
+	fmt.Println("old key opens the new grant:", err == nil)
+	// Output:
+	// owner grant: owner 78 bytes, key_id is OwnerKeyID: true
+	// next reads: plans, key_id: true
+	// old key opens the new grant: false
+}
+
+// Blind indexes: the owner derives one index key per collection and field and stores the
+// beacon of each value beside the record; equal values give equal beacons, which the
+// database can match without learning the value. Bob can search the field once Alice shares
+// its index key with him.
+func ExampleIndexKey_Beacon() {
+	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	bob, _ := crypto.GenerateAgent("did:plc:bob", crypto.GenerateOptions{})
+
+	tags, _ := alice.IndexKey("com.example.note", "tag")
+	b1, _ := tags.Beacon([]byte("groceries"), 32)
+	b2, _ := tags.Beacon([]byte("groceries"), 32)
+	b3, _ := tags.Beacon([]byte("taxes"), 32)
+	fmt.Println("beacon bytes:", len(b1), "equal values match:", string(b1) == string(b2), "others:", string(b1) == string(b3))
+	_, err := tags.Beacon([]byte("groceries"), 12)
+	fmt.Println(err)
+
+	wrapped, _ := tags.Wrap(bob.Recipient())
+	ic := crypto.IndexContext{DID: "did:plc:alice", Collection: "com.example.note", Field: "tag"}
+	bobs, _ := bob.UnwrapIndexKey(ic, wrapped)
+	b4, _ := bobs.Beacon([]byte("groceries"), 32)
+	fmt.Println("bob's beacon matches:", string(b1) == string(b4))
+	fmt.Println("printed:", bobs)
+	// Output:
+	// beacon bytes: 4 equal values match: true others: false
+	// crypto: beacon for did:plc:alice/com.example.note#tag: 12 bits: want a multiple of 8 from 8 to 256
+	// bob's beacon matches: true
+	// printed: crypto.IndexKey(did:plc:alice/com.example.note#tag, REDACTED)
+}

@@ -380,3 +380,6 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts records.ListOptio
 	}
 	return page, nil
 }
+
+// Agent returns the acting agent's DID.
+func (c *Collection[T]) Agent() string { return c.agent.DID() }

@@ -101,7 +101,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\n1. agents registered (public keys only):")
+	fmt.Fprintln(w, "\n1. agents registered (public keys only, each as the first entry of its signed key log):")
 	for _, a := range []*crypto.Agent{alice, bob} {
 		fmt.Fprintf(w, "   %s  encryption key %s\n", a.DID(), a.RecipientKey())
 	}
@@ -193,7 +193,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 		}
 		counts[ev.Type+" "+ev.Outcome]++
 	}
-	fmt.Fprintln(w, "\n6. events of alice in this run (stored in clear, queryable):")
+	fmt.Fprintln(w, "\n6. events of alice in this run (in clear so they can be queried; signed and chained by alice):")
 	for _, k := range sortedKeys(counts) {
 		fmt.Fprintf(w, "   %-26s x%d\n", k, counts[k])
 	}

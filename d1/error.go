@@ -89,6 +89,8 @@ type Error struct {
 	// the database again can tell. Sent never goes back to false once an attempt set it.
 	Sent bool
 
+	lostBody bool // the response was cut off while it was read: transient, as a lost connection
+
 	// Err is the underlying transport or decoding error, if any. It matches
 	// ErrResponseTooLarge when a response was over Limits.MaxResponseBytes.
 	Err error
@@ -278,6 +280,8 @@ func (e *Error) transient() bool {
 		return true
 	case e.StatusCode == 0 && e.Err != nil:
 		return true // no response: connection refused, reset or lost
+	case e.lostBody:
+		return true // the answer was cut off: the connection was lost while it was read
 	}
 	return isTransientMessage(e.Message)
 }

@@ -179,7 +179,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int) *Error {
 	case err != nil:
 		e = &Error{Op: cl.op, Statement: -1, Err: redactURL(err), Sent: wrote.Load() || !isDialError(err)}
 	case cp.readErr != nil:
-		e = &Error{Op: cl.op, Statement: -1, StatusCode: cp.status, Err: cp.readErr, Sent: true}
+		e = &Error{Op: cl.op, Statement: -1, StatusCode: cp.status, Err: cp.readErr, Sent: true, lostBody: !errors.Is(cp.readErr, ErrResponseTooLarge)}
 	case cp.status >= 200 && cp.status < 300:
 		if derr := cl.decode(cp.body); derr != nil {
 			if e = asError(derr); e == nil {

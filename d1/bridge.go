@@ -52,7 +52,8 @@ type BridgeOptions struct {
 // (such as https://d1seal-bridge.example.workers.dev), each request signed with secret (the
 // Worker's BRIDGE_SECRET, at least MinBridgeSecret bytes). It has the same API as a REST
 // client. The bridge has no account-wide request cap, so the rate-limit budget is off unless
-// opts.RateLimit says otherwise; retries, limits and errors are as on REST.
+// opts.RateLimit says otherwise; retries, limits and errors are as on REST. BLOBs travel as
+// base64 both ways (CompactBlobs), bound by the Worker as BLOBs.
 //
 // Statements run on the primary unless the client is bound to a Session (WithSession), which
 // lets D1 serve reads from replicas while each session still reads its own writes.
@@ -107,7 +108,12 @@ func NewBridgeClient(bridgeURL, secret string, bo BridgeOptions, opts Options) (
 	if account == "" {
 		account = "bridge"
 	}
-	return NewClient(account, binding, "bridge", opts)
+	c, err := NewClient(account, binding, "bridge", opts)
+	if err != nil {
+		return nil, err
+	}
+	c.compact = true
+	return c, nil
 }
 
 // NewBridgeClientFromEnv returns a bridge client for D1SEAL_BRIDGE_URL and
@@ -218,7 +224,9 @@ func (t *bridgeTransport) statement(req *http.Request, endpoint string) (*http.R
 		}
 		body = b
 	}
-	u, err := url.Parse(t.base + "/v1/" + t.binding + "/" + endpoint)
+	// blobs=base64 asks for BLOB results as {"base64": …}; a Worker that predates it answers
+	// arrays of byte values, which the decoder reads as well. The query is signed with the path.
+	u, err := url.Parse(t.base + "/v1/" + t.binding + "/" + endpoint + "?blobs=base64")
 	if err != nil {
 		return nil, err
 	}

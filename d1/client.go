@@ -101,6 +101,7 @@ type Client struct {
 	budget     *budget
 	onRequest  func(RequestInfo)
 	session    *Session // set by WithSession; carried to the bridge transport in the context
+	compact    bool     // BLOBs travel as base64 (bridge clients; see CompactBlobs)
 }
 
 // NewClient returns a client for database databaseID of account accountID, authenticated by

@@ -153,7 +153,8 @@ func metaFromWire(m *wire.Meta) Meta {
 func msToDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
 // rowParser reads the rows array of a /raw result: arrays of JSON values where numbers are
-// INTEGER or REAL, strings TEXT, null NULL and arrays of byte values BLOBs.
+// INTEGER or REAL, strings TEXT, null NULL, and arrays of byte values or the bridge's
+// {"base64": …} BLOBs.
 type rowParser struct {
 	b []byte
 	i int
@@ -294,6 +295,8 @@ func (p *rowParser) value() (value, error) {
 		return value{kind: kindInt}, p.literal("false")
 	case c == '[':
 		return p.blob()
+	case c == '{':
+		return p.base64Blob()
 	case c == '-' || c >= '0' && c <= '9':
 		return p.number()
 	}

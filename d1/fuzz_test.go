@@ -13,6 +13,7 @@ func FuzzDecodeRaw(f *testing.F) {
 	f.Add([]byte(`{"result":null,"success":false,"errors":[{"code":7500,"message":"no such table: t: SQLITE_ERROR"}],"messages":[]}`))
 	f.Add([]byte(`{"success":true,"result":[{"meta":{},"results":{"rows":[[1e400,-0.0,18446744073709551616]],"columns":["a","b","c"]}}]}`))
 	f.Add([]byte(`{"result":[{"results":{"columns":[],"rows":[]},"success":true}],"success":true}`))
+	f.Add([]byte(`{"result":[{"results":{"columns":["a","b"],"rows":[[{"base64":"AAH7/w=="},{"base64":""}]]},"success":true}],"success":true}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		env, results, err := decodeRaw(body)
 		if err != nil {

@@ -295,7 +295,7 @@ func (c *Client) encodeOne(buf []byte, st *Statement, i int) ([]byte, error) {
 	}
 	if len(st.Args) > 0 {
 		buf = append(buf, `,"params":`...)
-		if buf, err = appendArgs(buf, st, i, lim); err != nil {
+		if buf, err = appendArgs(buf, st, i, lim, c.compact); err != nil {
 			return nil, err
 		}
 	}

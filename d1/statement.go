@@ -36,7 +36,8 @@ const maxExactInt = 1<<53 - 1
 
 // appendArgs appends the JSON array of a statement's arguments to buf, checking each against
 // the limits.
-func appendArgs(buf []byte, st *Statement, index int, lim *Limits) ([]byte, error) {
+// A compact client sends []byte arguments as {"base64": …} (see Client.CompactBlobs).
+func appendArgs(buf []byte, st *Statement, index int, lim *Limits, compact bool) ([]byte, error) {
 	buf = append(buf, '[')
 	for i, a := range st.Args {
 		if i > 0 {
@@ -44,7 +45,7 @@ func appendArgs(buf []byte, st *Statement, index int, lim *Limits) ([]byte, erro
 		}
 		var err error
 		start := len(buf)
-		buf, err = appendArg(buf, a)
+		buf, err = encodeArg(buf, a, compact)
 		if err != nil {
 			if ae, ok := err.(*ArgError); ok {
 				ae.Statement, ae.Index = index, i
@@ -72,8 +73,11 @@ func valueBytes(a any, encoded []byte) int {
 	return len(encoded)
 }
 
-// appendArg appends one argument as a JSON value.
-func appendArg(buf []byte, a any) ([]byte, error) {
+// appendArg appends one argument as a JSON value, as REST takes it.
+func appendArg(buf []byte, a any) ([]byte, error) { return encodeArg(buf, a, false) }
+
+// encodeArg appends one argument as a JSON value; compact sends a BLOB as {"base64": …}.
+func encodeArg(buf []byte, a any, compact bool) ([]byte, error) {
 	switch v := a.(type) {
 	case nil:
 		return append(buf, "null"...), nil
@@ -83,7 +87,7 @@ func appendArg(buf []byte, a any) ([]byte, error) {
 		if v == nil {
 			return append(buf, "null"...), nil
 		}
-		return appendBlob(buf, v), nil
+		return appendBlobAs(buf, v, compact), nil
 	case int64:
 		return appendInt(buf, v)
 	case int:
@@ -106,12 +110,12 @@ func appendArg(buf []byte, a any) ([]byte, error) {
 	case json.Number:
 		return nil, &ArgError{Type: "json.Number", Reason: "pass an int64 or float64"}
 	case driver.Valuer:
-		return appendValuer(buf, v)
+		return appendValuer(buf, v, compact)
 	}
-	return appendReflect(buf, a)
+	return appendReflect(buf, a, compact)
 }
 
-func appendValuer(buf []byte, v driver.Valuer) ([]byte, error) {
+func appendValuer(buf []byte, v driver.Valuer, compact bool) ([]byte, error) {
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return append(buf, "null"...), nil
 	}
@@ -122,20 +126,20 @@ func appendValuer(buf []byte, v driver.Valuer) ([]byte, error) {
 	if _, again := dv.(driver.Valuer); again {
 		return nil, &ArgError{Type: fmt.Sprintf("%T", v), Reason: "Value() returned another driver.Valuer"}
 	}
-	return appendArg(buf, dv)
+	return encodeArg(buf, dv, compact)
 }
 
 // appendReflect handles pointers and named types of the supported kinds.
-func appendReflect(buf []byte, a any) ([]byte, error) {
+func appendReflect(buf []byte, a any, compact bool) ([]byte, error) {
 	rv := reflect.ValueOf(a)
 	switch rv.Kind() {
 	case reflect.Pointer:
 		if rv.IsNil() {
 			return append(buf, "null"...), nil
 		}
-		return appendArg(buf, rv.Elem().Interface())
+		return encodeArg(buf, rv.Elem().Interface(), compact)
 	case reflect.Bool:
-		return appendArg(buf, rv.Bool())
+		return encodeArg(buf, rv.Bool(), compact)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return appendInt(buf, rv.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
@@ -155,7 +159,7 @@ func appendReflect(buf []byte, a any) ([]byte, error) {
 			if rv.IsNil() {
 				return append(buf, "null"...), nil
 			}
-			return appendBlob(buf, rv.Bytes()), nil
+			return appendBlobAs(buf, rv.Bytes(), compact), nil
 		}
 	}
 	return nil, &ArgError{Type: fmt.Sprintf("%T", a), Reason: "unsupported argument type; pass nil, bool, an integer, a float, string, []byte, time.Time or a driver.Valuer"}

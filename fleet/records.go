@@ -95,6 +95,11 @@ func (r *Records) Do(ctx context.Context, did string, fn func(*records.Store) er
 		if !IsFenced(err) {
 			return err // not found, and not moved
 		}
+		if moved, ferr := movedOut(ctx, s.DB(), did); ferr == nil && moved {
+			// The move finished (its rows are gone from here), yet the directory still
+			// routes did here: it served an entry older than the move's.
+			return fmt.Errorf("%w: %s: the database says the tenant moved out, the directory still routes it there", ErrRollback, did)
+		}
 		// Fenced but not switched yet: the move is copying the last writes.
 		t := time.NewTimer(wait)
 		select {
@@ -105,6 +110,12 @@ func (r *Records) Do(ctx context.Context, did string, fn func(*records.Store) er
 		}
 		wait = min(2*wait, time.Second)
 	}
+}
+
+// movedOut reports whether a finished move fenced did out of the database of c.
+func movedOut(ctx context.Context, c *d1.Client, did string) (bool, error) {
+	n, err := d1.QueryOne[int](ctx, c, "SELECT count(*) FROM d1seal_fleet_fences WHERE tenant = ? AND state = 'moved'", did)
+	return n == 1, err
 }
 
 // RegisterAgent places agent's DID in the fleet (creating a database if the placement

@@ -327,8 +327,7 @@ func TestMoveResumesAfterEachStep(t *testing.T) {
 			assert.Equal(t, int64(1), grants.Row(0).Value(0))
 			left := tf.sql(t, from.Database, "SELECT count(*) FROM records WHERE did = ?", alice.agent.DID())
 			assert.Equal(t, int64(0), left.Row(0).Value(0))
-			rs.f.Forget(alice.agent.DID())
-			for _, k := range keys {
+			for _, k := range keys { // through tf's stale cache: refused or not found, then routed again
 				_, err := alice.Get(ctx, k)
 				require.NoError(t, err)
 			}
@@ -337,4 +336,27 @@ func TestMoveResumesAfterEachStep(t *testing.T) {
 			assert.Len(t, page.Items, 1)
 		})
 	}
+}
+
+func TestReplayedRouteAfterMoveFailsLoudly(t *testing.T) {
+	ctx := context.Background()
+	tf := newTestFleet(t, Options{})
+	rs := tf.Records(records.StoreOptions{})
+	alice := register(t, rs, 1, "replay")[0]
+	old := tf.sql(t, tf.Directory().DatabaseID(), "SELECT database_id, epoch, signature FROM fleet_tenants").Row(0).Values()
+	_, err := alice.Create(ctx, note{Text: "before"})
+	require.NoError(t, err)
+	_, err = tf.Move(ctx, alice.agent.DID(), MoveOptions{})
+	require.NoError(t, err)
+
+	// The directory serves the old, validly signed route to a client that never saw the new one.
+	tf.sql(t, tf.Directory().DatabaseID(), "UPDATE fleet_tenants SET database_id = ?, epoch = ?, signature = ?", old...)
+	f2, err := New(tf.Directory(), Options{OperatorKey: tf.operator.VerifyingKey()})
+	require.NoError(t, err)
+	c2, err := NewCollection[note](f2.Records(records.StoreOptions{}), alice.agent, notes, records.CollectionOptions[note]{})
+	require.NoError(t, err)
+	_, err = c2.Create(ctx, note{Text: "lost?"})
+	require.ErrorIs(t, err, ErrRollback, "refused by the fence, never written to the old database")
+	n := tf.sql(t, old[0].(string), "SELECT count(*) FROM records")
+	assert.Equal(t, int64(0), n.Row(0).Value(0))
 }

@@ -171,3 +171,111 @@ func TestOwnerKeyNeverPrinted(t *testing.T) {
 	}
 	assert.Contains(t, a.String(), "owner:"+a.OwnerKeyID().String())
 }
+
+func TestSealedColumnsDoNotAlias(t *testing.T) {
+	// Seal carves the ciphertext, nonce, signature and owner grant out of one allocation;
+	// appending to one column must not write into the next.
+	alice := newAgent(t, aliceDID, false)
+	rc := noteContext(1)
+	s, err := Seal(rc, []byte("columns"), alice)
+	require.NoError(t, err)
+	nonce, sig, owner := bytes.Clone(s.Nonce), bytes.Clone(s.Signature), bytes.Clone(s.Owner.WrappedKey)
+	_ = append(s.Ciphertext, 0xff, 0xff)
+	_ = append(s.Nonce, 0xff, 0xff)
+	_ = append(s.Signature, 0xff, 0xff)
+	_ = append(s.Owner.WrappedKey, 0xff, 0xff)
+	assert.Equal(t, nonce, s.Nonce)
+	assert.Equal(t, sig, s.Signature)
+	assert.Equal(t, owner, s.Owner.WrappedKey)
+	got, err := alice.Open(rc, s.Envelope, s.Owner.WrappedKey, alice.VerifyingKey())
+	require.NoError(t, err)
+	assert.Equal(t, "columns", string(got))
+}
+
+func TestOwnerKeyringConcurrentUse(t *testing.T) {
+	// An Agent and an IndexKey are safe for concurrent use (run with -race).
+	alice, bob := newAgent(t, aliceDID, false), newAgent(t, bobDID, false)
+	ik, err := alice.IndexKey("com.example.note", "tag")
+	require.NoError(t, err)
+	want, err := ik.Beacon([]byte("v"), 64)
+	require.NoError(t, err)
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			var err error
+			defer func() { done <- err }()
+			for i := range 20 {
+				rc := noteContext(uint64(g*100 + i + 1))
+				var s *Sealed
+				if s, err = Seal(rc, []byte("x"), alice, bob.Recipient()); err != nil {
+					return
+				}
+				if _, err = alice.Open(rc, s.Envelope, s.Owner.WrappedKey, alice.VerifyingKey()); err != nil {
+					return
+				}
+				var b []byte
+				if b, err = ik.Beacon([]byte("v"), 64); err != nil {
+					return
+				}
+				if !bytes.Equal(b, want) {
+					err = fmt.Errorf("beacon %x, want %x", b, want)
+					return
+				}
+				if _, err = alice.IndexKey("com.example.note", "tag"); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		require.NoError(t, <-done)
+	}
+}
+
+func TestOwnerErrorsCarryNoSecrets(t *testing.T) {
+	alice, bob := newAgent(t, aliceDID, false), newAgent(t, bobDID, false)
+	rc := noteContext(1)
+	s, err := Seal(rc, []byte("top secret plaintext"), alice)
+	require.NoError(t, err)
+	k, err := alice.Unwrap(rc, s.Owner.WrappedKey)
+	require.NoError(t, err)
+	ik, err := alice.IndexKey("com.example.note", "tag")
+	require.NoError(t, err)
+	w, err := ik.Wrap(bob.Recipient())
+	require.NoError(t, err)
+
+	var errs []error
+	add := func(_ any, err error) { errs = append(errs, err) }
+	flips(s.Owner.WrappedKey, func(c []byte, i, bit int) {
+		if bit == 0 {
+			add(alice.Unwrap(rc, c))
+			add(alice.RewrapForOwner(rc, c, alice))
+		}
+	})
+	add(alice.Unwrap(rc, s.Owner.WrappedKey[:40]))
+	add(bob.Unwrap(rc, s.Owner.WrappedKey))
+	add(withoutOwnerKey(alice).Unwrap(rc, s.Owner.WrappedKey))
+	add(alice.RewrapForOwner(rc, s.Owner.WrappedKey, bob))
+	add(ik.Beacon([]byte("secret-tag-value"), 7))
+	add(alice.IndexKey("", "tag"))
+	add(withoutOwnerKey(alice).IndexKey("com.example.note", "tag"))
+	add(alice.UnwrapIndexKey(ik.Context(), w))
+	add(bob.UnwrapIndexKey(IndexContext{aliceDID, "com.example.note", "topic"}, w))
+	add(bob.UnwrapIndexKey(ik.Context(), w[:50]))
+	data, err := marshalKeyFile(alice, []byte("pw"), testKDF)
+	require.NoError(t, err)
+	add(ParseKeyFile(data, []byte("wrong")))
+
+	secrets := [][]byte{alice.owner.raw[:], alice.owner.prk[:], k.key[:], ik.key[:], []byte("top secret"), []byte("secret-tag-value")}
+	for _, err := range errs {
+		require.Error(t, err)
+		msg := err.Error()
+		for _, sec := range secrets {
+			assert.NotContains(t, msg, string(sec))
+			if len(sec) >= 16 {
+				assert.NotContains(t, msg, fmt.Sprintf("%x", sec))
+				assert.NotContains(t, msg, fmt.Sprintf("%x", sec[:8]))
+			}
+		}
+	}
+}

@@ -149,11 +149,22 @@ func mustList(t testing.TB, c *Collection[note]) []*records.Record[note] {
 func TestMoveUnderConcurrentWriter(t *testing.T) {
 	ctx := context.Background()
 	tf := newTestFleet(t, Options{Placement: Placement{MaxTenants: 2}})
+	// A fleet of 200 databases, 197 of them full (closed to new tenants).
+	full, err := New(tf.Directory(), Options{Operator: tf.operator, NoSchema: true, NamePattern: "full-%03d"})
+	require.NoError(t, err)
+	for range 197 {
+		d, err := full.CreateDatabase(ctx)
+		require.NoError(t, err)
+		require.NoError(t, full.Close(ctx, d.ID))
+	}
 	rs := tf.Records(records.StoreOptions{})
 	cs := register(t, rs, 3, "mover") // 0 and 1 share a database, 2 is alone
 	alice, bob, carol := cs[0], cs[1], cs[2]
 	from, err := tf.Route(ctx, alice.agent.DID())
 	require.NoError(t, err)
+	dbs, err := tf.Databases(ctx)
+	require.NoError(t, err)
+	require.Len(t, dbs, 199, "197 full, and two created for the three agents")
 
 	// Before the move: alice shares with carol, bob with alice.
 	shared, err := alice.Create(ctx, note{Text: "for carol"})
@@ -241,6 +252,9 @@ func TestMoveUnderConcurrentWriter(t *testing.T) {
 
 	assert.Equal(t, from.Database, rep.From)
 	assert.NotEqual(t, rep.From, rep.To)
+	dbs, err = tf.Databases(ctx)
+	require.NoError(t, err)
+	assert.Len(t, dbs, 200, "the move created the 200th: every other database is full or alice's own")
 	assert.Equal(t, uint64(2), rep.Epoch)
 	assert.Equal(t, []string{stepCopy, stepFence, stepSync, stepVerify, stepSwitch, stepDelete}, rep.Steps)
 

@@ -265,6 +265,13 @@ func (c *Collection[T]) openPayload(ctx context.Context, mark uint64, ref Ref, r
 // List returns one page of the acting agent's records in this collection, oldest key first
 // (TIDs sort by time), as the seed's cursor pagination does: Limit defaults to 50.
 func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Record[T]], error) {
+	return c.listOwn(ctx, "list", "", nil, opts, "r", nil)
+}
+
+// listOwn returns one page of the acting agent's records in this collection that also meet
+// where (" AND ..." over the records table, with args), in id order, keeping those keep
+// accepts after opening (nil: all). kind is the page's cursor kind.
+func (c *Collection[T]) listOwn(ctx context.Context, op, where string, args []any, opts ListOptions, kind string, keep func(*Record[T]) bool) (Page[*Record[T]], error) {
 	limit, err := pageLimit(opts.Limit)
 	if err != nil {
 		return Page[*Record[T]]{}, err
@@ -272,10 +279,10 @@ func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Recor
 	if err := c.s.Init(ctx); err != nil {
 		return Page[*Record[T]]{}, err
 	}
-	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ?"
-	args := []any{string(c.did), string(c.nsid)}
+	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ?" + where
+	args = append([]any{string(c.did), string(c.nsid)}, args...)
 	if opts.Cursor != "" {
-		after, err := decodeCursor(opts.Cursor, "r")
+		after, err := decodeCursor(opts.Cursor, kind)
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}
@@ -286,27 +293,50 @@ func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Recor
 		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
 		c.s.keyLogStatement(c.did))
 	if err != nil {
-		return Page[*Record[T]]{}, fmt.Errorf("records: list %s: %w", c.nsid, err)
+		return Page[*Record[T]]{}, fmt.Errorf("records: %s %s: %w", op, c.nsid, err)
 	}
-	rows, err := d1.Collect[recordRow](rs[0])
+	return ownPage(ctx, c, mark, rs[0], rs[1], limit, kind, keep)
+}
+
+// ownPage opens a page of the acting agent's records (res holds limit+1 rows at most, the
+// extra one telling that more follow), verified with the key log rows in keyLog, keeping
+// those keep accepts (nil: all). kind is the page's cursor kind.
+func ownPage[T any](ctx context.Context, c *Collection[T], mark uint64, res, keyLog *d1.Result, limit int, kind string, keep func(*Record[T]) bool) (Page[*Record[T]], error) {
+	rows, err := d1.Collect[recordRow](res)
 	if err != nil {
 		return Page[*Record[T]]{}, err
 	}
+	return openPage(rows, limit, kind, func(row *recordRow) (string, *Record[T], error) {
+		rkey, err := ParseRecordKey(row.RKey)
+		if err != nil {
+			return row.ID, nil, fmt.Errorf("%w: %s: %w", ErrTampered, row.ID, err)
+		}
+		r, err := c.open(ctx, mark, c.ref(rkey), row, row.EncryptedDek, keyLog)
+		if err == nil && keep != nil && !keep(r) {
+			r = nil
+		}
+		return row.ID, r, err
+	})
+}
+
+// openPage turns rows (limit+1 at most) into a page, each opened by open, which returns the
+// row's id and its record (nil to leave it out of the page).
+func openPage[R any, T any](rows []R, limit int, kind string, open func(*R) (string, *Record[T], error)) (Page[*Record[T]], error) {
 	page := Page[*Record[T]]{HasMore: len(rows) > limit}
 	rows = rows[:min(len(rows), limit)]
+	var last string
 	for i := range rows {
-		rkey, err := ParseRecordKey(rows[i].RKey)
-		if err != nil {
-			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
-		}
-		r, err := c.open(ctx, mark, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
+		id, r, err := open(&rows[i])
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}
-		page.Items = append(page.Items, r)
+		if r != nil {
+			page.Items = append(page.Items, r)
+		}
+		last = id
 	}
 	if page.HasMore {
-		page.Cursor = encodeCursor("r", rows[len(rows)-1].ID)
+		page.Cursor = encodeCursor(kind, last)
 	}
 	return page, nil
 }

@@ -137,8 +137,7 @@ func beaconStatements(id, writeID string, bs []beacon, replace bool) []d1.Statem
 // follow (candidates whose beacon matched but whose value did not are dropped after opening);
 // HasMore and Cursor say whether to go on.
 func (c *Collection[T]) Find(ctx context.Context, field string, values []string, opts ListOptions) (Page[*Record[T]], error) {
-	limit, err := pageLimit(opts.Limit)
-	if err != nil {
+	if _, err := pageLimit(opts.Limit); err != nil {
 		return Page[*Record[T]]{}, err
 	}
 	if c.index == nil || c.index.fields[field] == nil {
@@ -155,49 +154,11 @@ func (c *Collection[T]) Find(ctx context.Context, field string, values []string,
 		}
 		bs = append(bs, d1.Hex(b))
 	}
-	if err := c.s.Init(ctx); err != nil {
-		return Page[*Record[T]]{}, err
-	}
-	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ? AND id IN (SELECT record_id FROM record_beacons WHERE field_tag = unhex(?) AND beacon IN (" +
+	where := " AND id IN (SELECT record_id FROM record_beacons WHERE field_tag = unhex(?) AND beacon IN (" +
 		strings.Repeat("unhex(?), ", len(bs)-1) + "unhex(?)))"
-	args := append([]any{string(c.did), string(c.nsid), d1.Hex(c.index.tags[field])}, bs...)
-	if opts.Cursor != "" {
-		after, err := decodeCursor(opts.Cursor, "f")
-		if err != nil {
-			return Page[*Record[T]]{}, err
-		}
-		sql, args = sql+" AND id > ?", append(args, after)
-	}
-	mark := c.s.versions.mark()
-	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: sql + " ORDER BY id LIMIT ?", Args: append(args, limit+1)},
-		c.s.keyLogStatement(c.did))
-	if err != nil {
-		return Page[*Record[T]]{}, fmt.Errorf("records: find in %s: %w", c.nsid, err)
-	}
-	rows, err := d1.Collect[recordRow](rs[0])
-	if err != nil {
-		return Page[*Record[T]]{}, err
-	}
-	page := Page[*Record[T]]{HasMore: len(rows) > limit}
-	rows = rows[:min(len(rows), limit)]
-	for i := range rows {
-		rkey, err := ParseRecordKey(rows[i].RKey)
-		if err != nil {
-			return Page[*Record[T]]{}, fmt.Errorf("%w: %s: %w", ErrTampered, rows[i].ID, err)
-		}
-		r, err := c.open(ctx, mark, c.ref(rkey), &rows[i], rows[i].EncryptedDek, rs[1])
-		if err != nil {
-			return Page[*Record[T]]{}, err
-		}
-		if slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) }) {
-			page.Items = append(page.Items, r)
-		}
-	}
-	if page.HasMore {
-		page.Cursor = encodeCursor("f", rows[len(rows)-1].ID)
-	}
-	return page, nil
+	return c.listOwn(ctx, "find in", where, append([]any{d1.Hex(c.index.tags[field])}, bs...), opts, "f", func(r *Record[T]) bool {
+		return slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) })
+	})
 }
 
 // FindAll walks every record Find would return, page by page.
@@ -323,23 +284,7 @@ func (c *Collection[T]) FindShared(ctx context.Context, owner DID, field string,
 	if err != nil {
 		return Page[*Record[T]]{}, fmt.Errorf("records: find in %s's %s: %w", owner, c.nsid, err)
 	}
-	rows, err := d1.Collect[sharedRow](rs[0])
-	if err != nil {
-		return Page[*Record[T]]{}, err
-	}
-	page := Page[*Record[T]]{HasMore: len(rows) > limit}
-	rows = rows[:min(len(rows), limit)]
-	for i := range rows {
-		r, err := c.openShared(ctx, mark, &rows[i], rs[1])
-		if err != nil {
-			return Page[*Record[T]]{}, err
-		}
-		if slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) }) {
-			page.Items = append(page.Items, r)
-		}
-	}
-	if page.HasMore {
-		page.Cursor = encodeCursor("g", rows[len(rows)-1].ID)
-	}
-	return page, nil
+	return sharedPage(ctx, c, mark, rs[0], rs[1], limit, "g", func(r *Record[T]) bool {
+		return slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) })
+	})
 }

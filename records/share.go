@@ -117,23 +117,23 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 	if err != nil {
 		return Page[*Record[T]]{}, fmt.Errorf("records: shared with %s: %w", c.did, err)
 	}
-	rows, err := d1.Collect[sharedRow](rs[0])
+	return sharedPage(ctx, c, mark, rs[0], rs[1], limit, "s", nil)
+}
+
+// sharedPage opens a page of records shared with the acting agent (rows of sharedRow), as
+// ownPage does.
+func sharedPage[T any](ctx context.Context, c *Collection[T], mark uint64, res, keyLog *d1.Result, limit int, kind string, keep func(*Record[T]) bool) (Page[*Record[T]], error) {
+	rows, err := d1.Collect[sharedRow](res)
 	if err != nil {
 		return Page[*Record[T]]{}, err
 	}
-	page := Page[*Record[T]]{HasMore: len(rows) > limit}
-	rows = rows[:min(len(rows), limit)]
-	for i := range rows {
-		r, err := c.openShared(ctx, mark, &rows[i], rs[1])
-		if err != nil {
-			return Page[*Record[T]]{}, err
+	return openPage(rows, limit, kind, func(row *sharedRow) (string, *Record[T], error) {
+		r, err := c.openShared(ctx, mark, row, keyLog)
+		if err == nil && keep != nil && !keep(r) {
+			r = nil
 		}
-		page.Items = append(page.Items, r)
-	}
-	if page.HasMore {
-		page.Cursor = encodeCursor("s", rows[len(rows)-1].ID)
-	}
-	return page, nil
+		return row.ID, r, err
+	})
 }
 
 // sharedRow is a records row joined with the acting agent's grant for it.

@@ -88,8 +88,9 @@
 // key logs are copied into tenant databases rather than kept in the directory: the records
 // package reads a record's keys in the same request as the record, and each database stays
 // self-contained (a backup, an export or a moved tenant carries the keys that verify it).
-// After an agent rotates its keys, Records.SyncKeyLog refreshes the copies (readers also
-// refresh their own on demand).
+// Records.RotateKeys rotates an agent's keys in its home database and then in every database
+// that shares records with it, so that its grants there follow; readers also refresh their
+// own key log copies on demand (Records.SyncKeyLog does it for all of them).
 //
 // # Moving a tenant
 //

@@ -394,3 +394,50 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts records.ListOptio
 
 // Agent returns the acting agent's DID.
 func (c *Collection[T]) Agent() string { return c.agent.DID() }
+
+// RotateKeys replaces an agent's keys across the fleet: records.Store.RotateKeys in its home
+// database (which appends the signed rotation to its key log and re-wraps its own records),
+// then, with the new key log copied there, in every database that holds records shared with
+// it (from the share index), so that those grants are re-wrapped for the new keys too. Run it
+// again with the same old and next to finish an interrupted rotation.
+func (r *Records) RotateKeys(ctx context.Context, old, next *crypto.Agent, opts records.RotateOptions) (records.Rotated, error) {
+	var total records.Rotated
+	add := func(n records.Rotated) {
+		total.Records += n.Records
+		total.Shared += n.Shared
+		total.Resealed += n.Resealed
+	}
+	did := old.DID()
+	var home string
+	err := r.Do(ctx, did, func(s *records.Store) error {
+		n, err := s.RotateKeys(ctx, old, next, opts)
+		add(n)
+		home = s.DB().DatabaseID()
+		return err
+	})
+	if err != nil {
+		return total, err
+	}
+	ids, err := d1.QueryAll[string](ctx, r.f.dir, "SELECT DISTINCT database_id FROM fleet_shares WHERE recipient = ?", did)
+	if err != nil {
+		return total, fmt.Errorf("fleet: rotate %s: %w", did, err)
+	}
+	for _, id := range ids {
+		if id == home {
+			continue
+		}
+		if err := r.copyKeyLog(ctx, did, id); err != nil {
+			return total, fmt.Errorf("fleet: rotate %s: %w", did, err)
+		}
+		s, err := r.StoreIn(id)
+		if err != nil {
+			return total, err
+		}
+		n, err := s.RotateKeys(ctx, old, next, opts)
+		add(n)
+		if err != nil {
+			return total, fmt.Errorf("fleet: rotate %s in database %s: %w", did, id, err)
+		}
+	}
+	return total, nil
+}

@@ -374,3 +374,41 @@ func TestReplayedRouteAfterMoveFailsLoudly(t *testing.T) {
 	n := tf.sql(t, old[0].(string), "SELECT count(*) FROM records")
 	assert.Equal(t, int64(0), n.Row(0).Value(0))
 }
+
+func TestRotateKeysAcrossDatabases(t *testing.T) {
+	ctx := context.Background()
+	tf := newTestFleet(t, Options{})
+	rs := tf.Records(records.StoreOptions{})
+	cs := register(t, rs, 3, "rotate")
+	alice, bob, carol := cs[0], cs[1], cs[2]
+	for _, owner := range []*Collection[note]{alice, carol} {
+		r, err := owner.Create(ctx, note{Text: "for bob from " + owner.Agent()})
+		require.NoError(t, err)
+		require.NoError(t, owner.Share(ctx, r.Ref.RKey, records.DID(bob.Agent())))
+	}
+	next, err := bob.agent.NewKeys()
+	require.NoError(t, err)
+	n, err := rs.RotateKeys(ctx, bob.agent, next, records.RotateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, n.Shared, "the grants in alice's and carol's databases")
+
+	bob2, err := NewCollection[note](rs, next, notes, records.CollectionOptions[note]{})
+	require.NoError(t, err)
+	var got []string
+	for cursor := ""; ; {
+		page, err := bob2.SharedWithMe(ctx, records.ListOptions{Cursor: cursor})
+		require.NoError(t, err)
+		for _, r := range page.Items {
+			got = append(got, r.Value.Text)
+		}
+		if !page.HasMore {
+			break
+		}
+		cursor = page.Cursor
+	}
+	assert.ElementsMatch(t, []string{"for bob from " + alice.Agent(), "for bob from " + carol.Agent()}, got)
+	_, err = NewCollection[note](rs, bob.agent, notes, records.CollectionOptions[note]{})
+	require.NoError(t, err)
+	_, err = bob.Create(ctx, note{Text: "with retired keys"})
+	assert.ErrorIs(t, err, records.ErrKeyRetired)
+}

@@ -385,7 +385,8 @@
 //
 // and the payload is uint16 len(did) || did || X25519 private key (32) || Ed25519 seed (32)
 // || 0x00, or 0x01 || X-Wing seed (32), then (version 2 only) 0x00, or 0x01 || owner key
-// (32); nothing may follow. A version 1 file has no owner key; WriteKeyFile always writes
+// (32); nothing may follow, and in version 2 the X25519 key must be clamped (as crypto/hpke
+// writes it), so each agent has one payload. A version 1 file has no owner key; WriteKeyFile always writes
 // version 2 (an agent without an owner key is written with 0x00 there). The defaults are 3 passes over 64 MiB with 4 lanes;
 // the whole header is additional data, so a changed parameter fails like a wrong passphrase.
 // MarshalKeyFile and WriteKeyFile refuse settings below MinKeyFileTime (2) passes over

@@ -180,3 +180,38 @@ func FuzzUnwrapIndexKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnmarshalPrivate reaches the key file payload decoder directly (through ParseKeyFile
+// only authenticated payloads reach it): any input either fails or decodes to an agent that
+// encodes back to the same bytes (version 2) or, for version 1, to the same keys plus an
+// absent owner key.
+func FuzzUnmarshalPrivate(f *testing.F) {
+	_, agents := readOwnerGolden(f)
+	for _, a := range agents {
+		p, err := a.marshalPrivate()
+		require.NoError(f, err)
+		f.Add(p, byte(2))
+		f.Add(p[:len(p)-33], byte(1))
+	}
+	f.Fuzz(func(t *testing.T, p []byte, version byte) {
+		a, err := unmarshalPrivate(p, version)
+		if err != nil {
+			require.Nil(t, a)
+			return
+		}
+		out, err := a.marshalPrivate()
+		require.NoError(t, err)
+		if version >= 2 {
+			require.Equal(t, p, out, "one encoding per agent")
+			return
+		}
+		// Version 1 took unclamped X25519 keys too; the rest is exact.
+		require.False(t, a.HasOwnerKey())
+		b, err := unmarshalPrivate(out, 2)
+		require.NoError(t, err)
+		require.True(t, a.Keys().Equal(b.Keys()))
+		x := 2 + len(a.did)
+		require.Equal(t, p[:x], out[:x])
+		require.Equal(t, p[x+keySize:], out[x+keySize:len(out)-1])
+	})
+}

@@ -30,7 +30,7 @@ import (
 //
 // Payload, version 1: DID (2-byte length, bytes), X25519 private key (32), Ed25519 seed (32),
 // then 0x00, or 0x01 and the X-Wing seed (32). Version 2 appends 0x00, or 0x01 and the owner
-// key (32).
+// key (32), and requires the X25519 key clamped.
 const (
 	keyFileMagic    = "d1sealK\n"
 	keyFileHeadSize = 8 + 1 + 1 + 4 + 4 + 1 + 16 + nonceSize
@@ -226,7 +226,8 @@ func parseKeyFileHeader(data []byte) (KeyFileOptions, error) {
 }
 
 // unmarshalPrivate decodes the payload of a key file of the given version (1 or 2), exactly:
-// every flag byte is 0x00 or 0x01 and nothing may follow the last field.
+// every flag byte is 0x00 or 0x01, nothing may follow the last field, and (version 2) the
+// X25519 key is clamped, so that a version 2 payload has one encoding per agent.
 func unmarshalPrivate(p []byte, version byte) (*Agent, error) {
 	if len(p) < 2 {
 		return nil, errors.New("payload too short")
@@ -241,6 +242,11 @@ func unmarshalPrivate(p []byte, version byte) (*Agent, error) {
 		return nil, err
 	}
 	p = p[n:]
+	// crypto/hpke serialises X25519 private keys clamped (RFC 9180, section 7.1.2), so every
+	// key file holds a clamped scalar; version 2 refuses any other spelling of the same key.
+	if x := p[:keySize]; version >= 2 && (x[0]&7 != 0 || x[31]&0xc0 != 0x40) {
+		return nil, errors.New("X25519 key not clamped")
+	}
 	enc, err := newDecryptionKey(SuiteX25519, p[:keySize])
 	if err != nil {
 		return nil, errors.New("bad X25519 key")

@@ -277,12 +277,16 @@ func TestKeyFileVersion1HasNoOwnerKey(t *testing.T) {
 	got, err := unmarshalPrivate(p, 2)
 	require.NoError(t, err)
 	assert.Equal(t, c.OwnerKeyID(), got.OwnerKeyID())
+	v1, err := unmarshalPrivate(unclamped(p[:len(p)-33], len(aliceDID)), 1)
+	require.NoError(t, err, "version 1 takes an unclamped X25519 key")
+	assert.True(t, c.Keys().Equal(v1.Keys()))
 	for name, bad := range map[string][]byte{
 		"trailing":     append(bytes.Clone(p), 0),
 		"short":        p[:len(p)-1],
 		"flag 2":       append(bytes.Clone(p[:len(p)-33]), append([]byte{2}, p[len(p)-32:]...)...),
 		"no flag":      p[:len(p)-33],
 		"v1 with tail": p,
+		"unclamped":    unclamped(p, len(aliceDID)),
 	} {
 		v := byte(2)
 		if name == "v1 with tail" {
@@ -291,4 +295,12 @@ func TestKeyFileVersion1HasNoOwnerKey(t *testing.T) {
 		_, err := unmarshalPrivate(bad, v)
 		assert.Error(t, err, name)
 	}
+}
+
+// unclamped returns payload p with the X25519 key's bit 254 cleared: the same key, spelt
+// as version 1 files could.
+func unclamped(p []byte, didLen int) []byte {
+	c := bytes.Clone(p)
+	c[2+didLen+31] &^= 0x40
+	return c
 }

@@ -98,7 +98,7 @@ func (s *Server) openDatabase(id, name string, created time.Time) (*database, er
 	if err != nil {
 		return nil, err
 	}
-	d := &database{id: id, name: name, created: created, conn: c, timeline: newTimeline(s, id, s.now())}
+	d := &database{id: id, name: name, created: created, conn: c, timeline: newTimeline(s, id, c, s.now())}
 	return d, nil
 }
 
@@ -197,11 +197,16 @@ func (d *database) info() wire.Database {
 	return out
 }
 
-func (d *database) close() {
+// close closes the database; with keep, its Time Travel history is captured for a later
+// process first.
+func (d *database) close(now time.Time, keep bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
+		if keep {
+			d.timeline.close(d.conn, now)
+		}
 		d.conn.close()
 	}
 }
@@ -263,7 +268,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, d *database) {
 	s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == d.id })
 	err := s.saveIndex()
 	s.mu.Unlock()
-	d.close()
+	d.close(s.now(), false)
 	if path := s.dbPath(d.id); path != "" {
 		for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
 			_ = os.Remove(path + suffix)

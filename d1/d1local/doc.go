@@ -95,15 +95,23 @@
 //   - the dbstat virtual table exists here; D1's SQLite is built without it.
 //   - served_by, served_by_colo, served_by_region, duration and timings are fixed or local.
 //
-// Time Travel names each state of a database by a write sequence number and copies a state
-// only when a bookmark of it is handed out (GET bookmark, export, import, restore) or, before a
-// request, when the last copy is older than Options.TimeTravelInterval, so ordinary writes cost
-// no copy. Restoring a bookmark that was handed out is exact; a timestamp resolves to a state
-// the database was in within one interval before it (exact when the database stayed in that
-// state a whole interval, or still is). Copies share unchanged pages; the newest
-// Options.TimeTravelLimit are kept, in memory, for the life of the Server. Restore puts a copy
-// back in place and answers the bookmark current before it as previous_bookmark, the undo
-// point.
+// Time Travel names each state of a database by a write sequence number and captures a state
+// only when a bookmark of it is handed out (GET bookmark, export, import, restore), before a
+// request when the last capture is older than Options.TimeTravelInterval, and when the Server
+// closes, so ordinary writes cost no capture. Restoring a bookmark that was handed out is
+// exact; a timestamp resolves to a state the database was in within one interval before it
+// (exact when the database stayed in that state a whole interval, or still is). The history
+// keeps what changed, not copies: each captured state keeps only its 4 KiB chunks that differ
+// from the next captured state (an undo record), and a restore applies them, newest first, to
+// the newest captured state (see timeline.go for why this design with modernc.org/sqlite). A
+// small write to a 4 MB database costs about 12 KB of history (TestTimeTravelCostsWhatChanged),
+// where a copy per bookmark cost the whole file. With a Dir the history is a log beside the
+// database (<uuid>.timetravel/), so a later process restores bookmarks and times of earlier
+// ones, embedded or over HTTP alike; in memory it lasts as long as the Server. States the
+// database left more than Options.TimeTravelRetention ago (default 30 days, as D1) are
+// dropped, and so are the oldest past Options.TimeTravelMaxBytes of history (default 256 MiB)
+// or, when set, past Options.TimeTravelLimit states. Restore puts a state back in place and
+// answers the bookmark current before it as previous_bookmark, the undo point.
 //
 // Export writes the dump byte for byte as the dumpSql function in miniflare's D1 worker, which
 // wrangler ships (see dump.go and testdata/dump.golden.sql); such dumps import back intact.
@@ -113,11 +121,13 @@
 // These behaviours are not pinned down by Cloudflare's documentation or by wrangler, and the
 // emulator makes a documented guess:
 //
-//   - Time Travel: real D1 keeps 30 days of history at fine grain and survives restarts; here
-//     history is in memory, holds Options.TimeTravelLimit copies, and timestamps resolve within
-//     Options.TimeTravelInterval (see above). A timestamp later than the last write resolves
-//     to the current state; one before the history answers 400/7500 "No bookmark found at or
-//     before ...". Bookmarks have D1's shape (hex groups that sort in time order) but encode a
+//   - Time Travel: real D1 keeps 30 days of history at fine grain; here the history keeps
+//     30 days too (Options.TimeTravelRetention) up to a byte cap, survives restarts only with a
+//     Dir and a clean Close (a process killed after writes, or another program writing to the
+//     file, drops the history before, with a logged message, rather than restore it wrongly),
+//     and timestamps resolve within Options.TimeTravelInterval (see above). A timestamp later
+//     than the last write resolves to the current state; one before the history answers
+//     400/7500 "No bookmark found at or before ...". Bookmarks have D1's shape (hex groups that sort in time order) but encode a
 //     local write sequence; restoring an unknown one answers "Bookmark ... is not available
 //     for this database.". The restore message text is a guess.
 //   - Export: D1's production export is assumed to match miniflare's dumpSql. Integers past

@@ -32,7 +32,16 @@ type Options struct {
 	Latency time.Duration
 	// MaxBodyBytes caps request bodies (query, raw, import uploads); 0 means 100 MB.
 	MaxBodyBytes int64
-	// TimeTravelLimit is how many Time Travel snapshots each database keeps; 0 means 100.
+	// TimeTravelRetention is how far back Time Travel reaches: a state is dropped once the
+	// database left it longer ago than this. 0 means DefaultTimeTravelRetention, D1's 30 days.
+	TimeTravelRetention time.Duration
+	// TimeTravelMaxBytes caps each database's Time Travel history (on disk with a Dir, else in
+	// memory; the history keeps the bytes that changed, see doc.go); past it the oldest states
+	// are dropped. 0 means DefaultTimeTravelMaxBytes (256 MiB).
+	TimeTravelMaxBytes int64
+	// TimeTravelLimit, when positive, is how many captured states each database keeps at most
+	// (the current one included); 0 means no limit besides TimeTravelRetention and
+	// TimeTravelMaxBytes.
 	TimeTravelLimit int
 	// TimeTravelInterval is the resolution of timestamp restores: a timestamp resolves to a
 	// state the database was in at some moment within TimeTravelInterval before it. Besides
@@ -124,7 +133,7 @@ func (s *Server) Close() error {
 	s.order = nil
 	s.mu.Unlock()
 	for _, d := range dbs {
-		d.close()
+		d.close(s.now(), true)
 	}
 	return nil
 }

@@ -256,7 +256,10 @@
 // leak their whole histogram at every length: do not index them unless that is acceptable.
 // Whoever holds an index key (the owner, and any agent it was shared with) can compute the
 // beacon of any guess and find every record of the index holding it, including records not
-// shared with that agent; share an index key only where that is acceptable.
+// shared with that agent; share an index key only where that is acceptable. A shared index
+// key cannot be taken back: it stops matching only when the owner replaces its owner key
+// (NewKeys) and the records package recomputes every beacon, and its holder can still test
+// guesses against any old beacons it kept.
 //
 // # Signature (new column records.signature)
 //

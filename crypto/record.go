@@ -37,8 +37,9 @@ type Sealed struct {
 // for the owner and for each of shareWith, and signs the envelope with the owner's signing
 // key. The owner's grant is an owner grant under the owner's owner key (SuiteOwner, no
 // public-key operation) when the owner has one (HasOwnerKey), else an HPKE grant for
-// owner.Recipient(); the others' are HPKE grants. owner must be the agent named by rc.DID. rc.Version must not have
-// been sealed before: the records package gives each write a new version.
+// owner.Recipient(); the others' are HPKE grants. owner must be the agent named by rc.DID.
+// rc.Version must not have been sealed before: the records package gives each write a new
+// version.
 func Seal(rc RecordContext, plaintext []byte, owner *Agent, shareWith ...Recipient) (*Sealed, error) {
 	if err := rc.check(); err != nil {
 		return nil, err

@@ -102,8 +102,9 @@
 // finished by calling Move again. Writers using Records.Do or Collection are refused by the
 // fence, wait for the switch and write again in the new database: nothing is lost and
 // nothing is written twice. Key material stays in the source, where other tenants' shares
-// may need it. A move reads the tenant's rows into memory, twice; tenants of many gigabytes
-// need a streaming copy, not provided yet.
+// may need it. A move reads and writes a page of rows at a time (MoveOptions.PageRows, by
+// keyset pagination) and holds in memory only the keys of one table, to find what the sync
+// must delete.
 //
 // # Fan-out
 //

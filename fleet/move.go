@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strings"
 
@@ -107,6 +108,10 @@ type MoveOptions struct {
 	// create) one other than the tenant's current database.
 	To string
 
+	// PageRows is how many rows are read per request while copying and verifying.
+	// Default 500.
+	PageRows int
+
 	// Stop, if set, is called before each step; returning false stops the move there, as a
 	// crash would (it is resumed by the next Move of the tenant). For tests and tools.
 	Stop func(step string) bool
@@ -191,7 +196,10 @@ func (f *Fleet) Move(ctx context.Context, tenant string, opts MoveOptions) (*Mov
 	if err != nil {
 		return nil, err
 	}
-	cp := &copier{tenant: tenant, src: src, dst: dst}
+	cp := &copier{tenant: tenant, src: src, dst: dst, page: opts.PageRows}
+	if cp.page <= 0 {
+		cp.page = pageRows
+	}
 	for i := slices.Index(moveSteps, step); i >= 0 && moveSteps[i] != stepDone; i++ {
 		step := moveSteps[i]
 		if opts.Stop != nil && !opts.Stop(step) {
@@ -291,6 +299,7 @@ type copier struct {
 	tenant   string
 	src, dst *d1.Client
 	cols     map[string][]column // per table, from the source's schema
+	page     int                 // rows per read
 }
 
 type column struct {
@@ -345,54 +354,65 @@ func (cp *copier) selectList(t tenantTable) string {
 	return b.String()
 }
 
+// pageRows is how many rows a move reads per request; MoveOptions.PageRows overrides it.
 const pageRows = 500
 
-// rows reads every row of the tenant in t from c, ordered by t's key, blobs as hex text.
-func (cp *copier) rows(ctx context.Context, c *d1.Client, t tenantTable) ([][]any, error) {
-	var out [][]any
+// keyCols returns the positions of t's key columns among the copied columns.
+func (cp *copier) keyCols(t tenantTable) []int {
+	idx := make([]int, len(t.key))
+	for i, k := range t.key {
+		idx[i] = slices.IndexFunc(cp.cols[t.name], func(c column) bool { return c.name == k })
+	}
+	return idx
+}
+
+// pages reads the tenant's rows of t from c, ordered by t's key, a page at a time (keyset
+// pagination, so every page costs the same), blobs as hex text, and hands each page to fn.
+func (cp *copier) pages(ctx context.Context, c *d1.Client, t tenantTable, fn func(rows [][]any) error) error {
+	keys := cp.keyCols(t)
 	order := strings.Join(t.key, ", ")
-	for offset := 0; ; offset += pageRows {
-		res, err := c.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d", cp.selectList(t), t.name, t.where, order, pageRows, offset), cp.tenant)
+	var after []any // the last key read
+	for {
+		where, args := t.where, []any{cp.tenant}
+		if after != nil {
+			ph := make([]string, len(t.key))
+			for i, j := range keys {
+				ph[i] = fmt.Sprintf("?%d", i+2)
+				if cp.cols[t.name][j].blob {
+					ph[i] = fmt.Sprintf("unhex(?%d)", i+2)
+				}
+			}
+			where = fmt.Sprintf("(%s) AND (%s) > (%s)", where, order, strings.Join(ph, ", "))
+			args = append(args, after...)
+		}
+		res, err := c.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", cp.selectList(t), t.name, where, order, cp.page), args...)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", t.name, err)
+			return fmt.Errorf("read %s: %w", t.name, err)
 		}
+		rows := make([][]any, 0, res.Len())
 		for _, row := range res.All() {
-			out = append(out, row.Values())
+			rows = append(rows, row.Values())
 		}
-		if res.Len() < pageRows {
-			return out, nil
+		if len(rows) > 0 {
+			if err := fn(rows); err != nil {
+				return err
+			}
+			last := rows[len(rows)-1]
+			after = make([]any, len(keys))
+			for i, j := range keys {
+				after[i] = last[j]
+			}
+		}
+		if len(rows) < cp.page {
+			return nil
 		}
 	}
 }
 
-// copy upserts every row of the tenant from the source into the target; with prune it also
-// deletes the target's rows of the tenant that the source no longer holds.
-func (cp *copier) copy(ctx context.Context, prune bool) error {
-	if err := cp.columns(ctx); err != nil {
-		return err
-	}
-	// A tenant moving back into a database it was once moved out of is unfenced there first.
-	stmts := []d1.Statement{
-		{SQL: fenceTableSQL, Idempotent: true},
-		{SQL: "DELETE FROM d1seal_fleet_fences WHERE tenant = ?", Args: []any{cp.tenant}, Idempotent: true},
-	}
-	var deletes [][]d1.Statement
-	for _, t := range tenantTables {
-		rows, err := cp.rows(ctx, cp.src, t)
-		if err != nil {
-			return err
-		}
-		stmts = append(stmts, cp.upserts(t, rows)...)
-		if prune {
-			stale, err := cp.stale(ctx, t, rows)
-			if err != nil {
-				return err
-			}
-			deletes = append(deletes, stale)
-		}
-	}
-	for i := len(deletes) - 1; i >= 0; i-- { // children before parents
-		stmts = append(stmts, deletes[i]...)
+// send sends stmts to the target in as few requests as its limits allow.
+func (cp *copier) send(ctx context.Context, stmts []d1.Statement) error {
+	if len(stmts) == 0 {
+		return nil
 	}
 	chunks, err := cp.dst.PrepareChunks(stmts)
 	if err != nil {
@@ -404,6 +424,50 @@ func (cp *copier) copy(ctx context.Context, prune bool) error {
 		}
 	}
 	return nil
+}
+
+// copy upserts every row of the tenant from the source into the target, a page at a time;
+// with prune it then deletes the target's rows of the tenant that the source no longer
+// holds (children first). Memory holds one page and the keys of one table.
+func (cp *copier) copy(ctx context.Context, prune bool) error {
+	if err := cp.columns(ctx); err != nil {
+		return err
+	}
+	// A tenant moving back into a database it was once moved out of is unfenced there first.
+	if err := cp.send(ctx, []d1.Statement{
+		{SQL: fenceTableSQL, Idempotent: true},
+		{SQL: "DELETE FROM d1seal_fleet_fences WHERE tenant = ?", Args: []any{cp.tenant}, Idempotent: true},
+	}); err != nil {
+		return err
+	}
+	var deletes [][]d1.Statement
+	for _, t := range tenantTables {
+		keys := cp.keyCols(t)
+		have := map[string]bool{}
+		err := cp.pages(ctx, cp.src, t, func(rows [][]any) error {
+			if prune {
+				for _, r := range rows {
+					have[rowKey(r, keys)] = true
+				}
+			}
+			return cp.send(ctx, cp.upserts(t, rows))
+		})
+		if err != nil {
+			return err
+		}
+		if prune {
+			stale, err := cp.stale(ctx, t, have)
+			if err != nil {
+				return err
+			}
+			deletes = append(deletes, stale)
+		}
+	}
+	var stmts []d1.Statement
+	for i := len(deletes) - 1; i >= 0; i-- { // children before parents
+		stmts = append(stmts, deletes[i]...)
+	}
+	return cp.send(ctx, stmts)
 }
 
 func (cp *copier) upserts(t tenantTable, rows [][]any) []d1.Statement {
@@ -444,42 +508,31 @@ func (cp *copier) upserts(t tenantTable, rows [][]any) []d1.Statement {
 	return out
 }
 
-// stale returns deletes of the target's rows of the tenant in t whose keys are not in rows.
-func (cp *copier) stale(ctx context.Context, t tenantTable, rows [][]any) ([]d1.Statement, error) {
-	keyIdx := make([]int, len(t.key))
-	for i, k := range t.key {
-		keyIdx[i] = slices.IndexFunc(cp.cols[t.name], func(c column) bool { return c.name == k })
-	}
-	have := map[string]bool{}
-	for _, r := range rows {
-		have[rowKey(r, keyIdx)] = true
-	}
-	// Keys as the rows hold them: BLOBs as hex text.
-	sel := make([]string, len(t.key))
+// stale returns deletes of the target's rows of the tenant in t whose keys are not in have.
+func (cp *copier) stale(ctx context.Context, t tenantTable, have map[string]bool) ([]d1.Statement, error) {
+	keys := cp.keyCols(t)
 	conds := make([]string, len(t.key))
 	for i, k := range t.key {
-		sel[i], conds[i] = k, k+" = ?"
-		if cp.cols[t.name][keyIdx[i]].blob {
-			sel[i], conds[i] = "hex("+k+")", k+" = unhex(?)"
+		conds[i] = k + " = ?"
+		if cp.cols[t.name][keys[i]].blob {
+			conds[i] = k + " = unhex(?)"
 		}
-	}
-	res, err := cp.dst.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(sel, ", "), t.name, t.where), cp.tenant)
-	if err != nil {
-		return nil, fmt.Errorf("read %s keys: %w", t.name, err)
 	}
 	var out []d1.Statement
-	all := make([]int, len(t.key))
-	for i := range all {
-		all[i] = i
-	}
-	for _, row := range res.All() {
-		vals := row.Values()
-		if have[rowKey(vals, all)] {
-			continue
+	err := cp.pages(ctx, cp.dst, t, func(rows [][]any) error {
+		for _, r := range rows {
+			if have[rowKey(r, keys)] {
+				continue
+			}
+			args := make([]any, len(keys))
+			for i, j := range keys {
+				args[i] = r[j]
+			}
+			out = append(out, d1.Statement{SQL: fmt.Sprintf("DELETE FROM %s WHERE %s", t.name, strings.Join(conds, " AND ")), Args: args, Idempotent: true})
 		}
-		out = append(out, d1.Statement{SQL: fmt.Sprintf("DELETE FROM %s WHERE %s", t.name, strings.Join(conds, " AND ")), Args: vals, Idempotent: true})
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func rowKey(r []any, idx []int) string {
@@ -490,38 +543,37 @@ func rowKey(r []any, idx []int) string {
 	return b.String()
 }
 
-// verify reads the tenant's rows of every table from both databases and compares them.
+// verify reads the tenant's rows of every table from both databases, a page at a time, and
+// compares their digests and counts.
 func (cp *copier) verify(ctx context.Context) (map[string]int, error) {
 	if err := cp.columns(ctx); err != nil {
 		return nil, err
 	}
 	counts := map[string]int{}
 	for _, t := range tenantTables {
-		a, err := cp.rows(ctx, cp.src, t)
-		if err != nil {
+		ha, hb := sha256.New(), sha256.New()
+		na, nb := 0, 0
+		if err := cp.pages(ctx, cp.src, t, func(rows [][]any) error { na += len(rows); digestRows(ha, rows); return nil }); err != nil {
 			return nil, err
 		}
-		b, err := cp.rows(ctx, cp.dst, t)
-		if err != nil {
+		if err := cp.pages(ctx, cp.dst, t, func(rows [][]any) error { nb += len(rows); digestRows(hb, rows); return nil }); err != nil {
 			return nil, err
 		}
-		if da, db := digestRows(a), digestRows(b); !bytes.Equal(da, db) || len(a) != len(b) {
-			return nil, fmt.Errorf("%s differs: %d rows in the source, %d in the target", t.name, len(a), len(b))
+		if na != nb || !bytes.Equal(ha.Sum(nil), hb.Sum(nil)) {
+			return nil, fmt.Errorf("%s differs: %d rows in the source, %d in the target", t.name, na, nb)
 		}
-		counts[t.name] = len(a)
+		counts[t.name] = na
 	}
 	return counts, nil
 }
 
-func digestRows(rows [][]any) []byte {
-	h := sha256.New()
+func digestRows(h hash.Hash, rows [][]any) {
 	for _, r := range rows {
 		for _, v := range r {
 			fmt.Fprintf(h, "%T:%v\x00", v, v)
 		}
 		h.Write([]byte{0xff})
 	}
-	return h.Sum(nil)
 }
 
 // deleteSource deletes the tenant's rows from the source, children first, in one request

@@ -149,10 +149,10 @@ func mustList(t testing.TB, c *Collection[note]) []*records.Record[note] {
 func TestMoveUnderConcurrentWriter(t *testing.T) {
 	ctx := context.Background()
 	tf := newTestFleet(t, Options{Placement: Placement{MaxTenants: 2}})
-	// A fleet of 200 databases, 197 of them full (closed to new tenants).
+	// A fleet of 200 databases, 198 of them full (closed to new tenants).
 	full, err := New(tf.Directory(), Options{Operator: tf.operator, NoSchema: true, NamePattern: "full-%03d"})
 	require.NoError(t, err)
-	for range 197 {
+	for range 198 {
 		d, err := full.CreateDatabase(ctx)
 		require.NoError(t, err)
 		require.NoError(t, full.Close(ctx, d.ID))
@@ -164,7 +164,7 @@ func TestMoveUnderConcurrentWriter(t *testing.T) {
 	require.NoError(t, err)
 	dbs, err := tf.Databases(ctx)
 	require.NoError(t, err)
-	require.Len(t, dbs, 199, "197 full, and two created for the three agents")
+	require.Equal(t, 200, len(dbs), "198 full, and two created for the three agents")
 
 	// Before the move: alice shares with carol, bob with alice.
 	shared, err := alice.Create(ctx, note{Text: "for carol"})
@@ -221,7 +221,7 @@ func TestMoveUnderConcurrentWriter(t *testing.T) {
 	var during *records.Record[note]
 	var duringErr error
 	var duringDone sync.WaitGroup
-	rep, err := tf.Move(ctx, alice.agent.DID(), MoveOptions{Stop: func(step string) bool {
+	rep, err := tf.Move(ctx, alice.agent.DID(), MoveOptions{PageRows: 7, Stop: func(step string) bool {
 		if step == stepSync {
 			// Fenced, not switched: a write through the old database is refused...
 			stale, err := records.NewCollection[note](mustStore(t, rs, from.Database), alice.agent, notes, records.CollectionOptions[note]{})
@@ -254,7 +254,10 @@ func TestMoveUnderConcurrentWriter(t *testing.T) {
 	assert.NotEqual(t, rep.From, rep.To)
 	dbs, err = tf.Databases(ctx)
 	require.NoError(t, err)
-	assert.Len(t, dbs, 200, "the move created the 200th: every other database is full or alice's own")
+	assert.Equal(t, 200, len(dbs), "no database created: carol's has room")
+	carolAt, err := tf.Route(ctx, carol.Agent())
+	require.NoError(t, err)
+	assert.Equal(t, carolAt.Database, rep.To, "packed next to carol")
 	assert.Equal(t, uint64(2), rep.Epoch)
 	assert.Equal(t, []string{stepCopy, stepFence, stepSync, stepVerify, stepSwitch, stepDelete}, rep.Steps)
 
@@ -320,12 +323,12 @@ func TestMoveResumesAfterEachStep(t *testing.T) {
 
 			// Crash before step at, after the steps before it ran (twice over, for copy: the
 			// first Stop comes after a copy already ran once when at is later).
-			_, err = tf.Move(ctx, alice.agent.DID(), MoveOptions{Stop: func(step string) bool { return step != at }})
+			_, err = tf.Move(ctx, alice.agent.DID(), MoveOptions{PageRows: 5, Stop: func(step string) bool { return step != at }})
 			require.ErrorIs(t, err, ErrMoveStopped)
 			// A fresh client (a restarted process) finishes the move.
 			f2, err := New(tf.Directory(), Options{Operator: tf.operator})
 			require.NoError(t, err)
-			rep, err := f2.Move(ctx, alice.agent.DID(), MoveOptions{})
+			rep, err := f2.Move(ctx, alice.agent.DID(), MoveOptions{PageRows: 5})
 			require.NoError(t, err)
 			assert.Equal(t, at, rep.Resumed)
 			if at != stepSwitch && at != stepDelete {

@@ -134,7 +134,7 @@ ON CONFLICT (key_id) DO NOTHING`,
 			Idempotent: true,
 		})
 	}
-	stmts = append(stmts, s.keyLogStatement(keys.DID), d1.Statement{SQL: agentSelect + " WHERE did = ?", Args: []any{did}})
+	stmts = append(stmts, s.keyLogStatement(keys.DID), d1.Statement{SQL: agentSelect(s.db) + " WHERE did = ?", Args: []any{did}})
 	rs, err := s.db.Batch(ctx, stmts...)
 	if err != nil {
 		return nil, fmt.Errorf("records: register agent %s: %w", did, err)
@@ -176,7 +176,9 @@ func registeredKeys(k *AgentKeys) []keyRow {
 	return rows
 }
 
-const agentSelect = "SELECT did, metadata, hex(metadata_sig) AS metadata_sig, created_at, updated_at FROM agents"
+func agentSelect(db *d1.Client) string {
+	return "SELECT did, metadata, " + blobsOf(db).out("metadata_sig") + " AS metadata_sig, created_at, updated_at FROM agents"
+}
 
 type agentRow struct {
 	DID         string
@@ -236,7 +238,7 @@ func (s *Store) Agent(ctx context.Context, did DID) (*Agent, error) {
 	if err := s.Init(ctx); err != nil {
 		return nil, err
 	}
-	rs, err := s.db.Batch(ctx, d1.Statement{SQL: agentSelect + " WHERE did = ?", Args: []any{string(did)}}, s.keyLogStatement(did))
+	rs, err := s.db.Batch(ctx, d1.Statement{SQL: agentSelect(s.db) + " WHERE did = ?", Args: []any{string(did)}}, s.keyLogStatement(did))
 	if err != nil {
 		return nil, fmt.Errorf("records: agent %s: %w", did, err)
 	}
@@ -270,7 +272,7 @@ func (s *Store) Agents(ctx context.Context, opts ListOptions) (Page[*Agent], err
 	if err := s.Init(ctx); err != nil {
 		return Page[*Agent]{}, err
 	}
-	sql, args := agentSelect, []any{}
+	sql, args := agentSelect(s.db), []any{}
 	if opts.Cursor != "" {
 		after, err := decodeCursor(opts.Cursor, "a")
 		if err != nil {
@@ -281,7 +283,7 @@ func (s *Store) Agents(ctx context.Context, opts ListOptions) (Page[*Agent], err
 	sql += " ORDER BY did LIMIT ?"
 	args = append(args, limit+1)
 	rs, err := s.db.Batch(ctx, d1.Statement{SQL: sql, Args: args},
-		d1.Statement{SQL: "SELECT did, seq, hex(entry) AS entry FROM agent_key_log WHERE did IN (SELECT did FROM (" + sql + ")) ORDER BY did, seq", Args: args})
+		d1.Statement{SQL: "SELECT did, seq, " + blobsOf(s.db).out("entry") + " AS entry FROM agent_key_log WHERE did IN (SELECT did FROM (" + sql + ")) ORDER BY did, seq", Args: args})
 	if err != nil {
 		return Page[*Agent]{}, fmt.Errorf("records: agents: %w", err)
 	}

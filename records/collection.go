@@ -265,7 +265,7 @@ func (c *Collection[T]) createAt(ctx context.Context, rkey RecordKey, value T, p
 		return nil, err
 	}
 	id := ref.ID()
-	stmts := append([]d1.Statement{w.insert()}, beaconStatements(id, w.writeID, w.beacons, false)...)
+	stmts := append([]d1.Statement{w.insert()}, beaconStatements(w.blobs, id, w.writeID, w.beacons, false)...)
 	_, err = c.s.write(ctx, stmts, c.committed(w.writeID))
 	if d1.IsUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %s", ErrExists, id)
@@ -321,6 +321,7 @@ type version struct {
 	writeID   string
 	access    []accessEntry
 	beacons   []beacon // with an index
+	blobs     blobForm // how the store's client carries BLOBs
 }
 
 func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, public bool) (*version, error) {
@@ -332,7 +333,7 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 	if err != nil {
 		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
 	}
-	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID, access: accessOf(recipients)}
+	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID, access: accessOf(recipients), blobs: blobsOf(c.s.db)}
 	if public && len(recipients) > 0 {
 		return nil, &InputError{Field: "record", Reason: ref.ID() + " is public: it has no recipients"}
 	}
@@ -364,13 +365,14 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 // columns returns the values of the row's sealed columns, as placeholders and arguments:
 // ciphertext, encrypted_dek, nonce, public, signature, key_id.
 func (w *version) columns() ([]string, []any) {
+	f := w.blobs
 	if w.sealed == nil {
-		ct, ctArg := blob(w.public)
-		return []string{ct, "NULL", "X''", "1", "unhex(?)", "NULL"}, []any{ctArg, d1.Hex(w.signature)}
+		ct, ctArg := f.blob(w.public)
+		return []string{ct, "NULL", "X''", "1", f.in("?"), "NULL"}, []any{ctArg, f.arg(w.signature)}
 	}
-	ct, ctArg := blob(w.sealed.Ciphertext)
-	return []string{ct, "unhex(?)", "unhex(?)", "0", "unhex(?)", "unhex(?)"},
-		[]any{ctArg, d1.Hex(w.sealed.Owner.WrappedKey), d1.Hex(w.sealed.Nonce), d1.Hex(w.sealed.Signature), d1.Hex(w.sealed.Owner.KeyID[:])}
+	ct, ctArg := f.blob(w.sealed.Ciphertext)
+	return []string{ct, f.in("?"), f.in("?"), "0", f.in("?"), f.in("?")},
+		[]any{ctArg, f.arg(w.sealed.Owner.WrappedKey), f.arg(w.sealed.Nonce), f.arg(w.sealed.Signature), f.arg(w.sealed.Owner.KeyID[:])}
 }
 
 // insertCols are the columns a new record's row is written with; public is the literal 0.
@@ -447,19 +449,6 @@ ON CONFLICT (id) DO UPDATE SET version = max(version, excluded.version), deleted
 	}
 	return nil
 }
-
-// blob returns the placeholder and argument for a BLOB column. BLOBs travel as hex text
-// through unhex(?): about 45% fewer bytes than D1's JSON arrays of byte values, and faster to
-// encode and decode (BENCHMARKS.md). Past the 1,000,000 bytes a hex value can carry under
-// D1's 2,000,000-byte value limit, a BLOB goes as a plain byte array.
-func blob(b []byte) (string, any) {
-	if 2*len(b) <= maxHexBlob {
-		return "unhex(?)", d1.Hex(b)
-	}
-	return "?", b
-}
-
-const maxHexBlob = 2_000_000
 
 // placeholders counts the ? in a list of placeholders.
 func placeholders(ph []string) int {

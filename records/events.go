@@ -180,7 +180,7 @@ func (s *Store) appendEvents(ctx context.Context, agent *crypto.Agent, chain *ev
 		if _, err := s.self(ctx, agent); err != nil {
 			return err
 		}
-		rows, err := d1.QueryAll[eventRow](ctx, s.db, eventSelect+" WHERE agent_did = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1", string(did))
+		rows, err := d1.QueryAll[eventRow](ctx, s.db, eventSelect(s.db)+" WHERE agent_did = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1", string(did))
 		if err != nil {
 			return err
 		}
@@ -200,6 +200,7 @@ func (s *Store) appendEvents(ctx context.Context, agent *crypto.Agent, chain *ev
 	stmts := make([]d1.Statement, 0, len(batch)+1)
 	ids := make([]any, 0, len(batch))
 	seq, prev := chain.next, chain.prev
+	bl := blobsOf(s.db)
 	for i := range batch {
 		e := &batch[i]
 		e.Seq, e.prev = seq, prev
@@ -211,9 +212,9 @@ func (s *Store) appendEvents(ctx context.Context, agent *crypto.Agent, chain *ev
 		}
 		stmts = append(stmts, d1.Statement{
 			SQL: `INSERT INTO events (id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error, seq, prev_hash, signature)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, unhex(?), unhex(?))`,
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + bl.in("?") + `, ` + bl.in("?") + `)`,
 			Args: []any{string(e.ID), string(e.Agent), e.Type, e.Outcome, formatTime(e.Timestamp), dur, nullString(e.SessionID), nullString(e.TraceID),
-				nullString(e.SpanID), nullJSON(e.Context), nullJSON(e.Reasoning), nullJSON(e.Error), seq, d1.Hex(e.prev[:]), d1.Hex(e.signature)},
+				nullString(e.SpanID), nullJSON(e.Context), nullJSON(e.Reasoning), nullJSON(e.Error), seq, bl.arg(e.prev[:]), bl.arg(e.signature)},
 		})
 		ids = append(ids, string(e.ID))
 		seq, prev = seq+1, d
@@ -351,7 +352,7 @@ func (s *Store) VerifyEvents(ctx context.Context, did DID) (EventLog, error) {
 	var prev [32]byte
 	next := int64(0)
 	for {
-		rows, err := d1.QueryAll[eventRow](ctx, s.db, eventSelect+" WHERE agent_did = ? AND (seq >= ? OR seq IS NULL) ORDER BY seq IS NULL, seq LIMIT ?", string(did), next, maxPageLimit)
+		rows, err := d1.QueryAll[eventRow](ctx, s.db, eventSelect(s.db)+" WHERE agent_did = ? AND (seq >= ? OR seq IS NULL) ORDER BY seq IS NULL, seq LIMIT ?", string(did), next, maxPageLimit)
 		if err != nil {
 			return log, fmt.Errorf("records: verify events of %s: %w", did, err)
 		}
@@ -445,7 +446,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (Page[Event], error) {
 		}
 		where, args = append(where, "id > ?"), append(args, after)
 	}
-	sql := eventSelect
+	sql := eventSelect(s.db)
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -484,7 +485,11 @@ func (s *Store) AllEvents(ctx context.Context, q EventQuery) iter.Seq2[Event, er
 	})
 }
 
-const eventSelect = "SELECT id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error, created_at, seq, hex(prev_hash) AS prev_hash, hex(signature) AS signature FROM events"
+func eventSelect(db *d1.Client) string {
+	bl := blobsOf(db)
+	return "SELECT id, agent_did, event_type, outcome, timestamp, duration_ms, session_id, trace_id, span_id, context, reasoning, error, created_at, seq, " +
+		bl.out("prev_hash") + " AS prev_hash, " + bl.out("signature") + " AS signature FROM events"
+}
 
 type eventRow struct {
 	ID         string

@@ -287,7 +287,7 @@ func (s *Store) keyLogStatement(dids ...DID) d1.Statement {
 	if len(where) == 0 {
 		where = append(where, "0")
 	}
-	return d1.Statement{SQL: "SELECT did, seq, hex(entry) AS entry FROM agent_key_log WHERE " + strings.Join(where, " OR ") + " ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1), Args: args}
+	return d1.Statement{SQL: "SELECT did, seq, " + blobsOf(s.db).out("entry") + " AS entry FROM agent_key_log WHERE " + strings.Join(where, " OR ") + " ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1), Args: args}
 }
 
 // applyKeyLog learns what res (from keyLogStatement) says of did and returns the verified

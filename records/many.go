@@ -137,7 +137,7 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 		j := min(i+perStmt, len(vs))
 		stmts, rows, groupEnd = append(stmts, insertRows(vs[i:j])), append(rows, j-i), append(groupEnd, true)
 		for _, w := range vs[i:j] {
-			for _, st := range beaconStatements(w.ref.ID(), w.writeID, w.beacons, false) {
+			for _, st := range beaconStatements(w.blobs, w.ref.ID(), w.writeID, w.beacons, false) {
 				groupEnd[len(groupEnd)-1] = false
 				stmts, rows, groupEnd = append(stmts, st), append(rows, 0), append(groupEnd, true)
 			}

@@ -28,7 +28,7 @@ func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], er
 	ref := c.ref(rkey)
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{ref.ID()}},
+		d1.Statement{SQL: "SELECT " + recordColumns(c.s.db, "") + " FROM records WHERE id = ?", Args: []any{ref.ID()}},
 		c.s.keyLogStatement(ref.DID))
 	if err != nil {
 		return nil, fmt.Errorf("records: get %s: %w", ref.ID(), err)
@@ -64,8 +64,8 @@ func (c *Collection[T]) openRef(ctx context.Context, ref Ref) (*Record[T], error
 	id := ref.ID()
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
-		d1.Statement{SQL: "SELECT " + grantCols + " FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(c.did)}},
+		d1.Statement{SQL: "SELECT " + recordColumns(c.s.db, "") + " FROM records WHERE id = ?", Args: []any{id}},
+		d1.Statement{SQL: "SELECT " + grantColumns(c.s.db) + " FROM shared_records WHERE record_id = ? AND recipient_did = ?", Args: []any{id, string(c.did)}},
 		c.s.keyLogStatement(ref.DID))
 	if err != nil {
 		return nil, fmt.Errorf("records: open %s: %w", id, err)
@@ -106,21 +106,22 @@ func (c *Collection[T]) checkRef(ref Ref) error {
 	return nil
 }
 
-// recordCols selects a records row as recordRow, its BLOBs as hex text (see blob).
-var recordCols = recordColumns("")
-
 // recordColumns is the select list of a records row as recordRow, with each column prefixed by
-// prefix (such as "r." in a join). BLOBs come as hex text, NULL staying NULL; a ciphertext whose
-// hex would exceed D1's 2,000,000-byte value limit comes as a plain BLOB (d1.Hex scans both).
-func recordColumns(prefix string) string {
+// prefix (such as "r." in a join), for db (see blobForm). Where BLOBs travel as hex text they
+// come as hex, NULL staying NULL, and a ciphertext whose hex would exceed D1's 2,000,000-byte
+// value limit comes as a plain BLOB (d1.Hex scans both).
+func recordColumns(db *d1.Client, prefix string) string {
+	bl := blobsOf(db)
 	col := func(name string) string { return prefix + name }
-	hex := func(name string) string {
-		return "iif(" + col(name) + " IS NULL, NULL, hex(" + col(name) + ")) AS " + name
-	}
+	hex := func(name string) string { return bl.outNull(col(name)) + " AS " + name }
 	ct := col("ciphertext")
+	ctCol := "iif(length(" + ct + ") > 1000000, " + ct + ", hex(" + ct + ")) AS ciphertext"
+	if bl.compact {
+		ctCol = ct + " AS ciphertext"
+	}
 	return strings.Join([]string{
 		col("id"), col("did"), col("collection"), col("rkey"),
-		"iif(length(" + ct + ") > 1000000, " + ct + ", hex(" + ct + ")) AS ciphertext",
+		ctCol,
 		hex("encrypted_dek"), hex("nonce"), col("public"), col("created_at"), col("updated_at"), col("version"),
 		hex("signature"), hex("key_id"), col("write_id"),
 	}, ", ")
@@ -149,8 +150,11 @@ type grantRow struct {
 	KeyID        d1.Hex
 }
 
-// grantCols selects a shared_records grant as grantRow.
-const grantCols = "hex(encrypted_dek) AS encrypted_dek, version, iif(key_id IS NULL, NULL, hex(key_id)) AS key_id"
+// grantColumns selects a shared_records grant as grantRow, for db.
+func grantColumns(db *d1.Client) string {
+	bl := blobsOf(db)
+	return bl.out("encrypted_dek") + " AS encrypted_dek, version, " + bl.outNull("key_id") + " AS key_id"
+}
 
 // checkKeyID checks that a key_id column matches the key id written in the wrapped key.
 func checkKeyID(wrapped, keyID []byte) error {
@@ -279,7 +283,7 @@ func (c *Collection[T]) listOwn(ctx context.Context, op, where string, args []an
 	if err := c.s.Init(ctx); err != nil {
 		return Page[*Record[T]]{}, err
 	}
-	sql := "SELECT " + recordCols + " FROM records WHERE did = ? AND collection = ?" + where
+	sql := "SELECT " + recordColumns(c.s.db, "") + " FROM records WHERE did = ? AND collection = ?" + where
 	args = append([]any{string(c.did), string(c.nsid)}, args...)
 	if opts.Cursor != "" {
 		after, err := decodeCursor(opts.Cursor, kind)

@@ -171,7 +171,7 @@ func (s *Store) publish(ctx context.Context, old, next *AgentKeys, entry *crypto
 		})
 	}
 	committed := func(ctx context.Context) (bool, error) {
-		got, err := d1.QueryAll[d1.Hex](ctx, s.db, "SELECT hex(entry) FROM agent_key_log WHERE did = ? AND seq = ?", did, int64(entry.Seq))
+		got, err := d1.QueryAll[d1.Hex](ctx, s.db, "SELECT "+blobsOf(s.db).out("entry")+" FROM agent_key_log WHERE did = ? AND seq = ?", did, int64(entry.Seq))
 		return len(got) == 1 && bytes.Equal(got[0], raw), err
 	}
 	_, err := s.write(ctx, stmts, committed)
@@ -244,7 +244,8 @@ func keyIDArgs(sql string, ids []any) (string, []any) {
 // rewrapOwn re-wraps up to n of the agent's own grants still wrapped for an old key, for next
 // (under its owner key).
 func (s *Store) rewrapOwn(ctx context.Context, old, next *crypto.Agent, did string, oldIDs []any, n int) (int, error) {
-	sql, args := keyIDArgs("SELECT id, collection, rkey, version, hex(encrypted_dek) AS encrypted_dek FROM records WHERE did = ? AND public = 0 AND key_id IN ", oldIDs)
+	bl := blobsOf(s.db)
+	sql, args := keyIDArgs("SELECT id, collection, rkey, version, "+bl.out("encrypted_dek")+" AS encrypted_dek FROM records WHERE did = ? AND public = 0 AND key_id IN ", oldIDs)
 	type row struct {
 		ID, Collection, RKey string
 		Version              int64
@@ -261,8 +262,8 @@ func (s *Store) rewrapOwn(ctx context.Context, old, next *crypto.Agent, did stri
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)
 		}
-		upd, uargs := keyIDArgs("UPDATE records SET encrypted_dek = unhex(?), key_id = unhex(?) WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
-		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{d1.Hex(g.WrappedKey), d1.Hex(g.KeyID[:]), r.ID, r.Version}, uargs...), Idempotent: true})
+		upd, uargs := keyIDArgs("UPDATE records SET encrypted_dek = "+bl.in("?")+", key_id = "+bl.in("?")+" WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
+		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{bl.arg(g.WrappedKey), bl.arg(g.KeyID[:]), r.ID, r.Version}, uargs...), Idempotent: true})
 	}
 	if len(stmts) > 0 {
 		if _, err := s.db.Batch(ctx, stmts...); err != nil {
@@ -275,7 +276,8 @@ func (s *Store) rewrapOwn(ctx context.Context, old, next *crypto.Agent, did stri
 // rewrapShared re-wraps up to n grants of records shared with the agent still wrapped for an
 // old key.
 func (s *Store) rewrapShared(ctx context.Context, old *crypto.Agent, did string, oldIDs []any, to crypto.Recipient, n int) (int, error) {
-	sql, args := keyIDArgs(`SELECT s.id AS grant_id, r.id, r.did, r.collection, r.rkey, s.version, hex(s.encrypted_dek) AS encrypted_dek
+	bl := blobsOf(s.db)
+	sql, args := keyIDArgs(`SELECT s.id AS grant_id, r.id, r.did, r.collection, r.rkey, s.version, `+bl.out("s.encrypted_dek")+` AS encrypted_dek
 FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did = ? AND s.key_id IN `, oldIDs)
 	type row struct {
 		GrantID                   int64
@@ -294,8 +296,8 @@ FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)
 		}
-		upd, uargs := keyIDArgs("UPDATE shared_records SET encrypted_dek = unhex(?), key_id = unhex(?) WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
-		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{d1.Hex(g.WrappedKey), d1.Hex(g.KeyID[:]), r.GrantID, r.Version}, uargs...), Idempotent: true})
+		upd, uargs := keyIDArgs("UPDATE shared_records SET encrypted_dek = "+bl.in("?")+", key_id = "+bl.in("?")+" WHERE id = ? AND version = ? AND key_id IN ", oldIDs)
+		stmts = append(stmts, d1.Statement{SQL: upd, Args: append([]any{bl.arg(g.WrappedKey), bl.arg(g.KeyID[:]), r.GrantID, r.Version}, uargs...), Idempotent: true})
 	}
 	if len(stmts) > 0 {
 		if _, err := s.db.Batch(ctx, stmts...); err != nil {

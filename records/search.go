@@ -106,7 +106,7 @@ func (ix *index[T]) beacons(value T) ([]beacon, error) {
 
 // beaconStatements replaces the beacons of the record id with bs, guarded by the write id of
 // the write they belong to: they land only if that write did.
-func beaconStatements(id, writeID string, bs []beacon, replace bool) []d1.Statement {
+func beaconStatements(bl blobForm, id, writeID string, bs []beacon, replace bool) []d1.Statement {
 	var stmts []d1.Statement
 	guard := "EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)"
 	if replace {
@@ -115,14 +115,14 @@ func beaconStatements(id, writeID string, bs []beacon, replace bool) []d1.Statem
 	for len(bs) > 0 {
 		n := min(len(bs), maxBeaconsPerStatement)
 		var sql strings.Builder
-		sql.WriteString("INSERT OR IGNORE INTO record_beacons (record_id, field_tag, beacon) SELECT column1, unhex(column2), unhex(column3) FROM (VALUES ")
+		sql.WriteString("INSERT OR IGNORE INTO record_beacons (record_id, field_tag, beacon) SELECT column1, " + bl.in("column2") + ", " + bl.in("column3") + " FROM (VALUES ")
 		args := make([]any, 0, 3*n+2)
 		for i, b := range bs[:n] {
 			if i > 0 {
 				sql.WriteString(", ")
 			}
 			sql.WriteString("(?, ?, ?)")
-			args = append(args, id, d1.Hex(b.tag), d1.Hex(b.beacon))
+			args = append(args, id, bl.arg(b.tag), bl.arg(b.beacon))
 		}
 		sql.WriteString(") WHERE " + guard)
 		stmts = append(stmts, d1.Statement{SQL: sql.String(), Args: append(args, id, writeID)})
@@ -146,17 +146,18 @@ func (c *Collection[T]) Find(ctx context.Context, field string, values []string,
 	if len(values) == 0 || len(values) > 90 {
 		return Page[*Record[T]]{}, &InputError{Field: "values", Reason: "between 1 and 90 values"}
 	}
+	bl := blobsOf(c.s.db)
 	var bs []any
 	for _, v := range values {
 		b, err := c.index.keys[field].Beacon(valueInput(v), c.index.bits)
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}
-		bs = append(bs, d1.Hex(b))
+		bs = append(bs, bl.arg(b))
 	}
-	where := " AND id IN (SELECT record_id FROM record_beacons WHERE field_tag = unhex(?) AND beacon IN (" +
-		strings.Repeat("unhex(?), ", len(bs)-1) + "unhex(?)))"
-	return c.listOwn(ctx, "find in", where, append([]any{d1.Hex(c.index.tags[field])}, bs...), opts, "f", func(r *Record[T]) bool {
+	where := " AND id IN (SELECT record_id FROM record_beacons WHERE field_tag = " + bl.in("?") + " AND beacon IN (" +
+		strings.Repeat(bl.in("?")+", ", len(bs)-1) + bl.in("?") + "))"
+	return c.listOwn(ctx, "find in", where, append([]any{bl.arg(c.index.tags[field])}, bs...), opts, "f", func(r *Record[T]) bool {
 		return slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) })
 	})
 }
@@ -196,10 +197,11 @@ func (c *Collection[T]) ShareIndex(ctx context.Context, field string, with DID) 
 	if err != nil {
 		return fmt.Errorf("records: share index %s#%s with %s: %w", c.nsid, field, with, err)
 	}
+	bl := blobsOf(c.s.db)
 	_, err = c.s.db.Run(ctx, d1.Statement{
-		SQL: `INSERT INTO index_keys (owner_did, collection, field_tag, recipient_did, wrapped_key, shared_at) VALUES (?, ?, unhex(?), ?, unhex(?), ?)
+		SQL: `INSERT INTO index_keys (owner_did, collection, field_tag, recipient_did, wrapped_key, shared_at) VALUES (?, ?, ` + bl.in("?") + `, ?, ` + bl.in("?") + `, ?)
 ON CONFLICT (owner_did, collection, field_tag, recipient_did) DO UPDATE SET wrapped_key = excluded.wrapped_key, shared_at = excluded.shared_at`,
-		Args:       []any{string(c.did), string(c.nsid), d1.Hex(c.index.tags[field]), string(with), d1.Hex(wrapped), c.s.timestamp()},
+		Args:       []any{string(c.did), string(c.nsid), bl.arg(c.index.tags[field]), string(with), bl.arg(wrapped), c.s.timestamp()},
 		Idempotent: true,
 	})
 	if err != nil {
@@ -214,7 +216,8 @@ func (c *Collection[T]) sharedIndexKey(ctx context.Context, owner DID, field str
 	type row struct {
 		FieldTag, WrappedKey d1.Hex
 	}
-	rows, err := d1.QueryAll[row](ctx, c.s.db, "SELECT hex(field_tag) AS field_tag, hex(wrapped_key) AS wrapped_key FROM index_keys WHERE owner_did = ? AND collection = ? AND recipient_did = ?",
+	bl := blobsOf(c.s.db)
+	rows, err := d1.QueryAll[row](ctx, c.s.db, "SELECT "+bl.out("field_tag")+" AS field_tag, "+bl.out("wrapped_key")+" AS wrapped_key FROM index_keys WHERE owner_did = ? AND collection = ? AND recipient_did = ?",
 		string(owner), string(c.nsid), string(c.did))
 	if err != nil {
 		return nil, nil, fmt.Errorf("records: index keys of %s: %w", owner, err)
@@ -258,17 +261,18 @@ func (c *Collection[T]) FindShared(ctx context.Context, owner DID, field string,
 	if err != nil {
 		return Page[*Record[T]]{}, err
 	}
+	bl := blobsOf(c.s.db)
 	var bs []any
 	for _, v := range values {
 		b, err := k.Beacon(valueInput(v), c.index.bits)
 		if err != nil {
 			return Page[*Record[T]]{}, err
 		}
-		bs = append(bs, d1.Hex(b))
+		bs = append(bs, bl.arg(b))
 	}
-	where := "s.recipient_did = ? AND r.did = ? AND r.collection = ? AND r.id IN (SELECT record_id FROM record_beacons WHERE field_tag = unhex(?) AND beacon IN (" +
-		strings.Repeat("unhex(?), ", len(bs)-1) + "unhex(?)))"
-	args := append([]any{string(c.did), string(owner), string(c.nsid), d1.Hex(tag)}, bs...)
+	where := "s.recipient_did = ? AND r.did = ? AND r.collection = ? AND r.id IN (SELECT record_id FROM record_beacons WHERE field_tag = " + bl.in("?") + " AND beacon IN (" +
+		strings.Repeat(bl.in("?")+", ", len(bs)-1) + bl.in("?") + "))"
+	args := append([]any{string(c.did), string(owner), string(c.nsid), bl.arg(tag)}, bs...)
 	if opts.Cursor != "" {
 		after, err := decodeCursor(opts.Cursor, "g")
 		if err != nil {
@@ -278,7 +282,7 @@ func (c *Collection[T]) FindShared(ctx context.Context, owner DID, field string,
 	}
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + recordColumns("r.") + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " +
+		d1.Statement{SQL: "SELECT " + recordColumns(c.s.db, "r.") + ", " + bl.out("s.encrypted_dek") + " AS grant_dek, s.version AS grant_version, " + bl.out("s.key_id") + " AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " +
 			where + " ORDER BY r.id LIMIT ?", Args: append(args, limit+1)},
 		c.s.keyLogStatement(owner))
 	if err != nil {

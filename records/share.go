@@ -107,12 +107,13 @@ func (c *Collection[T]) SharedWithMe(ctx context.Context, opts ListOptions) (Pag
 		}
 		where, args = where+" AND s.record_id > ?", append(args, after)
 	}
-	cols := recordColumns("r.")
+	bl := blobsOf(c.s.db)
+	cols := recordColumns(c.s.db, "r.")
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + cols + ", hex(s.encrypted_dek) AS grant_dek, s.version AS grant_version, hex(s.key_id) AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",
+		d1.Statement{SQL: "SELECT " + cols + ", " + bl.out("s.encrypted_dek") + " AS grant_dek, s.version AS grant_version, " + bl.out("s.key_id") + " AS grant_key_id FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + " ORDER BY s.record_id LIMIT ?",
 			Args: append(args, limit+1)},
-		d1.Statement{SQL: "SELECT did, seq, hex(entry) AS entry FROM agent_key_log WHERE did IN (SELECT r.did FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + ") ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1),
+		d1.Statement{SQL: "SELECT did, seq, " + bl.out("entry") + " AS entry FROM agent_key_log WHERE did IN (SELECT r.did FROM shared_records s JOIN records r ON r.id = s.record_id WHERE " + where + ") ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1),
 			Args: args})
 	if err != nil {
 		return Page[*Record[T]]{}, fmt.Errorf("records: shared with %s: %w", c.did, err)

@@ -32,10 +32,10 @@ func (c *Collection[T]) load(ctx context.Context, rkey RecordKey) (*current[T], 
 	id := ref.ID()
 	mark := c.s.versions.mark()
 	rs, err := c.s.db.Batch(ctx,
-		d1.Statement{SQL: "SELECT " + recordCols + " FROM records WHERE id = ?", Args: []any{id}},
+		d1.Statement{SQL: "SELECT " + recordColumns(c.s.db, "") + " FROM records WHERE id = ?", Args: []any{id}},
 		d1.Statement{SQL: "SELECT recipient_did FROM shared_records WHERE record_id = ? ORDER BY recipient_did", Args: []any{id}},
 		c.s.keyLogStatement(c.did),
-		d1.Statement{SQL: "SELECT did, seq, hex(entry) AS entry FROM agent_key_log WHERE did IN (SELECT recipient_did FROM shared_records WHERE record_id = ?) ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1), Args: []any{id}})
+		d1.Statement{SQL: "SELECT did, seq, " + blobsOf(c.s.db).out("entry") + " AS entry FROM agent_key_log WHERE did IN (SELECT recipient_did FROM shared_records WHERE record_id = ?) ORDER BY did, seq LIMIT " + fmt.Sprint(maxKeyLog*4+1), Args: []any{id}})
 	if err != nil {
 		return nil, fmt.Errorf("records: read %s: %w", id, err)
 	}
@@ -196,7 +196,7 @@ WHERE id = ? AND version = ?`,
 		}
 		stmts = append(stmts, drop)
 		if c.index != nil {
-			stmts = append(stmts, beaconStatements(id, w.writeID, w.beacons, true)...)
+			stmts = append(stmts, beaconStatements(w.blobs, id, w.writeID, w.beacons, true)...)
 		}
 		if extra != nil {
 			stmts = append(stmts, extra(cur, w)...)
@@ -209,9 +209,9 @@ WHERE id = ? AND version = ?`,
 		for _, g := range shared {
 			stmts = append(stmts, d1.Statement{
 				SQL: `INSERT INTO shared_records (record_id, recipient_did, encrypted_dek, shared_at, version, key_id)
-SELECT ?, ?, unhex(?), ?, ?, unhex(?) WHERE EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)
+SELECT ?, ?, ` + w.blobs.in("?") + `, ?, ?, ` + w.blobs.in("?") + ` WHERE EXISTS (SELECT 1 FROM records WHERE id = ? AND write_id = ?)
 ON CONFLICT (record_id, recipient_did) DO UPDATE SET encrypted_dek = excluded.encrypted_dek, version = excluded.version, key_id = excluded.key_id`,
-				Args: []any{id, g.RecipientDID, d1.Hex(g.WrappedKey), now, int64(w.rc.Version), d1.Hex(g.KeyID[:]), id, w.writeID},
+				Args: []any{id, g.RecipientDID, w.blobs.arg(g.WrappedKey), now, int64(w.rc.Version), w.blobs.arg(g.KeyID[:]), id, w.writeID},
 			})
 		}
 		stmts = append(stmts, d1.Statement{SQL: "SELECT version, write_id FROM records WHERE id = ?", Args: []any{id}})

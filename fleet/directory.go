@@ -309,8 +309,8 @@ func (f *Fleet) MeasureSizes(ctx context.Context) error {
 	return nil
 }
 
-// Close stops a database from taking new tenants (its tenants stay until moved).
-func (f *Fleet) Close(ctx context.Context, id string) error {
+// CloseDatabase stops database id from taking new tenants (its tenants stay until moved).
+func (f *Fleet) CloseDatabase(ctx context.Context, id string) error {
 	_, err := f.dir.Run(ctx, d1.Statement{SQL: "UPDATE fleet_databases SET state = 'closed' WHERE id = ?", Args: []any{id}, Idempotent: true})
 	return err
 }

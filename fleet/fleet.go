@@ -73,10 +73,10 @@ type Options struct {
 	Jurisdiction string
 
 	// Schema is the migration set applied to each new database before a tenant is routed to
-	// it. Default migrations.AgentRecords(). Nil-able: NoSchema skips it.
+	// it. Default migrations.AgentRecords().
 	Schema *migrations.Set
 
-	// NoSchema leaves new databases empty.
+	// NoSchema leaves new databases empty (Schema is ignored).
 	NoSchema bool
 
 	// Now is the clock for the directory's timestamps. Default time.Now.
@@ -137,7 +137,10 @@ func New(dir *d1.Client, opts Options) (*Fleet, error) {
 	if err := (d1.CreateOptions{LocationHint: opts.LocationHint, Jurisdiction: opts.Jurisdiction}).Validate(); err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	if f.schema == nil && !opts.NoSchema {
+	switch {
+	case opts.NoSchema:
+		f.schema = nil
+	case f.schema == nil:
 		f.schema = migrations.AgentRecords()
 	}
 	if f.now == nil {

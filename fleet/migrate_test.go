@@ -148,3 +148,26 @@ func TestMigrateAllInterruptedThenResumed(t *testing.T) {
 		tf.appliedOnce(t, d.ID)
 	}
 }
+
+func TestMigrateAllDrifted(t *testing.T) {
+	ctx := context.Background()
+	tf, _ := emptyFleet(t, 3)
+	_, err := tf.MigrateAll(ctx, testSet(t), MigrateOptions{})
+	require.NoError(t, err)
+	// 0001 edited after it was applied everywhere.
+	changed, err := migrations.Load(fstest.MapFS{
+		"0001_notes.sql": {Data: []byte("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, extra TEXT);")},
+		"0002_tags.sql":  {Data: []byte(testSet(t).Migrations()[1].SQL)},
+	}, ".")
+	require.NoError(t, err)
+	rep, err := tf.MigrateAll(ctx, changed, MigrateOptions{})
+	require.ErrorIs(t, err, ErrCanaryFailed, "the canary drifted: nothing else is touched")
+	assert.Equal(t, Drifted, rep.Databases[0].State)
+	assert.Contains(t, rep.Databases[0].Error, "0001_notes.sql")
+	rep, err = tf.MigrateAll(ctx, changed, MigrateOptions{Canaries: -1})
+	require.ErrorIs(t, err, ErrIncomplete)
+	assert.Equal(t, 3, rep.Counts[Drifted])
+	live, err := tf.Status(ctx, changed, true, MigrateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 3, live.Counts[Drifted])
+}

@@ -155,7 +155,7 @@ func TestMoveUnderConcurrentWriter(t *testing.T) {
 	for range 198 {
 		d, err := full.CreateDatabase(ctx)
 		require.NoError(t, err)
-		require.NoError(t, full.Close(ctx, d.ID))
+		require.NoError(t, full.CloseDatabase(ctx, d.ID))
 	}
 	rs := tf.Records(records.StoreOptions{})
 	cs := register(t, rs, 3, "mover") // 0 and 1 share a database, 2 is alone

@@ -27,6 +27,12 @@ import (
 // beacons are looked up. It never learns a value, nor which field a beacon belongs to beyond a
 // 16-byte tag. Shorter beacons leak less (more values share each beacon) and cost more
 // records opened per Find.
+//
+// Index keys derive from the owner's owner key: a rotation with new keys (old.NewKeys(), and
+// every compromise rotation) makes new ones, after which Find matches nothing until the
+// collection is re-indexed (Collection.Reindex); new encryption keys alone keep them. An
+// index key shared with another agent (ShareIndex) cannot be taken back short of such a
+// rotation and a re-index: its holder can test guesses against every record of the index.
 
 // DefaultBeaconBits is the beacon length when CollectionOptions.BeaconBits is zero: 32 bits,
 // so that among a million distinct values each beacon is shared by about one in 4,000 other
@@ -291,4 +297,67 @@ func (c *Collection[T]) FindShared(ctx context.Context, owner DID, field string,
 	return sharedPage(ctx, c, mark, rs[0], rs[1], limit, "g", func(r *Record[T]) bool {
 		return slices.ContainsFunc(c.index.fields[field](r.Value), func(v string) bool { return slices.Contains(values, v) })
 	})
+}
+
+// Reindex writes the beacons of every record of the acting agent in this collection again,
+// under its current index keys: after RotateKeys with new keys (old.NewKeys(), and always
+// after a compromise), the old beacons were made with the old owner key and Find no longer
+// matches them. Each record is opened and verified; its beacon rows are replaced in the same
+// request only if the record is still the version read. It returns how many records it
+// re-indexed.
+func (c *Collection[T]) Reindex(ctx context.Context) (int, error) {
+	if c.index == nil {
+		return 0, &InputError{Field: "index", Reason: "this collection indexes no field (CollectionOptions.Index)"}
+	}
+	if err := c.ready(ctx); err != nil {
+		return 0, err
+	}
+	done := 0
+	for cursor := ""; ; {
+		page, err := c.List(ctx, ListOptions{Limit: 100, Cursor: cursor})
+		if err != nil {
+			return done, err
+		}
+		// The write id of each version read: the beacons are replaced only if it still holds.
+		ids := make([]any, len(page.Items))
+		for i, r := range page.Items {
+			ids[i] = r.Ref.ID()
+		}
+		type row struct {
+			ID      string
+			Version int64
+			WriteID *string
+		}
+		var rows []row
+		if len(ids) > 0 {
+			if rows, err = d1.QueryAll[row](ctx, c.s.db, "SELECT id, version, write_id FROM records WHERE id IN ("+strings.Repeat("?, ", len(ids)-1)+"?)", ids...); err != nil {
+				return done, fmt.Errorf("records: reindex %s: %w", c.nsid, err)
+			}
+		}
+		var stmts []d1.Statement
+		for _, r := range page.Items {
+			i := slices.IndexFunc(rows, func(w row) bool { return w.ID == r.Ref.ID() && uint64(w.Version) == r.Version && w.WriteID != nil })
+			if i < 0 {
+				continue // changed or deleted since: its writer wrote its beacons
+			}
+			bs, err := c.index.beacons(r.Value)
+			if err != nil {
+				return done, err
+			}
+			stmts = append(stmts, beaconStatements(blobsOf(c.s.db), r.Ref.ID(), *rows[i].WriteID, bs, true)...)
+		}
+		if len(stmts) > 0 {
+			for i := range stmts {
+				stmts[i].Idempotent = true
+			}
+			if err := c.s.sendChunked(ctx, stmts); err != nil {
+				return done, fmt.Errorf("records: reindex %s: %w", c.nsid, err)
+			}
+		}
+		done += len(page.Items)
+		if !page.HasMore {
+			return done, nil
+		}
+		cursor = page.Cursor
+	}
 }

@@ -235,3 +235,31 @@ func TestFindShared(t *testing.T) {
 	_, err = cb.FindShared(ctx, "did:plc:alice", "tags", []string{"q3"}, records.ListOptions{})
 	assert.ErrorIs(t, err, records.ErrNotShared)
 }
+
+// TestReindexAfterRotation: new keys make new index keys, so Find finds nothing until the
+// collection is re-indexed.
+func TestReindexAfterRotation(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	c := indexedNotes(t, e, alice)
+	for i := range 5 {
+		_, err := c.Create(ctx, note{Title: fmt.Sprint(i), Tags: []string{"kept"}})
+		require.NoError(t, err)
+	}
+	next, err := alice.NewKeys()
+	require.NoError(t, err)
+	_, err = e.store.RotateKeys(ctx, alice, next, records.RotateOptions{})
+	require.NoError(t, err)
+	cn := indexedNotes(t, e, next)
+	p, err := cn.Find(ctx, "tags", []string{"kept"}, records.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, p.Items, "control: the old beacons were made with the old owner key")
+	n, err := cn.Reindex(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 5, n)
+	p, err = cn.Find(ctx, "tags", []string{"kept"}, records.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, p.Items, 5)
+	assert.Equal(t, 10, count(t, e.db, "SELECT count(*) FROM record_beacons"), "the old beacons are gone: two per record")
+}

@@ -109,7 +109,7 @@ func TestRefusedResendStillSaysSent(t *testing.T) {
 
 		proxy.Inject(faultproxy.Fault{Late: faultproxy.OnRelease})
 		proxy.SetPlan(func(_ *http.Request, body []byte) faultproxy.Fault {
-			if bytes.Contains(body, []byte("record_writes")) {
+			if bytes.Contains(body, []byte("count(*) FROM record_writes")) {
 				return faultproxy.Fault{} // the write log is read
 			}
 			return faultproxy.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second} // the resends are refused

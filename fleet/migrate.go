@@ -289,10 +289,17 @@ func (r *recorder) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sent := 0
 	for _, p := range chunks {
 		if _, err := r.f.dir.Send(ctx, p); err != nil {
+			// Keep what was not written for the next flush (the final one runs on a
+			// context that is not cancelled); rows resent are upserts.
+			r.mu.Lock()
+			r.stmts = append(stmts[sent:], r.stmts...)
+			r.mu.Unlock()
 			return err
 		}
+		sent += p.Len()
 	}
 	return nil
 }

@@ -132,6 +132,10 @@ func TestMigrateAllInterruptedThenResumed(t *testing.T) {
 	assert.GreaterOrEqual(t, rep.Counts[Applied], 80)
 	assert.Greater(t, rep.Counts[Pending], 0)
 
+	// Ctrl-C still writes the statuses of the databases done.
+	recorded := tf.sql(t, tf.Directory().DatabaseID(), "SELECT count(*) FROM fleet_migrations WHERE state = 'applied'")
+	assert.Equal(t, int64(rep.Counts[Applied]), recorded.Row(0).Value(0))
+
 	// A crash loses statuses not yet written: forget some of those written, as if.
 	tf.sql(t, tf.Directory().DatabaseID(), "DELETE FROM fleet_migrations WHERE rowid % 3 = 0")
 

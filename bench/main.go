@@ -50,7 +50,7 @@ func main() {
 	flag.IntVar(&cfg.listN, "list-n", 1_000, "records in the list-and-open scenario")
 	memory := flag.String("memory", "10000,50000,100000", "record counts of the memory scenario")
 	flag.BoolVar(&cfg.goBench, "go-bench", true, "also run the go test benchmarks for decoding and sealing")
-	only := flag.String("only", "", "comma-separated scenarios to run: bulk,list,decode,seal,blob,budget,memory,bridge (default all)")
+	only := flag.String("only", "", "comma-separated scenarios to run: bulk,list,decode,seal,blob,budget,memory,bridge,localvsworkerd (default all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the client to this file")
 	flag.Parse()
 	if os.Getenv(childEnv) != "" {

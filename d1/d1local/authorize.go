@@ -182,6 +182,12 @@ func authorizerTrampoline(_ *libc.TLS, handle uintptr, action int32, z1, z2, zDB
 		c.deniedTxn = true
 	case sqlite3.SQLITE_READ:
 		c.reads = true
+	case sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_TRIGGER,
+		sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_INDEX,
+		sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_TRIGGER, sqlite3.SQLITE_DROP_VIEW,
+		sqlite3.SQLITE_DROP_VTABLE, sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_ANALYZE,
+		sqlite3.SQLITE_REINDEX:
+		c.ddl = true
 	}
 	return authorize(action, goString(z1), goString(z2), goString(zDB))
 }

@@ -94,7 +94,7 @@ func (s *Server) saveIndex() error {
 }
 
 func (s *Server) openDatabase(id, name string, created time.Time) (*database, error) {
-	c, err := openConn(s.dbPath(id))
+	c, err := openConn(s.dbPath(id), s.opts.StatementCacheSize)
 	if err != nil {
 		return nil, err
 	}

@@ -71,17 +71,23 @@ func parseStatements(req *wire.QueryRequest) ([]statement, error) {
 // whether the database may have changed (for Time Travel).
 func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err error) {
 	c := d.conn
-	if err := c.exec("BEGIN"); err != nil {
+	if err := c.execOwn("BEGIN"); err != nil {
 		return nil, false, err
 	}
+	ddl := false
 	defer func() {
 		if err != nil && !c.autocommit() {
-			_ = c.exec("ROLLBACK")
+			_ = c.execOwn("ROLLBACK")
+			if ddl {
+				// Statements prepared against the schema being rolled back.
+				c.user.clear()
+			}
 		}
 	}()
 	size := c.size()
 	for _, s := range stmts {
-		r, w, err := d.runOne(s, size)
+		r, w, changedSchema, err := d.runOne(s, size)
+		ddl = ddl || changedSchema
 		if err != nil {
 			return nil, false, err
 		}
@@ -89,7 +95,7 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 		size = r.meta.SizeAfter
 		results = append(results, r)
 	}
-	if err := c.exec("COMMIT"); err != nil {
+	if err := c.execOwn("COMMIT"); err != nil {
 		// A deferred foreign key violation fails the commit: D1 answers it as an internal
 		// error (HTTP 500), not as a constraint error.
 		var se *sqliteError
@@ -101,37 +107,41 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 	return results, wrote, nil
 }
 
-// runOne prepares, binds and steps one user statement under D1's authorizer.
-func (d *database) runOne(s statement, sizeBefore int64) (stmtResult, bool, error) {
+// runOne prepares (or takes from the cache), binds and steps one user statement under D1's
+// authorizer. ddl reports whether the statement changes the schema.
+func (d *database) runOne(s statement, sizeBefore int64) (_ stmtResult, wrote, ddl bool, err error) {
 	c := d.conn
 	start := time.Now()
 	changesBefore, rowidBefore := c.totalChanges(), c.lastInsertRowID()
 
-	c.restricted, c.deniedTxn, c.reads = true, false, false
+	c.restricted = true
 	defer func() { c.restricted = false }()
-	st, _, err := c.prepare(s.sql)
+	e, kept, err := c.prepareUser(s.sql)
 	if err != nil {
-		return stmtResult{}, false, d1Refusal(c, err)
+		return stmtResult{}, false, false, d1Refusal(c, err)
 	}
-	if st == nil {
-		return stmtResult{}, false, errSQL(msgNoStatements)
+	if e == nil {
+		return stmtResult{}, false, false, errSQL(msgNoStatements)
 	}
-	defer st.finalize()
+	stepped := false
+	defer func() { c.doneUser(e, kept, stepped && err != nil) }()
+	st := e.st
 	if st.paramCount() != len(s.params) {
-		return stmtResult{}, false, errSQL(msgWrongParams)
+		return stmtResult{}, false, e.ddl, errSQL(msgWrongParams)
 	}
 	if err := bind(st, s.params); err != nil {
-		return stmtResult{}, false, err
+		return stmtResult{}, false, e.ddl, err
 	}
 	n := st.columnCount()
 	r := stmtResult{columns: make([]string, n), rows: [][]value{}}
 	for i := range n {
 		r.columns[i] = st.columnName(i)
 	}
+	stepped = true
 	for {
 		row, err := st.step()
 		if err != nil {
-			return stmtResult{}, false, err
+			return stmtResult{}, false, e.ddl, err
 		}
 		if !row {
 			break
@@ -174,7 +184,7 @@ func (d *database) runOne(s statement, sizeBefore int64) (stmtResult, bool, erro
 		TotalAttempts:   1,
 		Timings:         &wire.Timings{SQLDurationMS: elapsed},
 	}
-	return r, !st.readonly() || changes > 0, nil
+	return r, !st.readonly() || changes > 0, e.ddl, nil
 }
 
 // Where the emulator says it ran: fixed, plausible values.

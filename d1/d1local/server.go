@@ -50,6 +50,10 @@ type Options struct {
 	// copy took (about 1% of the time goes to copies; well under a millisecond for small
 	// databases, about a second at 20 MB).
 	TimeTravelInterval time.Duration
+	// StatementCacheSize is how many prepared statements each database keeps for reuse (a batch
+	// of inserts prepares its INSERT once instead of once per statement); 0 means
+	// DefaultStatementCacheSize and a negative value turns the cache off.
+	StatementCacheSize int
 	// AccountID is the account GET /accounts and GET /memberships list (wrangler asks for them
 	// when CLOUDFLARE_ACCOUNT_ID is not set); "" means DefaultAccountID. The D1 routes accept
 	// any account id.

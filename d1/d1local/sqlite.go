@@ -22,9 +22,12 @@ type conn struct {
 	db  uintptr
 	// restricted turns D1's authorizer on; it is off for the emulator's own statements.
 	restricted bool
-	// deniedTxn and reads are set by the authorizer while a user statement is prepared: it
-	// tried transaction control, it reads a table.
-	deniedTxn, reads bool
+	// deniedTxn, reads and ddl are set by the authorizer while a user statement is prepared:
+	// it tried transaction control, it reads a table, it changes the schema.
+	deniedTxn, reads, ddl bool
+	// user and mine cache prepared statements: the user's (prepared under D1's authorizer)
+	// and the emulator's own (see stmtcache.go).
+	user, mine stmtCache
 }
 
 // sqliteError is an error reported by SQLite: its message, extended result code and, for errors
@@ -43,8 +46,8 @@ var conns sync.Map // uintptr -> *conn
 
 // openConn opens (creating if needed) the SQLite database at path, or a private in-memory
 // database when path is "". It configures the connection the way D1 runs: foreign keys on,
-// D1's limits, and D1's authorizer.
-func openConn(path string) (*conn, error) {
+// D1's limits, and D1's authorizer. cacheSize is Options.StatementCacheSize.
+func openConn(path string, cacheSize int) (*conn, error) {
 	tls := libc.NewTLS()
 	name := path
 	if name == "" {
@@ -60,7 +63,7 @@ func openConn(path string) (*conn, error) {
 	defer tls.Free(8)
 	flags := int32(sqlite3.SQLITE_OPEN_READWRITE | sqlite3.SQLITE_OPEN_CREATE | sqlite3.SQLITE_OPEN_FULLMUTEX)
 	rc := sqlite3.Xsqlite3_open_v2(tls, zName, pdb, flags, 0)
-	c := &conn{tls: tls, db: *(*uintptr)(cptr(pdb))}
+	c := &conn{tls: tls, db: *(*uintptr)(cptr(pdb)), user: newStmtCache(cacheSize), mine: newStmtCache(cacheSize)}
 	if rc != sqlite3.SQLITE_OK {
 		err := c.lastError(rc)
 		c.close()
@@ -92,6 +95,7 @@ const (
 
 func (c *conn) close() {
 	if c.db != 0 {
+		c.clearCaches()
 		conns.Delete(c.db)
 		sqlite3.Xsqlite3_close_v2(c.tls, c.db)
 		c.db = 0
@@ -200,8 +204,10 @@ func (s *stmt) readonly() bool {
 	return sqlite3.Xsqlite3_stmt_readonly(s.c.tls, s.p) != 0
 }
 
+// status reads a statement status counter and sets it back to zero, so that a cached
+// statement counts each run on its own.
 func (s *stmt) status(op int32) int64 {
-	return int64(sqlite3.Xsqlite3_stmt_status(s.c.tls, s.p, op, 0))
+	return int64(sqlite3.Xsqlite3_stmt_status(s.c.tls, s.p, op, 1))
 }
 
 func (s *stmt) bindNull(i int) error {
@@ -316,20 +322,16 @@ func (c *conn) autocommit() bool {
 }
 
 // queryInt runs one of the emulator's own single-value queries.
-func (c *conn) queryInt(sql string) (int64, error) {
-	st, _, err := c.prepare(sql)
-	if err != nil {
-		return 0, err
-	}
-	if st == nil {
-		return 0, errors.New("no statement")
-	}
-	defer st.finalize()
-	row, err := st.step()
-	if err != nil || !row {
-		return 0, err
-	}
-	return sqlite3.Xsqlite3_column_int64(c.tls, st.p, 0), nil
+func (c *conn) queryInt(sql string) (n int64, err error) {
+	err = c.own(sql, func(st *stmt) error {
+		row, err := st.step()
+		if err != nil || !row {
+			return err
+		}
+		n = sqlite3.Xsqlite3_column_int64(c.tls, st.p, 0)
+		return nil
+	})
+	return n, err
 }
 
 // size returns the database size the way D1 reports it: page_count * page_size.
@@ -366,7 +368,8 @@ func (c *conn) serialized(fn func(image []byte)) error {
 // replaceWith overwrites the main database with the serialized database image, through the
 // backup API so that it works for files and in-memory databases alike.
 func (c *conn) replaceWith(image []byte) error {
-	src, err := openConn("")
+	c.clearCaches()
+	src, err := openConn("", -1)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,13 @@ var tenantTables = []tenantTable{
 	{name: "shared_records", key: []string{"record_id", "recipient_did"}, omit: []string{"id"}, where: "substr(record_id, 1, length(?1) + 1) = ?1 || '/'"},
 	{name: "record_tombstones", key: []string{"id"}, where: "substr(id, 1, length(?1) + 1) = ?1 || '/'"},
 	{name: "events", key: []string{"id"}, where: "agent_did = ?1"},
+	{name: "record_beacons", key: []string{"record_id", "field_tag", "beacon"}, where: "substr(record_id, 1, length(?1) + 1) = ?1 || '/'"},
+	{name: "index_keys", key: []string{"owner_did", "collection", "field_tag", "recipient_did"}, where: "owner_did = ?1"},
 }
+
+// Tables of tenantTables that a database may lack, when its schema predates them: a move
+// skips them in a source without them.
+var optionalTables = []string{"record_beacons", "index_keys"}
 
 // fenceMessage is what a write to a fenced tenant fails with (RAISE in the fence triggers).
 const fenceMessage = "d1seal fleet: tenant moved"
@@ -49,8 +55,9 @@ func IsFenced(err error) bool {
 
 const fenceTableSQL = "CREATE TABLE IF NOT EXISTS d1seal_fleet_fences (tenant TEXT PRIMARY KEY, moved_to TEXT NOT NULL, state TEXT NOT NULL, fenced_at TEXT NOT NULL)"
 
-// fenceStatements creates the fence table and triggers (once per database) and fences ?1.
-func fenceStatements(tenant, to, now string) []d1.Statement {
+// fenceStatements creates the fence table and triggers (once per database; has says which
+// optional tables the database holds) and fences tenant.
+func fenceStatements(tenant, to, now string, has func(table string) bool) []d1.Statement {
 	raise := "BEGIN SELECT RAISE(ABORT, '" + fenceMessage + "'); END"
 	fenced := func(expr, extra string) string {
 		return "WHEN EXISTS (SELECT 1 FROM d1seal_fleet_fences WHERE tenant = " + expr + extra + ") " + raise
@@ -67,6 +74,16 @@ func fenceStatements(tenant, to, now string) []d1.Statement {
 		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_shares_delete BEFORE DELETE ON shared_records " + fenced(prefix("OLD.record_id"), " AND state = 'fenced'"),
 		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_tombstones_insert BEFORE INSERT ON record_tombstones " + fenced(prefix("NEW.id"), ""),
 		"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_events_insert BEFORE INSERT ON events " + fenced("NEW.agent_did", ""),
+	}
+	if has("record_beacons") {
+		ddl = append(ddl,
+			"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_beacons_insert BEFORE INSERT ON record_beacons "+fenced(prefix("NEW.record_id"), ""))
+	}
+	if has("index_keys") {
+		ddl = append(ddl,
+			"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_index_keys_insert BEFORE INSERT ON index_keys "+fenced("NEW.owner_did", ""),
+			"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_index_keys_update BEFORE UPDATE ON index_keys "+fenced("OLD.owner_did", ""),
+			"CREATE TRIGGER IF NOT EXISTS d1seal_fleet_fence_index_keys_delete BEFORE DELETE ON index_keys "+fenced("OLD.owner_did", " AND state = 'fenced'"))
 	}
 	stmts := make([]d1.Statement, 0, len(ddl)+1)
 	for _, s := range ddl {
@@ -238,7 +255,10 @@ func (f *Fleet) moveStep(ctx context.Context, step string, cp *copier, rep *Move
 	case stepCopy:
 		return cp.copy(ctx, false)
 	case stepFence:
-		_, err := cp.src.Batch(ctx, fenceStatements(cp.tenant, rep.To, f.timestamp())...)
+		if err := cp.columns(ctx); err != nil {
+			return err
+		}
+		_, err := cp.src.Batch(ctx, fenceStatements(cp.tenant, rep.To, f.timestamp(), func(t string) bool { return cp.cols[t] != nil })...)
 		return err
 	case stepSync:
 		return cp.copy(ctx, true)
@@ -328,6 +348,9 @@ func (cp *copier) columns(ctx context.Context) error {
 			return err
 		}
 		if len(infos) == 0 {
+			if slices.Contains(optionalTables, t.name) {
+				continue
+			}
 			return fmt.Errorf("table %s missing from the source: is the agent-records schema applied?", t.name)
 		}
 		for _, in := range infos {
@@ -337,6 +360,17 @@ func (cp *copier) columns(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tables returns the tenant tables the source holds, in copy order.
+func (cp *copier) tables() []tenantTable {
+	var out []tenantTable
+	for _, t := range tenantTables {
+		if cp.cols[t.name] != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (cp *copier) selectList(t tenantTable) string {
@@ -441,7 +475,7 @@ func (cp *copier) copy(ctx context.Context, prune bool) error {
 		return err
 	}
 	var deletes [][]d1.Statement
-	for _, t := range tenantTables {
+	for _, t := range cp.tables() {
 		keys := cp.keyCols(t)
 		have := map[string]bool{}
 		err := cp.pages(ctx, cp.src, t, func(rows [][]any) error {
@@ -550,7 +584,7 @@ func (cp *copier) verify(ctx context.Context) (map[string]int, error) {
 		return nil, err
 	}
 	counts := map[string]int{}
-	for _, t := range tenantTables {
+	for _, t := range cp.tables() {
 		ha, hb := sha256.New(), sha256.New()
 		na, nb := 0, 0
 		if err := cp.pages(ctx, cp.src, t, func(rows [][]any) error { na += len(rows); digestRows(ha, rows); return nil }); err != nil {
@@ -580,8 +614,12 @@ func digestRows(h hash.Hash, rows [][]any) {
 // that lets the fence's delete triggers through for its own duration only.
 func (cp *copier) deleteSource(ctx context.Context) error {
 	stmts := []d1.Statement{{SQL: "UPDATE d1seal_fleet_fences SET state = 'draining' WHERE tenant = ?", Args: []any{cp.tenant}, Idempotent: true}}
-	for i := len(tenantTables) - 1; i >= 0; i-- {
-		t := tenantTables[i]
+	if err := cp.columns(ctx); err != nil {
+		return err
+	}
+	tables := cp.tables()
+	for i := len(tables) - 1; i >= 0; i-- {
+		t := tables[i]
 		if !t.keep {
 			stmts = append(stmts, d1.Statement{SQL: "DELETE FROM " + t.name + " WHERE " + t.where, Args: []any{cp.tenant}, Idempotent: true})
 		}

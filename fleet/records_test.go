@@ -415,3 +415,35 @@ func TestRotateKeysAcrossDatabases(t *testing.T) {
 	_, err = bob.Create(ctx, note{Text: "with retired keys"})
 	assert.ErrorIs(t, err, records.ErrKeyRetired)
 }
+
+func TestMoveCarriesSearchIndex(t *testing.T) {
+	ctx := context.Background()
+	tf := newTestFleet(t, Options{})
+	rs := tf.Records(records.StoreOptions{})
+	a := newAgent(t, "did:plc:searcher")
+	_, err := rs.RegisterAgent(ctx, a, nil)
+	require.NoError(t, err)
+	opts := records.CollectionOptions[note]{Index: map[string]func(note) []string{"text": func(n note) []string { return []string{n.Text} }}}
+	c, err := NewCollection[note](rs, a, notes, opts)
+	require.NoError(t, err)
+	for _, text := range []string{"red", "blue", "red", "green"} {
+		_, err := c.Create(ctx, note{Text: text})
+		require.NoError(t, err)
+	}
+	find := func() int {
+		var n int
+		require.NoError(t, c.Do(ctx, func(rc *records.Collection[note]) error {
+			page, err := rc.Find(ctx, "text", []string{"red"}, records.ListOptions{})
+			n = len(page.Items)
+			return err
+		}))
+		return n
+	}
+	require.Equal(t, 2, find())
+	rep, err := tf.Move(ctx, a.DID(), MoveOptions{PageRows: 3})
+	require.NoError(t, err)
+	assert.Equal(t, 4, rep.Rows["record_beacons"])
+	assert.Equal(t, 2, find(), "found in the new database")
+	left := tf.sql(t, rep.From, "SELECT count(*) FROM record_beacons")
+	assert.Equal(t, int64(0), left.Row(0).Value(0))
+}

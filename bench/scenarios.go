@@ -48,7 +48,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		name string
 		fn   func(context.Context, config, *server, io.Writer) error
 	}{
-		{"bulk", bulk}, {"list", listOpen}, {"decode", decode}, {"seal", sealing}, {"blob", blobs}, {"budget", budget}, {"memory", memory}, {"fleet", fleetMigrate}, {"bridge", bridgeVsREST}, {"localvsworkerd", localVsWorkerd},
+		{"bulk", bulk}, {"list", listOpen}, {"decode", decode}, {"seal", sealing}, {"blob", blobs}, {"budget", budget}, {"memory", memory}, {"fleet", fleetMigrate}, {"bridge", bridgeVsREST}, {"bridgeblob", bridgeBlobs}, {"localvsworkerd", localVsWorkerd},
 	} {
 		if !cfg.want(s.name) {
 			continue

@@ -165,9 +165,9 @@ func BenchmarkEncodeArgs(b *testing.B) {
 	}
 }
 
-// BenchmarkBlobTransport compares the two ways D1 can carry a 1 KiB BLOB (a sealed record's
-// ciphertext): as a JSON array of byte values, and as hex text through unhex(?) / hex().
-// Each reports the bytes it puts on the wire per BLOB.
+// BenchmarkBlobTransport compares the ways a 1 KiB BLOB (a sealed record's ciphertext) can
+// travel: as a JSON array of byte values (REST's form), as hex text through unhex(?) / hex(),
+// and as the bridge's {"base64": …}. Each reports the bytes it puts on the wire per BLOB.
 func BenchmarkBlobTransport(b *testing.B) {
 	blob := make([]byte, 1024)
 	for i := range blob {
@@ -175,6 +175,7 @@ func BenchmarkBlobTransport(b *testing.B) {
 	}
 	arr := appendBlob(nil, blob)
 	hexed := appendHex(nil, Hex(blob))
+	b64 := appendBase64(nil, blob)
 	rawBody := func(cell []byte) []byte {
 		var rows []string
 		for range 100 {
@@ -198,6 +199,14 @@ func BenchmarkBlobTransport(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(hexed)), "wire-bytes/blob")
 	})
+	b.Run("encode/base64", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 8192)
+		for b.Loop() {
+			buf = appendBase64(buf[:0], blob)
+		}
+		b.ReportMetric(float64(len(b64)), "wire-bytes/blob")
+	})
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -205,6 +214,7 @@ func BenchmarkBlobTransport(b *testing.B) {
 	}{
 		{"decode/json-array", rawBody(arr), func(r Row) error { var v []byte; return r.Scan(&v) }},
 		{"decode/hex", rawBody(hexed), func(r Row) error { var v Hex; return r.Scan(&v) }},
+		{"decode/base64", rawBody(b64), func(r Row) error { var v []byte; return r.Scan(&v) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(tc.body)))

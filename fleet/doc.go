@@ -94,9 +94,9 @@
 //
 // # Moving a tenant
 //
-// Move copies the tenant's rows (records, grants, tombstones, events, and its key material)
-// to another database, fences the tenant in the source (triggers that refuse its writes:
-// IsFenced), copies again what changed and deletes what was deleted meanwhile, verifies that
+// Move copies the tenant's rows (records, grants, tombstones, events, search beacons and index
+// keys, and its key material) to another database, fences the tenant in the source (triggers
+// that refuse its writes: IsFenced), copies again what changed and deletes what was deleted meanwhile, verifies that
 // both hold identical rows, switches the signed route to the next epoch, and deletes the
 // rows from the source. Each step is recorded and can run twice, so an interrupted move is
 // finished by calling Move again. Writers using Records.Do or Collection are refused by the

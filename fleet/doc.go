@@ -96,14 +96,14 @@
 //
 // Move copies the tenant's rows (records, grants, tombstones, events, search beacons and index
 // keys, and its key material) to another database, fences the tenant in the source (triggers
-// that refuse its writes: IsFenced), copies again what changed and deletes what was deleted meanwhile, verifies that
-// both hold identical rows, switches the signed route to the next epoch, and deletes the
-// rows from the source. Each step is recorded and can run twice, so an interrupted move is
-// finished by calling Move again. Writers using Records.Do or Collection are refused by the
-// fence, wait for the switch and write again in the new database: nothing is lost and
-// nothing is written twice. Key material stays in the source, where other tenants' shares
-// may need it. A move reads and writes a page of rows at a time (MoveOptions.PageRows, by
-// keyset pagination) and holds in memory only the keys of one table, to find what the sync
+// that refuse its writes: IsFenced), copies again what changed and deletes what was deleted
+// meanwhile, verifies that both hold identical rows, switches the signed route to the next
+// epoch, and deletes the rows from the source. Each step is recorded and can run twice, so an
+// interrupted move is finished by calling Move again. Writers using Records.Do or Collection
+// are refused by the fence, wait for the switch and write again in the new database: nothing is
+// lost and nothing is written twice. Key material stays in the source, where other tenants'
+// shares may need it. A move reads and writes a page of rows at a time (MoveOptions.PageRows,
+// by keyset pagination) and holds in memory only the keys of one table, to find what the sync
 // must delete.
 //
 // # Fan-out

@@ -73,6 +73,7 @@ func init() {
 		"version":     {"print d1seal's version", "version", cmdVersion},
 		"bridge":      {"write the bridge Worker project (D1 binding, HMAC-signed requests)", "bridge init [-dir d1seal-bridge] [-name d1seal-bridge] [-database-name NAME] [-database-id ID] [-force]", cmdBridge},
 		"completion":  {"print a shell completion script (bash or zsh)", "completion bash|zsh", cmdCompletion},
+		"fleet":       {"create, list, status, migrate, query or move the databases of a fleet (its directory is this database)", "fleet create|list|status|migrate|query|move [-json] [-name N] (-operator FILE | -operator-key HEX) [flags]", runFleet},
 	}
 }
 

@@ -196,12 +196,12 @@ const (
 
 // handleQuery serves POST /query (objects) and /raw (arrays).
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, d *database, raw bool) {
-	var req wire.QueryRequest
-	if err := decodeBody(r, w, s.maxBody, &req); err != nil {
-		writeError(w, err)
+	req, aerr := decodeQuery(r, w, s.maxBody)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
-	stmts, err := parseStatements(&req)
+	stmts, err := parseStatements(req)
 	if err != nil {
 		writeError(w, asAPIError(err))
 		return

@@ -19,8 +19,8 @@ import (
 // under wrangler dev --local, reached through the bridge), with no added latency: how long
 // each takes to answer its first query, and the batched insert workload of create-many (rows
 // of 13 values, a 1 KiB BLOB among them, 7 rows per INSERT, the requests split evenly within
-// the client's limits) on the local D1 without its statement cache (as before it), with it,
-// and on workerd. Each path gets a fresh table; the wall time is the median of three runs.
+// the client's limits) on the local D1 without its statement cache, with it, and on workerd.
+// Each path gets a fresh table; the wall time is the median of three runs.
 // The local D1 runs in this process on a loopback socket; workerd in its own processes.
 func localVsWorkerd(ctx context.Context, cfg config, _ *server, w io.Writer) error {
 	rows := cfg.n
@@ -70,7 +70,7 @@ func localVsWorkerd(ctx context.Context, cfg config, _ *server, w io.Writer) err
 	paths := []struct {
 		name string
 		c    *d1.Client
-	}{{"workerd (bridge)", bridge}, {"local D1, statement cache off (before)", off}, {"local D1, statement cache on", on}}
+	}{{"workerd (bridge)", bridge}, {"local D1, statement cache off", off}, {"local D1, statement cache on", on}}
 	walls := make([]time.Duration, len(paths))
 	requests := make([]int, len(paths))
 	for i, p := range paths {

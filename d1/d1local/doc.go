@@ -50,6 +50,10 @@
 //     401/10000 and a wrong one 403/10000 (when Options.Token is set); malformed bodies
 //     400/7400.
 //
+// Prepared statements are kept per database and reused (Options.StatementCacheSize; see
+// stmtcache.go for when the cache empties itself), and query bodies are read in one pass
+// (reqparse.go), with encoding/json deciding anything unusual: neither changes an answer.
+//
 // meta: last_row_id is the connection's last insert rowid, passed through a JavaScript number
 // as D1 does (past 2^53 it rounds: 9007199254740993 answers 9007199254740992); changes and
 // rows_written the total_changes() delta; changed_db is true when changes, rowid or size moved;

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -41,6 +42,9 @@ import (
 // (which holds SQLite's file change counter, bumped by every commit) and its length. If the
 // file moved on without a capture (the process was killed after writes, or another program
 // wrote to it), the older history cannot be rebuilt and is dropped, with a log message.
+//
+// One Server at a time may use a Dir: two appending to the same log would interleave
+// histories of different files.
 //
 // Retention: states older than Options.TimeTravelRetention (0: 30 days, as D1) are dropped
 // once the state after them began before the window; beyond Options.TimeTravelMaxBytes of
@@ -83,6 +87,7 @@ type state struct {
 	size         int64      // the length of its database image
 	check        uint32     // CRC-32 of the image's first chunk
 	undo         []chunkRef // its chunks that differ from the next captured state; nil for the head
+	file         string     // a whole copy written by an earlier version of the emulator
 }
 
 // chunkRef is one undo chunk: in memory (data), or in the log (seg and off).
@@ -133,6 +138,14 @@ func (t *timeline) open(dir string, c *conn, now time.Time) {
 		return
 	}
 	t.log = l
+	// Whole copies from earlier versions (see lookup) go once past retention.
+	if old, _ := filepath.Glob(filepath.Join(dir, "*.sqlite")); len(old) > 0 {
+		for _, path := range old {
+			if info, err := os.Stat(path); err == nil && now.Sub(info.ModTime()) > t.retention {
+				_ = os.Remove(path)
+			}
+		}
+	}
 	if len(recs) == 0 {
 		return
 	}
@@ -236,7 +249,36 @@ func (t *timeline) lookup(name string, now time.Time) *state {
 			return s
 		}
 	}
+	// Earlier versions of the emulator kept a whole copy per bookmark handed out, as
+	// <bookmark>.sqlite beside the log: they still restore, within retention.
+	if t.log != nil && validBookmark(name) {
+		path := filepath.Join(t.log.dir, name+".sqlite")
+		if info, err := os.Stat(path); err == nil {
+			if now.Sub(info.ModTime()) <= t.retention {
+				return &state{name: name, file: path}
+			}
+			_ = os.Remove(path)
+		}
+	}
 	return nil
+}
+
+// validBookmark reports whether name has the form bookmark gives, so that it is safe as a
+// file name.
+func validBookmark(name string) bool {
+	if len(name) != 8+1+8+1+8+1+32 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		if i == 8 || i == 17 || i == 26 {
+			if c != '-' {
+				return false
+			}
+		} else if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // take captures the current state: it becomes the head, and the previous head keeps the
@@ -361,6 +403,13 @@ func (t *timeline) dropStates(n int) {
 // imageOf rebuilds the database image of captured state s: the head's image with the undo
 // records from the newest back to s's applied.
 func (t *timeline) imageOf(s *state) ([]byte, error) {
+	if s.file != "" {
+		image, err := os.ReadFile(s.file)
+		if err != nil {
+			return nil, fmt.Errorf("time travel: %w", err)
+		}
+		return image, nil
+	}
 	image := bytes.Clone(t.image)
 	if s == t.head {
 		return image, nil

@@ -276,3 +276,25 @@ func TestTimeTravelRetention(t *testing.T) {
 		assert.Equal(t, []string{`{"n":5}`}, e.sql(t, "SELECT count(*) AS n FROM t"))
 	})
 }
+
+// TestTimeTravelOldCopies: a bookmark kept by an earlier version of the emulator, as a whole
+// copy <bookmark>.sqlite in the database's Time Travel folder, still restores.
+func TestTimeTravelOldCopies(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, d1local.Options{Dir: dir})
+	e.sql(t, "CREATE TABLE t (v TEXT)")
+	e.sql(t, "INSERT INTO t VALUES ('old')")
+	require.NoError(t, e.srv.Close())
+	image, err := os.ReadFile(filepath.Join(dir, e.id+".sqlite"))
+	require.NoError(t, err)
+	const old = "00000001-00000002-00000003-0123456789abcdef0123456789abcdef"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, e.id+".timetravel", old+".sqlite"), image, 0o600))
+
+	srv, err := d1local.New(d1local.Options{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	e2 := &env{srv: srv, id: e.id, http: &http.Client{Transport: srv.Transport()}, base: e.base}
+	e2.sql(t, "DELETE FROM t")
+	e2.restore(t, "?bookmark="+old)
+	assert.Equal(t, []string{`{"v":"old"}`}, e2.sql(t, "SELECT v FROM t"))
+}

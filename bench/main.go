@@ -4,7 +4,7 @@
 //
 //	go run ./bench                       # every scenario, 50 ms latency
 //	go run ./bench -latency 20ms -n 5000 # smaller
-//	go run ./bench -only bulk,memory
+//	go run ./bench -only bulk,memory       # scenarios: bulk list decode seal blob budget memory fleet bridge bridgeblob localvsworkerd
 //
 // The local D1 runs in a child process (this program re-executed with -serve), so that the
 // figures for client CPU time, allocations and peak heap are the client's alone. Requests and
@@ -50,7 +50,7 @@ func main() {
 	flag.IntVar(&cfg.listN, "list-n", 1_000, "records in the list-and-open scenario")
 	memory := flag.String("memory", "10000,50000,100000", "record counts of the memory scenario")
 	flag.BoolVar(&cfg.goBench, "go-bench", true, "also run the go test benchmarks for decoding and sealing")
-	only := flag.String("only", "", "comma-separated scenarios to run: bulk,list,decode,seal,blob,budget,memory,bridge,localvsworkerd (default all)")
+	only := flag.String("only", "", "comma-separated scenarios to run: bulk,list,decode,seal,blob,budget,memory,bridge,bridgeblob,localvsworkerd,fleet (default all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the client to this file")
 	flag.Parse()
 	if os.Getenv(childEnv) != "" {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/internal/ratelimit"
 	"github.com/d1seal/d1seal/records"
 )
 
@@ -388,13 +389,17 @@ func blobs(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 
 // budget is scenario 6.
 func budget(ctx context.Context, cfg config, srv *server, w io.Writer) error {
-	sim, err := d1.SimulateBudget(d1.RateLimit{}, 20*time.Minute)
+	lim, err := ratelimit.NewLimiter(0, 0, 0) // a d1.Client's default budget
+	if err != nil {
+		return err
+	}
+	sim, err := ratelimit.Simulate(lim, 20*time.Minute)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "## 6. Rate-limit budget over 20 minutes of virtual time\n\n")
-	fmt.Fprintf(w, "A client sending as fast as the default budget allows (`d1.SimulateBudget`): %d requests in %s; the most in any 5-minute window is **%d** (Cloudflare's limit: %d); locked out: **%t**.\n\n",
-		sim.Requests, sim.Duration, sim.MaxInWindow, d1.CloudflareLimit.Requests, sim.LockedOut)
+	fmt.Fprintf(w, "A client sending as fast as the default budget allows (simulated in virtual time): %d requests in %s; the most in any 5-minute window is **%d** (Cloudflare's limit: %d); locked out: **%t**.\n\n",
+		sim.Requests, sim.Duration, sim.MaxInWindow, ratelimit.Requests, sim.LockedOut)
 	return nil
 }
 

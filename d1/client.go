@@ -31,13 +31,16 @@ type Options struct {
 	// status, duration, sizes): never SQL arguments, tokens or bodies. Default: no logging.
 	Logger *slog.Logger
 
-	// Retry says how transient failures are retried. Default DefaultRetry.
+	// Retry says how transient failures are retried. Each zero field takes its default:
+	// 4 attempts, backoff from 200 ms doubling to at most 10 s.
 	Retry RetryPolicy
 
-	// RateLimit is the client-side request budget. Default DefaultRateLimit.
+	// RateLimit is the client-side request budget. Each zero field takes its default:
+	// 1,200 requests per five minutes (Cloudflare's limit), bursts of 50.
 	RateLimit RateLimit
 
-	// Limits are checked before anything is sent. Default DefaultLimits.
+	// Limits are checked before anything is sent. Each zero field takes its default (D1's
+	// documented limits and the caps listed in Limits).
 	Limits Limits
 
 	// OnRequest, if set, is called after every HTTP attempt with what happened. It must be
@@ -47,16 +50,16 @@ type Options struct {
 
 // Limits are D1's documented per-statement limits plus the client's own request caps.
 type Limits struct {
-	MaxParams        int   // bound parameters per statement; D1: 100
-	MaxSQLBytes      int   // bytes of SQL per statement; D1: 100,000
-	MaxValueBytes    int   // bytes of one string or BLOB; D1: 2,000,000
+	MaxParams        int   // bound parameters per statement; default 100 (D1's limit)
+	MaxSQLBytes      int   // bytes of SQL per statement; default 100,000 (D1's limit)
+	MaxValueBytes    int   // bytes of one string or BLOB; default 2,000,000 (D1's limit)
 	MaxStatements    int   // statements per request (not documented by D1); default 1,000
 	MaxRequestBytes  int   // encoded request body; default 50 MB
 	MaxResponseBytes int64 // bytes of one response body the client reads; default 64 MiB (see ErrResponseTooLarge)
 }
 
-// DefaultLimits are D1's limits and the client's default caps.
-var DefaultLimits = Limits{
+// defaultLimits are D1's limits and the client's default caps.
+var defaultLimits = Limits{
 	MaxParams:        100,
 	MaxSQLBytes:      100_000,
 	MaxValueBytes:    2_000_000,
@@ -66,7 +69,7 @@ var DefaultLimits = Limits{
 }
 
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
+	d := defaultLimits
 	if l.MaxParams > 0 {
 		d.MaxParams = l.MaxParams
 	}

@@ -528,21 +528,6 @@ func TestImportRefusesCorruptedUpload(t *testing.T) {
 	assert.Equal(t, []string{""}, uploadAuth, "the signed upload URL never gets the API token")
 }
 
-func TestDefaultBudgetNeverLocksOut(t *testing.T) {
-	sim, err := SimulateBudget(RateLimit{}, 20*time.Minute)
-	require.NoError(t, err)
-	t.Logf("%+v", sim)
-	assert.LessOrEqual(t, sim.MaxInWindow, 1200, "never more than 1,200 requests in any five minutes")
-	assert.False(t, sim.LockedOut)
-	assert.GreaterOrEqual(t, sim.MaxInWindow, 1190, "and close to it: the budget does not waste capacity")
-	assert.InDelta(t, 50+1150*4, sim.Requests, 2, "a burst of 50, then 1,150 per five minutes")
-
-	// A budget that ignores the burst's contribution would be locked out.
-	sim, err = SimulateBudget(RateLimit{Requests: 1250, Window: 5 * time.Minute, Burst: 10}, 20*time.Minute)
-	require.NoError(t, err)
-	assert.True(t, sim.LockedOut, "1,250 per five minutes is over Cloudflare's limit: %+v", sim)
-}
-
 func TestOneStatementPerStatement(t *testing.T) {
 	f := newFake(t, rawOK([]string{}, `[]`))
 	c := f.client(t, Options{})

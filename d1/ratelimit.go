@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/d1seal/d1seal/internal/ratelimit"
 )
 
 // RateLimit is a client-side request budget. Cloudflare allows 1,200 API requests per five
@@ -19,14 +21,11 @@ import (
 // Burst + (Requests − Burst) = Requests requests, so the default never exceeds 1,200 in any
 // five minutes, while a burst of 50 requests still goes out at once.
 type RateLimit struct {
-	Requests int           // requests allowed per Window; default 1,200
+	Requests int           // requests allowed per Window; default 1,200 (Cloudflare's limit)
 	Window   time.Duration // default 5 minutes
-	Burst    int           // requests that may go out back to back; default 50
+	Burst    int           // requests that may go out back to back; default min(50, Requests/24)
 	Disabled bool          // no client-side budget (a 429's Retry-After is still honoured)
 }
-
-// DefaultRateLimit is Cloudflare's API limit.
-var DefaultRateLimit = RateLimit{Requests: 1200, Window: 5 * time.Minute, Burst: 50}
 
 // budget is the state shared by every goroutine (and every WithDatabase copy) of a client.
 type budget struct {
@@ -40,20 +39,11 @@ func newBudget(rl RateLimit) (*budget, error) {
 	if rl.Disabled {
 		return &budget{}, nil
 	}
-	if rl.Requests == 0 {
-		rl.Requests = DefaultRateLimit.Requests
+	lim, err := ratelimit.NewLimiter(rl.Requests, rl.Window, rl.Burst)
+	if err != nil {
+		return nil, fmt.Errorf("d1: rate limit: %w", err)
 	}
-	if rl.Window == 0 {
-		rl.Window = DefaultRateLimit.Window
-	}
-	if rl.Burst == 0 {
-		rl.Burst = min(DefaultRateLimit.Burst, max(1, rl.Requests/24))
-	}
-	if rl.Requests < 0 || rl.Window < 0 || rl.Burst < 0 || rl.Burst >= rl.Requests {
-		return nil, fmt.Errorf("d1: rate limit: need 0 < Burst (%d) < Requests (%d) and a positive Window", rl.Burst, rl.Requests)
-	}
-	perSec := float64(rl.Requests-rl.Burst) / rl.Window.Seconds()
-	return &budget{limiter: rate.NewLimiter(rate.Limit(perSec), rl.Burst)}, nil
+	return &budget{limiter: lim}, nil
 }
 
 // wait blocks until a request may be sent: past any 429 pause, with a token of the budget,
@@ -128,54 +118,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 var errNilCtx = errors.New("d1: nil context")
-
-// CloudflareLimit is Cloudflare's API rate limit: past Requests in any Window, every request
-// is refused for five minutes.
-var CloudflareLimit = struct {
-	Requests int
-	Window   time.Duration
-}{1200, 5 * time.Minute}
-
-// BudgetSimulation is the outcome of SimulateBudget.
-type BudgetSimulation struct {
-	Requests    int           // requests the budget let through
-	Duration    time.Duration // simulated time
-	MaxInWindow int           // most requests in any window of CloudflareLimit.Window
-	LockedOut   bool          // whether MaxInWindow exceeds CloudflareLimit.Requests
-}
-
-// SimulateBudget runs a client that sends as fast as the budget rl allows for d of virtual
-// time (no real waiting) and reports the most requests that fell in any five-minute window:
-// a check that a budget can never get its user locked out, and a capacity figure.
-func SimulateBudget(rl RateLimit, d time.Duration) (BudgetSimulation, error) {
-	b, err := newBudget(rl)
-	if err != nil {
-		return BudgetSimulation{}, err
-	}
-	if b.limiter == nil {
-		return BudgetSimulation{}, errors.New("d1: simulate budget: the budget is disabled")
-	}
-	start := time.Unix(1_700_000_000, 0)
-	end := start.Add(d)
-	var sent []time.Time
-	for t := start; t.Before(end); {
-		r := b.limiter.ReserveN(t, 1)
-		if !r.OK() {
-			return BudgetSimulation{}, errors.New("d1: simulate budget: reservation refused")
-		}
-		t = t.Add(r.DelayFrom(t))
-		if !t.Before(end) {
-			break
-		}
-		sent = append(sent, t)
-	}
-	sim := BudgetSimulation{Requests: len(sent), Duration: d}
-	for i, j := 0, 0; j < len(sent); j++ {
-		for sent[j].Sub(sent[i]) >= CloudflareLimit.Window {
-			i++
-		}
-		sim.MaxInWindow = max(sim.MaxInWindow, j-i+1)
-	}
-	sim.LockedOut = sim.MaxInWindow > CloudflareLimit.Requests
-	return sim, nil
-}

@@ -27,18 +27,18 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 }
 
-// DefaultRetry is the policy used when Options.Retry is zero.
-var DefaultRetry = RetryPolicy{MaxAttempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second}
+// defaultRetry is the policy's defaults, field by field.
+var defaultRetry = RetryPolicy{MaxAttempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultRetry.MaxAttempts
+		p.MaxAttempts = defaultRetry.MaxAttempts
 	}
 	if p.BaseDelay <= 0 {
-		p.BaseDelay = DefaultRetry.BaseDelay
+		p.BaseDelay = defaultRetry.BaseDelay
 	}
 	if p.MaxDelay <= 0 {
-		p.MaxDelay = DefaultRetry.MaxDelay
+		p.MaxDelay = defaultRetry.MaxDelay
 	}
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/internal/ratelimit"
 )
 
 // SimulationOptions describe a migrate-all to simulate; zero fields take the defaults.
@@ -20,7 +21,7 @@ type SimulationOptions struct {
 	Concurrency int           // default 4 (MigrateOptions.Concurrency)
 	FlushEvery  int           // default 25 (MigrateOptions.FlushEvery)
 	Latency     time.Duration // per request, round trip and D1's own time; default 50 ms
-	RateLimit   d1.RateLimit  // the client's budget; default d1.DefaultRateLimit
+	RateLimit   d1.RateLimit  // the client's budget; zero fields take d1.RateLimit's defaults
 
 	// FirstMigration models databases that were never migrated (no ledger yet), where
 	// migrations.Apply creates the ledger in one more request. The fleet's own databases get
@@ -33,8 +34,8 @@ type Simulation struct {
 	Databases   int           `json:"databases"`
 	Requests    int           `json:"requests"`
 	Duration    time.Duration `json:"duration_ns"`
-	MaxInWindow int           `json:"max_in_window"` // most requests in any window of d1.CloudflareLimit.Window
-	// Exceeded is true when MaxInWindow is over d1.CloudflareLimit.Requests: the token would
+	MaxInWindow int           `json:"max_in_window"` // most requests in any five-minute window
+	// Exceeded is true when MaxInWindow is over Cloudflare's 1,200: the token would
 	// have been locked out.
 	Exceeded bool `json:"exceeded"`
 }
@@ -133,13 +134,8 @@ func SimulateMigration(opts SimulationOptions) (Simulation, error) {
 	}
 	slices.SortFunc(sent, func(a, b time.Time) int { return a.Compare(b) })
 	sim := Simulation{Databases: opts.Databases, Requests: len(sent), Duration: now.Sub(start)}
-	for i, j := 0, 0; j < len(sent); j++ {
-		for sent[j].Sub(sent[i]) >= d1.CloudflareLimit.Window {
-			i++
-		}
-		sim.MaxInWindow = max(sim.MaxInWindow, j-i+1)
-	}
-	sim.Exceeded = sim.MaxInWindow > d1.CloudflareLimit.Requests
+	sim.MaxInWindow = ratelimit.MaxInWindow(sent)
+	sim.Exceeded = sim.MaxInWindow > ratelimit.Requests
 	return sim, nil
 }
 
@@ -148,19 +144,11 @@ func limiter(rl d1.RateLimit) (*rate.Limiter, error) {
 	if rl.Disabled {
 		return nil, errors.New("fleet: simulate: the budget is disabled")
 	}
-	if rl.Requests == 0 {
-		rl.Requests = d1.DefaultRateLimit.Requests
+	lim, err := ratelimit.NewLimiter(rl.Requests, rl.Window, rl.Burst)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: simulate: %w", err)
 	}
-	if rl.Window == 0 {
-		rl.Window = d1.DefaultRateLimit.Window
-	}
-	if rl.Burst == 0 {
-		rl.Burst = min(d1.DefaultRateLimit.Burst, max(1, rl.Requests/24))
-	}
-	if rl.Requests < 0 || rl.Window < 0 || rl.Burst < 0 || rl.Burst >= rl.Requests {
-		return nil, fmt.Errorf("fleet: simulate: need 0 < Burst (%d) < Requests (%d) and a positive Window", rl.Burst, rl.Requests)
-	}
-	return rate.NewLimiter(rate.Limit(float64(rl.Requests-rl.Burst)/rl.Window.Seconds()), rl.Burst), nil
+	return lim, nil
 }
 
 type worker struct {

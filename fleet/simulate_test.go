@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/internal/ratelimit"
 	"github.com/d1seal/d1seal/migrations"
 )
 
@@ -49,11 +50,11 @@ func TestSimulate10000UnderBudget(t *testing.T) {
 	sim, err := SimulateMigration(SimulationOptions{Databases: 10_000, Migrations: 4})
 	require.NoError(t, err)
 	assert.False(t, sim.Exceeded)
-	assert.LessOrEqual(t, sim.MaxInWindow, d1.CloudflareLimit.Requests)
+	assert.LessOrEqual(t, sim.MaxInWindow, ratelimit.Requests)
 	assert.Equal(t, 3+10_000*5+400, sim.Requests)
 	// The budget, not the latency, sets the pace: about (Requests-Burst)/Window per second.
-	perSec := float64(d1.DefaultRateLimit.Requests-d1.DefaultRateLimit.Burst) / d1.DefaultRateLimit.Window.Seconds()
-	want := time.Duration(float64(sim.Requests-d1.DefaultRateLimit.Burst) / perSec * float64(time.Second))
+	perSec := float64(ratelimit.Requests-ratelimit.DefaultBurst) / ratelimit.Window.Seconds()
+	want := time.Duration(float64(sim.Requests-ratelimit.DefaultBurst) / perSec * float64(time.Second))
 	assert.InDelta(t, want.Seconds(), sim.Duration.Seconds(), 60)
 	t.Logf("10,000 databases: %d requests in %s, at most %d in any five minutes", sim.Requests, sim.Duration, sim.MaxInWindow)
 

@@ -22,10 +22,17 @@ type Database struct {
 	Version   string
 	NumTables int64
 	FileSize  int64 // bytes
+
+	// ReadReplication is the read replication mode, "auto" or "disabled" ("" when the API
+	// does not say). Set it with SetReadReplication.
+	ReadReplication string
 }
 
 func databaseFromWire(w *wire.Database) Database {
 	d := Database{ID: w.UUID, Name: w.Name, Version: w.Version, NumTables: w.NumTables, FileSize: w.FileSize}
+	if w.ReadReplication != nil {
+		d.ReadReplication = w.ReadReplication.Mode
+	}
 	d.CreatedAt, _ = time.Parse(time.RFC3339Nano, w.CreatedAt)
 	return d
 }

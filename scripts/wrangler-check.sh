@@ -2,7 +2,7 @@
 # wrangler-check.sh — drive Cloudflare's own CLI (wrangler) against the local D1 emulator
 # (cmd/d1local) and check that every remote D1 command wrangler has works end to end:
 #   d1 create, d1 execute --command, d1 execute --file (import: init/upload/ingest/poll),
-#   d1 migrations list / apply / list, d1 export --output.
+#   d1 migrations list / apply / list, d1 export --output, d1 insights.
 #
 # Usage: scripts/wrangler-check.sh            (from anywhere inside the repo)
 #
@@ -130,5 +130,9 @@ expect_re "$EXPORT" "INSERT INTO \"?items\"? .*'semi;colon'"
 expect_re "$EXPORT" 'CREATE TABLE (IF NOT EXISTS )?"?posts"?'
 expect_re "$EXPORT" "INSERT INTO \"?d1_migrations\"? .*'0002_add_posts.sql'"
 expect_re "$EXPORT" 'CREATE INDEX "?users_email"?'
+
+say "d1 insights (POST /graphql, the d1QueriesAdaptiveGroups dataset)"
+wrangler d1 insights "$DB_NAME" --json --sort-by count --limit 50
+json_check 'r.some((q) => q.query === "SELECT id, body FROM notes ORDER BY id" && q.numberOfTimesRun >= 1 && q.totalRowsRead >= 2)'
 
 say "wrangler-check: PASS (database $DB_NAME, $DB_ID, via $CLOUDFLARE_API_BASE_URL)"

@@ -1,6 +1,7 @@
 package d1local
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -29,6 +30,9 @@ type database struct {
 	conn     *conn
 	timeline *timeline
 	closed   bool
+
+	replication string     // read replication mode: "auto", or "" for disabled
+	stats       queryStats // query insights (it has its own lock)
 }
 
 // indexFile lists the databases of a Dir, so names survive restarts.
@@ -188,7 +192,8 @@ func (d *database) write(s *Server, fn func() (wrote bool, err error)) error {
 func (d *database) info() wire.Database {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := wire.Database{UUID: d.id, Name: d.name, CreatedAt: d.created.Format(time.RFC3339Nano), Version: "production"}
+	out := wire.Database{UUID: d.id, Name: d.name, CreatedAt: d.created.Format(time.RFC3339Nano), Version: "production",
+		ReadReplication: &wire.ReadReplication{Mode: cmp.Or(d.replication, "disabled")}}
 	if d.closed {
 		return out
 	}

@@ -104,6 +104,10 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 		}
 		return nil, false, err
 	}
+	now := time.Now()
+	for i, r := range results {
+		d.stats.add(now, stmts[i].sql, r.meta.Duration, r.meta.RowsRead, r.meta.RowsWritten, int64(len(r.rows)))
+	}
 	return results, wrote, nil
 }
 

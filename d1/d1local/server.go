@@ -3,6 +3,7 @@ package d1local
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -161,6 +162,7 @@ func (s *Server) routes() {
 	m.HandleFunc(db+"/{id}", s.api(s.item))
 	m.HandleFunc(db+"/{id}/{op}", s.api(s.withDB(s.operation)))
 	m.HandleFunc(db+"/{id}/time_travel/{op}", s.api(s.withDB(s.timeTravel)))
+	m.HandleFunc("/client/v4/graphql", s.api(s.handleGraphQL))
 	m.HandleFunc(filesPrefix+"{key}/{name}", s.serveFile)
 	m.HandleFunc("/", s.notFound)
 	s.mux = m
@@ -272,9 +274,35 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, d.info(), nil)
 	case http.MethodDelete:
 		s.handleDelete(w, d)
+	case http.MethodPatch, http.MethodPut:
+		s.handleSettings(w, r, d)
 	default:
 		writeError(w, errMethod())
 	}
+}
+
+// handleSettings serves PATCH and PUT /{id}: the read replication mode (which the local D1
+// records and reports; it has no replicas, so every query is served by the primary).
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, d *database) {
+	var body struct {
+		ReadReplication *struct {
+			Mode string `json:"mode"`
+		} `json:"read_replication"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil || body.ReadReplication == nil {
+		writeError(w, errBadRequest("read_replication.mode is required"))
+		return
+	}
+	switch mode := body.ReadReplication.Mode; mode {
+	case "auto", "disabled":
+		d.mu.Lock()
+		d.replication = mode
+		d.mu.Unlock()
+	default:
+		writeError(w, errBadRequest(`read_replication.mode must be "auto" or "disabled"`))
+		return
+	}
+	writeResult(w, d.info(), nil)
 }
 
 func (s *Server) operation(w http.ResponseWriter, r *http.Request, d *database) {

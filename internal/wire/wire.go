@@ -104,12 +104,18 @@ type QueryResult struct {
 
 // Database is the object returned by database create/get/list.
 type Database struct {
-	UUID      string `json:"uuid"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"created_at,omitempty"`
-	Version   string `json:"version,omitempty"`
-	NumTables int64  `json:"num_tables"`
-	FileSize  int64  `json:"file_size"`
+	UUID            string           `json:"uuid"`
+	Name            string           `json:"name"`
+	CreatedAt       string           `json:"created_at,omitempty"`
+	Version         string           `json:"version,omitempty"`
+	NumTables       int64            `json:"num_tables"`
+	FileSize        int64            `json:"file_size"`
+	ReadReplication *ReadReplication `json:"read_replication,omitempty"`
+}
+
+// ReadReplication is a database's read replication setting: mode "auto" or "disabled".
+type ReadReplication struct {
+	Mode string `json:"mode"`
 }
 
 // CreateDatabaseRequest is the body of POST /d1/database.

@@ -130,11 +130,37 @@ func (c *Client) send(ctx context.Context, op string, stmts []Statement) ([]*Res
 // Send sends a prepared request as one atomic /raw request and returns one Result per
 // statement, retrying as Batch does.
 func (c *Client) Send(ctx context.Context, p *Prepared) ([]*Result, error) {
+	return c.sendPrepared(ctx, p, nil)
+}
+
+// SendOnce sends a prepared write so that it takes effect exactly once, even though its
+// statements are not idempotent. committed must report whether the write has committed, by
+// reading something only the write leaves behind (a write id stored in its rows, say).
+//
+// After a failure that may have reached D1 (the response was lost), SendOnce asks committed
+// before doing anything else, and sends the request again only when it says no. Once any
+// attempt may have reached D1, every later failure is checked the same way before it is
+// reported, because that attempt can land late, and the resend then meets its rows (a unique
+// violation, a version that moved on): a write is never reported as failing against itself.
+// Attempts, backoff and the rate-limit budget are the client's (RetryPolicy): there are no
+// retries on top of these.
+//
+// It returns one Result per statement, or nil results and a nil error when committed found
+// the write committed after its response was lost. A returned *Error with Sent true means the
+// write may still land; an error from committed itself is returned wrapped with the failure.
+func (c *Client) SendOnce(ctx context.Context, p *Prepared, committed func(context.Context) (bool, error)) ([]*Result, error) {
+	if committed == nil {
+		return nil, &ArgError{Statement: -1, Index: -1, Type: "committed", Reason: "SendOnce needs a committed check"}
+	}
+	return c.sendPrepared(ctx, p, committed)
+}
+
+func (c *Client) sendPrepared(ctx context.Context, p *Prepared, committed func(context.Context) (bool, error)) ([]*Result, error) {
 	if err := c.ctxOK(ctx); err != nil {
 		return nil, err
 	}
 	op, n := p.op, len(p.sql)
-	cl := &call{op: op, sql: p.sql, safe: p.safe}
+	cl := &call{op: op, sql: p.sql, safe: p.safe, committed: committed}
 	var results []*Result
 	cl.do = func(ctx context.Context, opts ...option.RequestOption) error {
 		opts = append(opts, option.WithRequestBody("application/json", p.body))

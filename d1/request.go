@@ -43,6 +43,10 @@ type call struct {
 	sql  []string
 	safe bool // may be repeated even if an earlier attempt reached D1
 
+	// committed, when set, says whether a write that may have reached D1 committed (SendOnce):
+	// the call ends without error when it did, and may be repeated when it did not.
+	committed func(context.Context) (bool, error)
+
 	// do invokes the cloudflare-go method with the extra options.
 	do func(ctx context.Context, opts ...option.RequestOption) error
 
@@ -107,12 +111,19 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 	sent := false   // whether any attempt so far may have reached D1
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.wait(ctx, cl.op); err != nil {
-			return stopped(err, last, attempt-1, sent)
+			err = stopped(err, last, attempt-1, sent)
+			if cl.committed != nil && sent {
+				if ok, cerr := cl.landed(ctx, err); cerr != nil || ok {
+					return cerr
+				}
+			}
+			return err
 		}
 		e := c.attempt(ctx, cl, attempt)
 		if e == nil {
 			return nil
 		}
+		sentBefore := sent
 		sent = sent || e.Sent
 		e.Attempts, e.Sent = attempt, sent
 		last = e
@@ -121,11 +132,18 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 			// the pause, or fails fast when a caller's deadline comes first.
 			c.budget.pause(max(e.RetryAfter, time.Second))
 		}
+		if cl.committed != nil && (sentBefore || e.Sent && e.transient()) {
+			// This attempt may have committed with its answer lost, or an earlier one may have
+			// landed since (this failure may be meeting it): ask before resending or reporting.
+			if ok, err := cl.landed(ctx, e); err != nil || ok {
+				return err
+			}
+		}
 		if ctx.Err() != nil {
 			e.Err = errors.Join(e.Err, context.Cause(ctx))
 			return e
 		}
-		if !e.transient() || sent && !cl.safe || attempt >= c.retry.MaxAttempts {
+		if !e.transient() || sent && !cl.safe && cl.committed == nil || attempt >= c.retry.MaxAttempts {
 			return e
 		}
 		if e.StatusCode == http.StatusTooManyRequests {
@@ -141,6 +159,16 @@ func (c *Client) run(ctx context.Context, cl *call) error {
 			return e
 		}
 	}
+}
+
+// landed asks cl.committed whether the write committed after failure. A failed check is
+// returned as an error wrapping failure.
+func (cl *call) landed(ctx context.Context, failure error) (bool, error) {
+	ok, err := cl.committed(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%w (and checking whether it committed failed: %v)", failure, err)
+	}
+	return ok, nil
 }
 
 // stopped is the error of a call that the budget or its context stopped before attempt n+1:

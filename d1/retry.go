@@ -43,11 +43,6 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// Backoff returns the wait before retry number n (1 for the first retry) under the policy,
-// its defaults filled in: for callers that retry a whole operation on top of the client's own
-// retries, such as a write that must first learn whether a lost attempt committed.
-func (p RetryPolicy) Backoff(n int) time.Duration { return p.withDefaults().backoff(max(n, 1)) }
-
 // backoff returns the wait before retry number n (1 for the first retry): "equal jitter",
 // uniformly in [d/2, d] for d = min(MaxDelay, BaseDelay·2^(n−1)), so that many clients failing
 // together spread out without ever retrying at once.

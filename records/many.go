@@ -159,7 +159,7 @@ func (c *Collection[T]) writeWindow(ctx context.Context, vs []*version, values [
 			n += r
 		}
 		lo, hi := start+off, start+off+n
-		_, err = c.s.writePrepared(ctx, ch, c.committedRange(token, lo, hi))
+		_, err = c.s.db.SendOnce(ctx, ch, c.committedRange(token, lo, hi))
 		if d1.IsUniqueViolation(err) {
 			err = fmt.Errorf("%w: a record key in %d..%d is taken: %w", ErrExists, lo, hi-1, err)
 		}

@@ -50,10 +50,16 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 		Rows int64  `json:"rows"`
 	}
 	info := struct {
-		Where  string  `json:"where"`
-		Bytes  int64   `json:"size_bytes"`
-		Tables []table `json:"tables"`
+		Where       string  `json:"where"`
+		Bytes       int64   `json:"size_bytes"`
+		Replication string  `json:"read_replication,omitempty"`
+		Tables      []table `json:"tables"`
 	}{Where: db.Where, Tables: []table{}}
+	// The read replication mode is an administration call: a bridge without REST credentials
+	// cannot ask, and info then leaves it out.
+	if d, err := db.Client.GetDatabase(ctx, ""); err == nil {
+		info.Replication = d.ReadReplication
+	}
 	names, err := d1.QueryAll[string](ctx, db.Client, `SELECT name FROM sqlite_master WHERE type = 'table'
 		AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name`)
 	if err != nil {
@@ -79,6 +85,9 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(info, func(w io.Writer) {
 		fmt.Fprintf(w, "database  %s\nsize      %d bytes\n", info.Where, info.Bytes)
+		if info.Replication != "" {
+			fmt.Fprintf(w, "read replication  %s\n", info.Replication)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TABLE\tROWS")
 		for _, t := range info.Tables {

@@ -67,6 +67,7 @@ func init() {
 		"db":          {"list, create or delete databases of the account", "db list [NAME] | db create NAME | db delete [-y] NAME|ID", cmdDB},
 		"info":        {"size, tables and rows of the database", "info", cmdInfo},
 		"optimize":    {"run PRAGMA optimize on the database", "optimize", cmdOptimize},
+		"insights":    {"the queries that cost the most (time, rows read or written, runs), as wrangler d1 insights", "insights [-json] [-period 1d] [-sort-by time|reads|writes|count] [-sort-type sum|avg] [-asc] [-limit 5] [-all]", cmdInsights},
 		"migrate":     {"status, apply, baseline or create numbered migrations (wrangler-compatible ledger)", "migrate status|apply|baseline|create [-dir migrations | -agent-records] [-table T] [-target N] [-dry-run] [-accept-drift] [-bookmark] [-check] [-y] [NAME]", cmdMigrate},
 		"keys":        {"generate, show, register, rotate or pin agents' keys (passphrase-protected key files)", "keys generate|show|register|rotate|pin [flags]; d1seal keys help", cmdKeys},
 		"records":     {"list, get, put, delete, share or unshare sealed records as an agent", "records list|shared|get|put|delete|share|unshare -key FILE [-collection NSID] [ARGS]", cmdRecords},

@@ -31,8 +31,9 @@ type database struct {
 	timeline *timeline
 	closed   bool
 
-	replication string     // read replication mode: "auto", or "" for disabled
-	stats       queryStats // query insights (it has its own lock)
+	replication  string     // read replication mode: "auto", or "" for disabled
+	stats        queryStats // query insights (it has its own lock)
+	settingsPath string     // with a Dir: where both are kept between processes
 }
 
 // indexFile lists the databases of a Dir, so names survive restarts.
@@ -103,6 +104,10 @@ func (s *Server) openDatabase(id, name string, created time.Time) (*database, er
 		return nil, err
 	}
 	d := &database{id: id, name: name, created: created, conn: c, timeline: newTimeline(s, id, c, s.now())}
+	if path := s.dbPath(id); path != "" {
+		d.settingsPath = strings.TrimSuffix(path, ".sqlite") + ".insights.json"
+		d.loadSettings(s.log)
+	}
 	return d, nil
 }
 
@@ -211,6 +216,7 @@ func (d *database) close(now time.Time, keep bool) {
 		d.closed = true
 		if keep {
 			d.timeline.close(d.conn, now)
+			d.saveSettings()
 		}
 		d.conn.close()
 	}
@@ -278,6 +284,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, d *database) {
 		for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
 			_ = os.Remove(path + suffix)
 		}
+		_ = os.Remove(d.settingsPath)
 	}
 	d.timeline.removeAll()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,7 +17,9 @@ import (
 // query text run on each database per hour (the d1QueriesAdaptiveGroups dataset that
 // `wrangler d1 insights` and d1.Client.Insights read). The local D1 keeps the same figures for
 // the statements it commits and answers the same GraphQL query at /client/v4/graphql: other
-// GraphQL queries get a GraphQL error. Figures are kept in memory, for the life of the Server.
+// GraphQL queries get a GraphQL error. Figures are kept in memory and, with a Dir, in
+// <uuid>.insights.json beside the database when the Server closes (with the read replication
+// mode), so that the CLI, one process per command, sees the queries of earlier commands.
 
 // queryStats are one database's figures, per hour and query text.
 type queryStats struct {
@@ -107,6 +110,66 @@ type gqlRequest struct {
 			} `json:"AND"`
 		} `json:"filter"`
 	} `json:"variables"`
+}
+
+// settingsFile is what <uuid>.insights.json holds.
+type settingsFile struct {
+	ReadReplication string       `json:"read_replication,omitempty"`
+	Queries         []savedStats `json:"queries,omitempty"`
+}
+
+type savedStats struct {
+	Hour         time.Time `json:"hour"`
+	SQL          string    `json:"sql"`
+	Count        int64     `json:"count"`
+	DurationMs   float64   `json:"duration_ms"`
+	RowsRead     float64   `json:"rows_read"`
+	RowsWritten  float64   `json:"rows_written"`
+	RowsReturned float64   `json:"rows_returned"`
+}
+
+// loadSettings reads the settings file, if any; a damaged one is reported and ignored.
+func (d *database) loadSettings(log interface{ Warn(string, ...any) }) {
+	data, err := os.ReadFile(d.settingsPath)
+	if err != nil {
+		return
+	}
+	var f settingsFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		log.Warn("d1local: insights file ignored", "path", d.settingsPath, "err", err)
+		return
+	}
+	if f.ReadReplication == "auto" {
+		d.replication = f.ReadReplication
+	}
+	d.stats.mu.Lock()
+	defer d.stats.mu.Unlock()
+	d.stats.byID = map[statsKey]*statsAgg{}
+	for _, q := range f.Queries[:min(len(f.Queries), maxStatsEntries)] {
+		d.stats.byID[statsKey{hour: q.Hour.UTC(), sql: q.SQL}] = &statsAgg{count: q.Count, durationMs: q.DurationMs, read: q.RowsRead, written: q.RowsWritten, returnedRows: q.RowsReturned}
+	}
+}
+
+// saveSettings writes the settings file (the caller holds d.mu).
+func (d *database) saveSettings() {
+	if d.settingsPath == "" {
+		return
+	}
+	f := settingsFile{ReadReplication: d.replication}
+	d.stats.mu.Lock()
+	for k, a := range d.stats.byID {
+		f.Queries = append(f.Queries, savedStats{Hour: k.hour, SQL: k.sql, Count: a.count, DurationMs: a.durationMs, RowsRead: a.read, RowsWritten: a.written, RowsReturned: a.returnedRows})
+	}
+	d.stats.mu.Unlock()
+	slices.SortFunc(f.Queries, func(a, b savedStats) int { return cmp.Or(a.Hour.Compare(b.Hour), strings.Compare(a.SQL, b.SQL)) })
+	data, err := json.Marshal(f)
+	if err != nil {
+		return
+	}
+	tmp := d.settingsPath + ".tmp"
+	if os.WriteFile(tmp, data, 0o600) == nil {
+		_ = os.Rename(tmp, d.settingsPath)
+	}
 }
 
 // databases returns the open databases.

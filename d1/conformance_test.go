@@ -3,6 +3,7 @@ package d1_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ lines', NULL), ('it''s', X'');
 
 	require.NoError(t, c.DeleteDatabase(ctx, db2.ID))
 	_, err = c2.Query(ctx, "SELECT 1")
-	assert.True(t, d1.IsNotFound(err), "got %v", err)
+	assert.Equal(t, 404, httpStatus(err), "got %v", err)
 }
 
 // TestHexBlobs sends BLOBs as hex text through unhex(?) and reads them back with hex().
@@ -121,9 +122,18 @@ func TestHexBlobs(t *testing.T) {
 
 	// A Hex counts two bytes per byte against D1's 2,000,000-byte value limit.
 	_, err = c.Exec(ctx, "INSERT INTO h VALUES (unhex(?))", d1.Hex(make([]byte, 1_000_001)))
-	var le *d1.LimitError
+	var le *d1.ArgError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, 2_000_002, le.Got)
 	_, err = c.Exec(ctx, "INSERT INTO h VALUES (unhex(?))", d1.Hex(make([]byte, 1_000_000)))
 	require.NoError(t, err)
+}
+
+// httpStatus is the HTTP status of the *d1.Error in err's chain; 0 when there is none.
+func httpStatus(err error) int {
+	var e *d1.Error
+	if errors.As(err, &e) {
+		return e.StatusCode
+	}
+	return 0
 }

@@ -42,7 +42,7 @@
 //
 // D1 refuses statements with more than 100 bound parameters, more than 100,000 bytes of SQL, or
 // a string or BLOB over 2,000,000 bytes. The client checks these, and its own caps on statements
-// and bytes per request (Limits), before sending, with a *LimitError naming the limit and the
+// and bytes per request (Limits), before sending, with an *ArgError naming the limit and the
 // statement. It reads at most Limits.MaxResponseBytes (64 MiB by default) of any response, and
 // fails with an error matching ErrResponseTooLarge past it.
 //
@@ -51,9 +51,11 @@
 // Failures are *Error values carrying the HTTP status, Cloudflare's codes, D1's message, the
 // SQLite result class and extended code (SQLITE_CONSTRAINT, SQLITE_CONSTRAINT_UNIQUE), the
 // statement when known, and whether any attempt of the call may have reached D1 (Sent: once one
-// may have, the error says so, whatever later attempts met). Branch with
-// IsConstraint, IsUniqueViolation, IsNoSuchTable, IsRateLimited, IsAuth, IsNotFound and
-// IsRetryable. The API token, SQL arguments and response bodies never appear in errors or logs.
+// may have, the error says so, whatever later attempts met). Branch with IsConstraint,
+// IsUniqueViolation, IsNoSuchTable and IsRetryable, or on the *Error's StatusCode and Codes;
+// errors caused by the rate limit match ErrRateLimited. A statement or request refused before
+// sending (a bad argument, a limit exceeded) is an *ArgError matching ErrBadArg. The API
+// token, SQL arguments and response bodies never appear in errors or logs.
 //
 // Transient failures (5xx, gateway pages, lost connections, and the D1 messages Cloudflare
 // documents as transient) are retried with exponential backoff and jitter, but a write is

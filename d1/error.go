@@ -21,10 +21,8 @@ var (
 	// a 429 from Cloudflare, or the client's own budget or pause outlasting the caller's deadline.
 	ErrRateLimited = errors.New("d1: rate limited")
 
-	// ErrLimit is matched by every *LimitError.
-	ErrLimit = errors.New("d1: limit exceeded")
-
-	// ErrBadArg is matched by every *ArgError.
+	// ErrBadArg is matched by every *ArgError: a statement or request the client refused
+	// before sending anything.
 	ErrBadArg = errors.New("d1: bad argument")
 
 	// ErrResponseTooLarge is matched (errors.Is) by the *Error of any call whose response
@@ -169,34 +167,37 @@ func hasCode(codes []int, c int) bool {
 	return false
 }
 
-// LimitError reports a statement or request that exceeds one of D1's limits (or the client's
-// configured caps). It is detected before anything is sent.
-type LimitError struct {
-	Limit     string // "parameters", "SQL bytes", "value bytes", "request bytes", "statements"
-	Max, Got  int
-	Statement int // index of the offending statement; -1 for whole-request limits
-}
-
-func (e *LimitError) Error() string {
-	if e.Statement < 0 {
-		return fmt.Sprintf("d1: request has %d %s, over the limit of %d; split it into several requests", e.Got, e.Limit, e.Max)
-	}
-	return fmt.Sprintf("d1: statement %d has %d %s, over D1's limit of %d", e.Statement, e.Got, e.Limit, e.Max)
-}
-
-func (e *LimitError) Is(target error) bool { return target == ErrLimit }
-
-// ArgError reports an argument that cannot be sent to D1 as it is. It names the statement,
+// ArgError reports a statement or request that cannot be sent to D1 as it is: an argument of
+// a type or value D1 cannot take, SQL that is not one statement, or one of D1's limits (or the
+// client's Limits) exceeded. It is detected before anything is sent. It names the statement,
 // the argument's position and its type, never its value.
 type ArgError struct {
-	Statement int // statement index in the request
-	Index     int // argument index; -1 for the SQL text itself
-	Type      string
+	Statement int    // statement index in the request; -1 for the request as a whole
+	Index     int    // argument index; -1 for the SQL text, the statement or the request
+	Type      string // the argument's type, or what was refused: "sql", "batch", "limit", ...
 	Reason    string
-	Err       error
+
+	// Limit names the limit exceeded, when one was: "parameters", "SQL bytes", "value
+	// bytes", "request bytes" or "statements"; Max is the limit and Got what the statement or
+	// request held.
+	Limit    string
+	Max, Got int
+
+	Err error
+}
+
+// limitError is the *ArgError of statement stmt (-1: the request) over limit.
+func limitError(limit string, max, got, stmt int) *ArgError {
+	return &ArgError{Statement: stmt, Index: -1, Type: "limit", Limit: limit, Max: max, Got: got}
 }
 
 func (e *ArgError) Error() string {
+	if e.Limit != "" {
+		if e.Statement < 0 {
+			return fmt.Sprintf("d1: request has %d %s, over the limit of %d; split it into several requests", e.Got, e.Limit, e.Max)
+		}
+		return fmt.Sprintf("d1: statement %d has %d %s, over D1's limit of %d", e.Statement, e.Got, e.Limit, e.Max)
+	}
 	s := fmt.Sprintf("d1: statement %d argument %d (%s): %s", e.Statement, e.Index, e.Type, e.Reason)
 	if e.Index < 0 {
 		s = fmt.Sprintf("d1: statement %d: %s", e.Statement, e.Reason)
@@ -245,21 +246,6 @@ func IsUniqueViolation(err error) bool {
 func IsNoSuchTable(err error) bool {
 	e := asError(err)
 	return e != nil && strings.Contains(e.Message, "no such table")
-}
-
-// IsRateLimited reports whether err was caused by the API rate limit.
-func IsRateLimited(err error) bool { return errors.Is(err, ErrRateLimited) }
-
-// IsAuth reports whether D1 refused the credentials (HTTP 401 or 403).
-func IsAuth(err error) bool {
-	e := asError(err)
-	return e != nil && (e.StatusCode == 401 || e.StatusCode == 403)
-}
-
-// IsNotFound reports whether D1 does not know the database (HTTP 404).
-func IsNotFound(err error) bool {
-	e := asError(err)
-	return e != nil && e.StatusCode == 404
 }
 
 // IsRetryable reports whether the operation may succeed if tried again later: a transient

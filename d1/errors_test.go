@@ -71,7 +71,7 @@ func TestErrorShapes(t *testing.T) {
 			name: "unknown database", status: 404,
 			body: `{"result":null,"success":false,"errors":[{"code":7404,"message":"The database db-1 could not be found"}],"messages":[]}`,
 			check: func(t *testing.T, e *Error, err error) {
-				assert.True(t, IsNotFound(err))
+				assert.Equal(t, 404, e.StatusCode)
 				assert.Contains(t, err.Error(), "D1_DATABASE_ID")
 			},
 		},
@@ -79,7 +79,7 @@ func TestErrorShapes(t *testing.T) {
 			name: "bad token", status: 401,
 			body: `{"result":null,"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[]}`,
 			check: func(t *testing.T, e *Error, err error) {
-				assert.True(t, IsAuth(err))
+				assert.Equal(t, 401, e.StatusCode)
 				assert.Contains(t, err.Error(), "CLOUDFLARE_API_TOKEN")
 			},
 		},
@@ -87,7 +87,7 @@ func TestErrorShapes(t *testing.T) {
 			name: "forbidden", status: 403,
 			body: `{"result":null,"success":false,"errors":[{"code":7403,"message":"The given account is not valid or is not authorized to access this service"}],"messages":[]}`,
 			check: func(t *testing.T, e *Error, err error) {
-				assert.True(t, IsAuth(err))
+				assert.Equal(t, 403, e.StatusCode)
 				assert.Contains(t, err.Error(), "D1 Edit")
 			},
 		},
@@ -95,7 +95,7 @@ func TestErrorShapes(t *testing.T) {
 			name: "rate limited", status: 429, header: map[string]string{"Retry-After": "300"},
 			body: `{"result":null,"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}],"messages":[]}`,
 			check: func(t *testing.T, e *Error, err error) {
-				assert.True(t, IsRateLimited(err))
+				assert.True(t, errors.Is(err, ErrRateLimited))
 				assert.Equal(t, 300*time.Second, e.RetryAfter)
 				assert.False(t, e.Sent, "a 429 was refused before executing")
 			},
@@ -287,7 +287,7 @@ func TestRateLimitPauseFailsFastPastDeadline(t *testing.T) {
 	start := time.Now()
 	_, err := c.Query(ctx, "SELECT 1")
 	require.Error(t, err)
-	assert.True(t, IsRateLimited(err), "got %v", err)
+	assert.True(t, errors.Is(err, ErrRateLimited), "got %v", err)
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, 429, e.StatusCode, "the caller gets the 429 itself")
@@ -303,7 +303,7 @@ func TestRateLimitPauseFailsFastPastDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err = cl.Query(ctx, "SELECT 1")
 		cancel()
-		assert.True(t, IsRateLimited(err))
+		assert.True(t, errors.Is(err, ErrRateLimited))
 	}
 	assert.Equal(t, int64(1), f.requests.Load())
 }
@@ -319,7 +319,7 @@ func TestRateLimitPauseThenResume(t *testing.T) {
 	})
 	c := f.client(t, Options{Retry: RetryPolicy{MaxAttempts: 1}})
 	_, err := c.Query(context.Background(), "SELECT 1")
-	require.True(t, IsRateLimited(err))
+	require.True(t, errors.Is(err, ErrRateLimited))
 	start := time.Now()
 	_, err = c.Query(context.Background(), "SELECT 1")
 	require.NoError(t, err)
@@ -337,7 +337,7 @@ func TestBudget(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, err := c.Query(ctx, "SELECT 1")
-	require.True(t, IsRateLimited(err), "the burst is spent and the refill takes an hour: got %v", err)
+	require.True(t, errors.Is(err, ErrRateLimited), "the burst is spent and the refill takes an hour: got %v", err)
 	assert.Equal(t, int64(2), f.requests.Load())
 
 	_, err = NewClient("a", "b", "c", Options{RateLimit: RateLimit{Requests: 10, Burst: 10}})
@@ -408,9 +408,9 @@ func TestLimitsCheckedBeforeSending(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.run()
-			var le *LimitError
+			var le *ArgError
 			require.ErrorAs(t, err, &le)
-			assert.ErrorIs(t, err, ErrLimit)
+			assert.ErrorIs(t, err, ErrBadArg)
 			assert.Equal(t, tc.limit, le.Limit)
 			assert.Equal(t, tc.stmt, le.Statement)
 			assert.Greater(t, le.Got, le.Max)
@@ -487,7 +487,7 @@ func TestPrepareChunks(t *testing.T) {
 	}
 	assert.Equal(t, []int{4, 2, 1}, sizes, "cut by count, then by bytes")
 	_, err = c.PrepareChunks([]Statement{st(1), st(300)})
-	var le *LimitError
+	var le *ArgError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, 1, le.Statement)
 	chunks, err = c.PrepareChunks(nil)

@@ -134,7 +134,7 @@ func ExampleClient_Export() {
 	// Output: true
 }
 
-func ExampleLimitError() {
+func ExampleArgError_limit() {
 	c, done := exampleClient()
 	defer done()
 	args := make([]any, 101)
@@ -143,7 +143,7 @@ func ExampleLimitError() {
 	}
 	// D1 allows 100 bound parameters; the client refuses more before sending anything.
 	_, err := c.Exec(context.Background(), "INSERT INTO t VALUES (?)", args...)
-	var le *d1.LimitError
+	var le *d1.ArgError
 	fmt.Println(errors.As(err, &le), le.Limit, le.Max, le.Got)
 	fmt.Println(err)
 	// Output:

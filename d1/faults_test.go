@@ -2,6 +2,7 @@ package d1_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -89,7 +90,7 @@ func TestEmulatedLockout(t *testing.T) {
 	defer cancel()
 	_, err := b.client.Query(short, "SELECT 1")
 	require.Error(t, err)
-	assert.True(t, d1.IsRateLimited(err), "got %v", err)
+	assert.True(t, errors.Is(err, d1.ErrRateLimited), "got %v", err)
 	var e *d1.Error
 	require.ErrorAs(t, err, &e)
 	assert.GreaterOrEqual(t, e.RetryAfter, 4*time.Minute, "the lockout's Retry-After is reported")
@@ -97,7 +98,7 @@ func TestEmulatedLockout(t *testing.T) {
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := b.client.Query(short, "SELECT 1")
 		cancel()
-		require.True(t, d1.IsRateLimited(err))
+		require.True(t, errors.Is(err, d1.ErrRateLimited))
 	}
 	assert.Equal(t, sent+1, b.local.Requests(), "once locked out the client stops sending")
 }

@@ -212,7 +212,7 @@ func (c *Client) sendPrepared(ctx context.Context, p *Prepared, committed func(c
 
 // PrepareChunks splits stmts into consecutive requests, as few as possible, each within the
 // client's Limits (statements and bytes per request), encoding every statement once. A
-// statement that does not fit in a request on its own is a *LimitError. Send each with Send:
+// statement that does not fit in a request on its own is an *ArgError. Send each with Send:
 // each is atomic, the whole is not.
 func (c *Client) PrepareChunks(stmts []Statement) ([]*Prepared, error) {
 	lim := &c.limits
@@ -257,7 +257,7 @@ func (c *Client) PrepareChunks(stmts []Statement) ([]*Prepared, error) {
 		}
 		n := len(buf) - mark
 		if frame+n > lim.MaxRequestBytes {
-			return nil, &LimitError{Limit: "request bytes", Max: lim.MaxRequestBytes, Got: frame + n, Statement: i}
+			return nil, limitError("request bytes", lim.MaxRequestBytes, frame+n, i)
 		}
 		if i > start && (i-start >= lim.MaxStatements || len(buf)+len(close) > lim.MaxRequestBytes) {
 			// The statement starts the next chunk: move its encoding there.
@@ -304,7 +304,7 @@ func encodedSize(st *Statement, compact bool) int {
 func (c *Client) encode(stmts []Statement) ([]byte, error) {
 	lim := &c.limits
 	if len(stmts) > lim.MaxStatements {
-		return nil, &LimitError{Limit: "statements", Max: lim.MaxStatements, Got: len(stmts), Statement: -1}
+		return nil, limitError("statements", lim.MaxStatements, len(stmts), -1)
 	}
 	size := 16
 	for i := range stmts {
@@ -323,7 +323,7 @@ func (c *Client) encode(stmts []Statement) ([]byte, error) {
 			return nil, err
 		}
 		if len(buf) > lim.MaxRequestBytes {
-			return nil, &LimitError{Limit: "request bytes", Max: lim.MaxRequestBytes, Got: len(buf), Statement: -1}
+			return nil, limitError("request bytes", lim.MaxRequestBytes, len(buf), -1)
 		}
 	}
 	if len(stmts) > 1 {
@@ -344,10 +344,10 @@ func (c *Client) encodeOne(buf []byte, st *Statement, i int) ([]byte, error) {
 		return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: fmt.Sprintf("%d statements in one; use ExecScript, or one Statement each in a Batch", n)}
 	}
 	if len(st.SQL) > lim.MaxSQLBytes {
-		return nil, &LimitError{Limit: "SQL bytes", Max: lim.MaxSQLBytes, Got: len(st.SQL), Statement: i}
+		return nil, limitError("SQL bytes", lim.MaxSQLBytes, len(st.SQL), i)
 	}
 	if len(st.Args) > lim.MaxParams {
-		return nil, &LimitError{Limit: "parameters", Max: lim.MaxParams, Got: len(st.Args), Statement: i}
+		return nil, limitError("parameters", lim.MaxParams, len(st.Args), i)
 	}
 	var err error
 	buf = append(buf, `{"sql":`...)

@@ -53,7 +53,7 @@ func appendArgs(buf []byte, st *Statement, index int, lim *Limits, compact bool)
 			return nil, err
 		}
 		if n := valueBytes(a, buf[start:]); n > lim.MaxValueBytes {
-			return nil, &LimitError{Limit: "value bytes", Max: lim.MaxValueBytes, Got: n, Statement: index}
+			return nil, limitError("value bytes", lim.MaxValueBytes, n, index)
 		}
 	}
 	return append(buf, ']'), nil

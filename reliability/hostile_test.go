@@ -219,7 +219,7 @@ func TestHostileInputs(t *testing.T) {
 func hostileCases() []hostileCase {
 	var (
 		argErr   *d1.ArgError
-		limErr   *d1.LimitError
+		limErr   *d1.ArgError
 		d1Err    *d1.Error
 		synErr   *records.SyntaxError
 		inErr    *records.InputError
@@ -449,19 +449,19 @@ func hostileCases() []hostileCase {
 		{name: "d1: 101 parameters", run: func(ctx context.Context, h *hostileEnv) error {
 			_, err := h.db.Exec(ctx, "SELECT "+qmarks(101), params(101)...)
 			return err
-		}, is: d1.ErrLimit, as: &limErr, sends: none},
+		}, is: d1.ErrBadArg, as: &limErr, sends: none},
 		{name: "d1: 100,001 bytes of SQL", run: func(ctx context.Context, h *hostileEnv) error {
 			_, err := h.db.Exec(ctx, "SELECT 1 "+strings.Repeat(" ", 100_001))
 			return err
-		}, is: d1.ErrLimit, sends: none},
+		}, is: d1.ErrBadArg, sends: none},
 		{name: "d1: text of 2,000,001 bytes", run: func(ctx context.Context, h *hostileEnv) error {
 			_, err := h.db.Exec(ctx, "INSERT INTO agents (did) VALUES (?)", big)
 			return err
-		}, is: d1.ErrLimit, sends: none},
+		}, is: d1.ErrBadArg, sends: none},
 		{name: "d1: BLOB of 2,000,001 bytes", run: func(ctx context.Context, h *hostileEnv) error {
 			_, err := h.db.Exec(ctx, "INSERT INTO agents (did) VALUES (?)", []byte(big))
 			return err
-		}, is: d1.ErrLimit, sends: none},
+		}, is: d1.ErrBadArg, sends: none},
 		{name: "d1: 1,001 statements in a batch", run: func(ctx context.Context, h *hostileEnv) error {
 			stmts := make([]d1.Statement, 1001)
 			for i := range stmts {
@@ -469,7 +469,7 @@ func hostileCases() []hostileCase {
 			}
 			_, err := h.db.Batch(ctx, stmts...)
 			return err
-		}, is: d1.ErrLimit, sends: none},
+		}, is: d1.ErrBadArg, sends: none},
 		{name: "d1: script with BEGIN", run: func(ctx context.Context, h *hostileEnv) error {
 			_, err := h.db.ExecScript(ctx, "BEGIN; DELETE FROM records; COMMIT;")
 			return err

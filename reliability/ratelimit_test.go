@@ -52,7 +52,7 @@ func TestLockoutRefusesCallersAtOnce(t *testing.T) {
 	defer cancel()
 	_, err := e.db.Query(short, "SELECT 1")
 	require.Error(t, err)
-	assert.True(t, d1.IsRateLimited(err), "got %v", err)
+	assert.True(t, errors.Is(err, d1.ErrRateLimited), "got %v", err)
 	assert.ErrorIs(t, err, d1.ErrRateLimited)
 	var de *d1.Error
 	require.ErrorAs(t, err, &de)
@@ -74,7 +74,7 @@ func TestLockoutRefusesCallersAtOnce(t *testing.T) {
 				} else {
 					_, err = e.db.Exec(ctx, "CREATE TABLE IF NOT EXISTS t (x)")
 				}
-				if d1.IsRateLimited(err) && ctx.Err() == nil {
+				if errors.Is(err, d1.ErrRateLimited) && ctx.Err() == nil {
 					refused.Add(1)
 				}
 				cancel()
@@ -160,7 +160,7 @@ func TestBudgetRefusesShortDeadlines(t *testing.T) {
 	for range 10 {
 		short, cancel := context.WithTimeout(ctx, time.Second) // the next token is 4 s away
 		_, err := e.db.Query(short, "SELECT 1")
-		assert.True(t, d1.IsRateLimited(err), "got %v", err)
+		assert.True(t, errors.Is(err, d1.ErrRateLimited), "got %v", err)
 		assert.NoError(t, short.Err(), "refused at once, not at the deadline")
 		cancel()
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/internal/ratelimit"
 	"github.com/d1seal/d1seal/records"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 type note struct {
@@ -160,7 +161,7 @@ func sealAll(agent *crypto.Agent, n int) error {
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for i := range next {
-				rc := crypto.RecordContext{DID: agent.DID(), Collection: "agent.memory.note", RKey: strconv.Itoa(i), Version: 1}
+				rc := crypto.RecordContext{DID: syntax.DID(agent.DID()), Collection: "agent.memory.note", RKey: syntax.RecordKey(strconv.Itoa(i)), Version: 1}
 				if _, err := crypto.Seal(rc, payload, agent); err != nil {
 					select {
 					case errs <- err:

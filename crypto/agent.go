@@ -32,7 +32,7 @@ type GenerateOptions struct {
 }
 
 // GenerateAgent makes fresh keys for the agent named by did, owner key included. The
-// caller validates the DID (records.ParseDID); here it only has to be non-empty and at most
+// caller validates the DID (syntax.ParseDID); here it only has to be non-empty and at most
 // 2048 bytes.
 func GenerateAgent(did string, opts GenerateOptions) (*Agent, error) {
 	if err := checkDID(did); err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // FormatVersion is the version byte at the start of every envelope, wrapped key, signature
@@ -78,30 +80,35 @@ const maxContextField = 2048
 // RecordContext names one version of one record: the owning agent's DID, the collection, the
 // record key and the record version. Every ciphertext, wrapped key and signature is bound to
 // it, so that bytes moved to another row, another version or another recipient fail with
-// ErrDecrypt.
+// ErrDecrypt. Build one with NewRecordContext from a syntax.Ref, or field by field from values
+// that came from package syntax's parsers.
 //
-// The fields are plain strings so that this package does not depend on package records; the
-// caller validates them and must pass one canonical spelling, because the bytes are compared
-// exactly: in particular Collection must be the NSID with its authority lower-cased
-// (records.NSID.Canonical), since NSID authorities are case-insensitive and two spellings of
-// one collection would otherwise seal to two incompatible contexts. Version must grow with
-// every write of the record; the records package stores it in the row's version column.
+// The collection is bound in its canonical form (syntax.NSID.Canonical, authority in lower
+// case): NSID authorities are case-insensitive, so Com.Example.note and com.example.note name
+// one collection and seal to one context. DID and record key are case-sensitive and bound as
+// given. Version must grow with every write of the record; package records stores it in the
+// row's version column.
 type RecordContext struct {
-	DID        string // the owning agent's DID, the records.did column
-	Collection string // canonical NSID, the records.collection column
-	RKey       string // record key, the records.rkey column
-	Version    uint64 // record version, a new records.version column
+	DID        syntax.DID       // the owning agent's DID, the records.did column
+	Collection syntax.NSID      // the collection, the records.collection column
+	RKey       syntax.RecordKey // the record key, the records.rkey column
+	Version    uint64           // the record version, the records.version column
+}
+
+// NewRecordContext returns the context of version of the record that ref names.
+func NewRecordContext(ref syntax.Ref, version uint64) RecordContext {
+	return RecordContext{DID: ref.DID, Collection: ref.Collection, RKey: ref.RKey, Version: version}
 }
 
 // String returns the context as did/collection/rkey@version, for messages and logs.
 func (rc RecordContext) String() string {
-	return rc.DID + "/" + rc.Collection + "/" + rc.RKey + "@" + strconv.FormatUint(rc.Version, 10)
+	return string(rc.DID) + "/" + string(rc.Collection) + "/" + string(rc.RKey) + "@" + strconv.FormatUint(rc.Version, 10)
 }
 
 // check reports whether the context can be encoded: each string non-empty and at most
 // maxContextField bytes.
 func (rc RecordContext) check() error {
-	for _, f := range [...]struct{ name, v string }{{"did", rc.DID}, {"collection", rc.Collection}, {"rkey", rc.RKey}} {
+	for _, f := range [...]struct{ name, v string }{{"did", string(rc.DID)}, {"collection", string(rc.Collection)}, {"rkey", string(rc.RKey)}} {
 		if f.v == "" {
 			return fmt.Errorf("crypto: record context %s: empty %s", rc, f.name)
 		}
@@ -113,17 +120,17 @@ func (rc RecordContext) check() error {
 }
 
 // appendContext appends the canonical encoding of rc: three strings, each as a 2-byte
-// big-endian length and its bytes (did, collection, rkey), then the version as 8 bytes
-// big-endian. The length prefixes make the encoding injective: no two contexts share one.
+// big-endian length and its bytes (did, canonical collection, rkey), then the version as 8
+// bytes big-endian. The length prefixes make the encoding injective: no two contexts share one.
 func appendContext(b []byte, rc RecordContext) []byte {
-	b = appendString16(b, rc.DID)
-	b = appendString16(b, rc.Collection)
-	b = appendString16(b, rc.RKey)
+	b = appendString16(b, string(rc.DID))
+	b = appendString16(b, string(rc.Collection.Canonical()))
+	b = appendString16(b, string(rc.RKey))
 	return binary.BigEndian.AppendUint64(b, rc.Version)
 }
 
 func contextSize(rc RecordContext) int {
-	return 2 + len(rc.DID) + 2 + len(rc.Collection) + 2 + len(rc.RKey) + 8
+	return 2 + len(rc.DID) + 2 + len(rc.Collection.Canonical()) + 2 + len(rc.RKey) + 8
 }
 
 func appendString16(b []byte, s string) []byte {

@@ -100,8 +100,8 @@
 //	uint16 len(did) || did || uint16 len(collection) || collection || uint16 len(rkey) || rkey || uint64 version
 //
 // (big-endian; each string 1 to 2048 bytes). The length prefixes make the encoding
-// injective. The caller canonicalises first: in particular the collection NSID's authority
-// must be lower-cased (records.NSID.Canonical), since the bytes are compared exactly.
+// injective. The collection is encoded in canonical form, its authority lower-cased
+// (syntax.NSID.Canonical), so that both spellings of one NSID seal to one context.
 //
 // # Envelope (records.ciphertext, records.nonce)
 //

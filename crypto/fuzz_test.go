@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Fuzz targets for every decoder of stored bytes. Seed corpora are in testdata/fuzz/, made
@@ -16,7 +18,7 @@ import (
 func goldenFixture(f *testing.F) (golden, map[string]*Agent, RecordContext) {
 	g, agents := readGolden(f)
 	r := g.Records[0]
-	return g, agents, RecordContext{DID: r.DID, Collection: r.Collection, RKey: r.RKey, Version: r.Version}
+	return g, agents, RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
 }
 
 func FuzzOpenEnvelope(f *testing.F) {
@@ -144,7 +146,7 @@ func FuzzUnwrapOwner(f *testing.F) {
 	g, agents := readOwnerGolden(f)
 	f.Fuzz(func(t *testing.T, w []byte) {
 		for _, r := range g.Records {
-			rc := RecordContext{DID: r.DID, Collection: r.Collection, RKey: r.RKey, Version: r.Version}
+			rc := RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
 			for _, gr := range append([]goldenGrant{r.Owner}, r.Shared...) {
 				k, err := agents[gr.RecipientDID].Unwrap(rc, w)
 				if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Frozen vectors of this package's formats (version 1). They were generated once with
@@ -129,7 +131,7 @@ func TestGolden(t *testing.T) {
 	}
 
 	for _, r := range g.Records {
-		rc := RecordContext{DID: r.DID, Collection: r.Collection, RKey: r.RKey, Version: r.Version}
+		rc := RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
 		env := Envelope{Ciphertext: r.Ciphertext, Nonce: r.Nonce, Signature: r.Signature}
 		author := agents[r.DID].VerifyingKey()
 		id, err := SignatureKeyID(r.Signature)
@@ -189,7 +191,7 @@ func writeGolden(t *testing.T) {
 		s, err := Seal(c.rc, []byte(c.pt), c.owner, c.to)
 		require.NoError(t, err)
 		g.Records = append(g.Records, goldenRecord{
-			DID: c.rc.DID, Collection: c.rc.Collection, RKey: c.rc.RKey, Version: c.rc.Version,
+			DID: string(c.rc.DID), Collection: string(c.rc.Collection), RKey: string(c.rc.RKey), Version: c.rc.Version,
 			Plaintext: c.pt, Ciphertext: s.Ciphertext, Nonce: s.Nonce, Signature: s.Signature,
 			Owner: grant(s.Owner), Shared: []goldenGrant{grant(s.Shared[0])},
 		})

@@ -125,7 +125,7 @@ func (k *DataKey) wrapOwner(a *Agent) (Grant, error) {
 // appendOwnerGrant is wrapOwner writing the grant into w, an empty slice with room for
 // ownerGrantSize bytes.
 func (k *DataKey) appendOwnerGrant(w []byte, a *Agent) (Grant, error) {
-	if a.did != k.rc.DID {
+	if a.did != string(k.rc.DID) {
 		return Grant{}, fmt.Errorf("crypto: wrap for owner: %s is not the owner of %s", a.did, k.rc)
 	}
 	o := a.owner
@@ -184,7 +184,7 @@ func (k *DataKey) wrapForOwner(a *Agent) (Grant, error) {
 // grant. Content is untouched. After a compromise, re-key instead (Agent.Rekey): the old
 // keys may already have unwrapped every data key they had grants for.
 func (a *Agent) RewrapForOwner(rc RecordContext, wrapped []byte, next *Agent) (Grant, error) {
-	if next == nil || next.did != a.did || next.did != rc.DID {
+	if next == nil || next.did != a.did || next.did != string(rc.DID) {
 		return Grant{}, fmt.Errorf("crypto: rewrap for owner %s: a, next and the record's owner must be the same agent", rc)
 	}
 	k, err := a.Unwrap(rc, wrapped)

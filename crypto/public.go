@@ -39,7 +39,7 @@ func SignPublic(rc RecordContext, content []byte, owner *Agent) ([]byte, error) 
 	if err := rc.check(); err != nil {
 		return nil, err
 	}
-	if owner == nil || owner.did != rc.DID {
+	if owner == nil || owner.did != string(rc.DID) {
 		return nil, fmt.Errorf("crypto: sign public %s: the owner agent must be %s", rc, rc.DID)
 	}
 	k := owner.sign

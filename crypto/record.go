@@ -44,7 +44,7 @@ func Seal(rc RecordContext, plaintext []byte, owner *Agent, shareWith ...Recipie
 	if err := rc.check(); err != nil {
 		return nil, err
 	}
-	if owner == nil || owner.did != rc.DID {
+	if owner == nil || owner.did != string(rc.DID) {
 		return nil, fmt.Errorf("crypto: seal %s: the owner agent must be %s", rc, rc.DID)
 	}
 	for _, r := range shareWith {
@@ -155,7 +155,7 @@ func (a *Agent) Rewrap(rc RecordContext, wrappedKey []byte, to Recipient) (Grant
 // read or stored, including the old data key, which opens the old ciphertext wherever it
 // survives (backups, D1 Time Travel, exports, caches).
 func (a *Agent) Rekey(rc RecordContext, env Envelope, wrappedKey []byte, version uint64, keep ...Recipient) (*Sealed, error) {
-	if a.did != rc.DID {
+	if a.did != string(rc.DID) {
 		return nil, fmt.Errorf("crypto: rekey %s: only the owner %s can re-key, not %s", rc, rc.DID, a.did)
 	}
 	if version <= rc.Version {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 const (
@@ -215,4 +217,19 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 		assert.NotContains(t, msg, string(k.key[:]))
 		assert.False(t, errors.Is(err, ErrKeyType))
 	}
+}
+
+// TestContextCollectionIsCanonical checks that a record sealed under one spelling of its
+// collection's authority opens under another: the context binds the canonical NSID.
+func TestContextCollectionIsCanonical(t *testing.T) {
+	alice := newAgent(t, aliceDID, false)
+	rc := RecordContext{DID: aliceDID, Collection: "Com.Example.note", RKey: "3jzfcijpj2z2a", Version: 1}
+	sealed, err := Seal(rc, []byte("hello"), alice)
+	require.NoError(t, err)
+	ref, err := syntax.ParseID(aliceDID + "/com.example.note/3jzfcijpj2z2a")
+	require.NoError(t, err)
+	got, err := alice.Open(NewRecordContext(ref, 1), sealed.Envelope, sealed.Owner.WrappedKey, alice.VerifyingKey())
+	require.NoError(t, err, "open under the canonical spelling")
+	assert.Equal(t, "hello", string(got))
+	assert.Equal(t, appendContext(nil, rc), appendContext(nil, NewRecordContext(ref, 1)), "context bytes of both spellings")
 }

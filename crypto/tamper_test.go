@@ -130,8 +130,8 @@ func TestTamperMovedToAnotherRecord(t *testing.T) {
 	for name, edit := range map[string]func(rc *RecordContext){
 		"did":        func(rc *RecordContext) { rc.DID = bobDID },
 		"collection": func(rc *RecordContext) { rc.Collection = "com.example.other" },
-		"collection case": func(rc *RecordContext) {
-			rc.Collection = "COM.example.note" // callers must canonicalise: bytes are compared exactly
+		"collection name case": func(rc *RecordContext) {
+			rc.Collection = "com.example.Note" // the name, unlike the authority, is case-sensitive
 		},
 		"rkey":          func(rc *RecordContext) { rc.RKey = "3jzfcijpj2z2b" },
 		"older version": func(rc *RecordContext) { rc.Version-- },

@@ -11,6 +11,7 @@ import (
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/records"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Records is the agent-records store of a fleet: each agent (a tenant, by DID) has its
@@ -207,7 +208,7 @@ type Collection[T any] struct {
 
 // NewCollection returns agent's collection nsid in the fleet. It sends nothing.
 func NewCollection[T any](r *Records, agent *crypto.Agent, nsid records.NSID, opts records.CollectionOptions[T]) (*Collection[T], error) {
-	if _, err := records.ParseNSID(string(nsid)); err != nil {
+	if _, err := syntax.ParseNSID(string(nsid)); err != nil {
 		return nil, err
 	}
 	return &Collection[T]{r: r, agent: agent, nsid: nsid, opts: opts, cols: map[*records.Store]*records.Collection[T]{}}, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Errors about agents.
@@ -36,7 +37,7 @@ type AgentKeys struct {
 
 // PublicKeys returns the public half of an agent's keys.
 func PublicKeys(a *crypto.Agent) (AgentKeys, error) {
-	did, err := ParseDID(a.DID())
+	did, err := syntax.ParseDID(a.DID())
 	if err != nil {
 		return AgentKeys{}, &InputError{Field: "agent DID", Err: err}
 	}
@@ -44,7 +45,7 @@ func PublicKeys(a *crypto.Agent) (AgentKeys, error) {
 }
 
 func (k *AgentKeys) check() error {
-	if _, err := ParseDID(string(k.DID)); err != nil {
+	if _, err := syntax.ParseDID(string(k.DID)); err != nil {
 		return &InputError{Field: "agent DID", Err: err}
 	}
 	if k.Recipient == nil || k.Recipient.Suite() != crypto.SuiteX25519 {
@@ -191,7 +192,7 @@ type agentRow struct {
 // agent returns the row as an Agent with the keys of v, its verified key history, checking
 // the metadata's signature.
 func (r *agentRow) agent(v *verifiedAgent) (*Agent, error) {
-	did, err := ParseDID(r.DID)
+	did, err := syntax.ParseDID(r.DID)
 	if err != nil || did != v.did {
 		return nil, fmt.Errorf("%w: agents row %q", ErrTampered, r.DID)
 	}
@@ -232,7 +233,7 @@ func (v *verifiedAgent) checkMetadata(metadata *string, sig []byte) error {
 // Agent returns a registered agent with its verified keys, or an error matching
 // ErrUnknownAgent (or ErrUntrusted when its keys cannot be verified).
 func (s *Store) Agent(ctx context.Context, did DID) (*Agent, error) {
-	if _, err := ParseDID(string(did)); err != nil {
+	if _, err := syntax.ParseDID(string(did)); err != nil {
 		return nil, &InputError{Field: "agent DID", Err: err}
 	}
 	if err := s.Init(ctx); err != nil {

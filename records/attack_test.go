@@ -144,7 +144,7 @@ func TestAttackKeySubstitution(t *testing.T) {
 		assert.Equal(t, "for bob", got.Value.Body)
 		grant, err := d1.QueryOne[[]byte](ctx, e.db, "SELECT encrypted_dek FROM shared_records WHERE recipient_did = 'did:plc:bob'")
 		require.NoError(t, err)
-		_, err = mallory.Unwrap(crypto.RecordContext{DID: "did:plc:alice", Collection: "agent.memory.note", RKey: string(r.Ref.RKey), Version: got.Version}, grant)
+		_, err = mallory.Unwrap(crypto.RecordContext{DID: "did:plc:alice", Collection: "agent.memory.note", RKey: r.Ref.RKey, Version: got.Version}, grant)
 		assert.ErrorIs(t, err, crypto.ErrDecrypt, "mallory cannot unwrap it")
 	})
 
@@ -214,7 +214,7 @@ func forgePayload(createdAt, updatedAt, writeID string, value []byte, readers []
 // key wrapped for the owner's key owner and for readers (whose grant rows it replaces).
 func forgeVersion(t *testing.T, e *env, ref records.Ref, version uint64, value string, signer *crypto.Agent, owner *crypto.RecipientKey, readers ...crypto.Recipient) {
 	t.Helper()
-	rc := crypto.RecordContext{DID: string(ref.DID), Collection: string(ref.Collection), RKey: string(ref.RKey), Version: version}
+	rc := crypto.NewRecordContext(ref, version)
 	created := "2026-01-01T00:00:00.000000000Z"
 	recipients := append([]crypto.Recipient{{DID: string(ref.DID), Key: owner}}, readers...)
 	sealed, err := crypto.Seal(rc, forgePayload(created, "", "forged", []byte(`{"title":"","body":"`+value+`"}`), readers), signer, recipients...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Errors about records.
@@ -113,11 +114,11 @@ func NewCollection[T any](s *Store, agent *crypto.Agent, collection NSID, opts C
 	if agent == nil {
 		return nil, &InputError{Field: "agent", Reason: "nil"}
 	}
-	did, err := ParseDID(agent.DID())
+	did, err := syntax.ParseDID(agent.DID())
 	if err != nil {
 		return nil, &InputError{Field: "agent DID", Err: err}
 	}
-	nsid, err := ParseNSID(string(collection))
+	nsid, err := syntax.ParseNSID(string(collection))
 	if err != nil {
 		return nil, &InputError{Field: "collection", Err: err}
 	}
@@ -156,7 +157,7 @@ func (c *Collection[T]) ref(rkey RecordKey) Ref {
 }
 
 func (c *Collection[T]) context(ref Ref, version uint64) crypto.RecordContext {
-	return crypto.RecordContext{DID: string(ref.DID), Collection: string(ref.Collection.Canonical()), RKey: string(ref.RKey), Version: version}
+	return crypto.NewRecordContext(ref, version)
 }
 
 // Create stores value as a new private record with a fresh TID as its key.
@@ -189,7 +190,7 @@ func (c *Collection[T]) PutPublic(ctx context.Context, rkey RecordKey, value T) 
 }
 
 func (c *Collection[T]) put(ctx context.Context, rkey RecordKey, value T, public bool) (*Record[T], error) {
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
 	if _, err := c.codec.Marshal(value); err != nil { // before anything is sent
@@ -248,7 +249,7 @@ func (c *Collection[T]) firstVersion(ctx context.Context, id string) (uint64, er
 }
 
 func (c *Collection[T]) create(ctx context.Context, rkey RecordKey, value T, public bool) (*Record[T], error) {
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
 	return c.createAt(ctx, rkey, value, public, 1)
@@ -423,7 +424,7 @@ func recordOf[T any](w *version, value T) *Record[T] {
 // Deleting a record that does not exist is not an error, so that a retried delete is safe.
 func (c *Collection[T]) Delete(ctx context.Context, rkey RecordKey) (err error) {
 	defer func(start time.Time) { c.emit(ctx, "delete", rkey, start, err) }(time.Now())
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
 	}
 	if err := c.s.Init(ctx); err != nil {
@@ -460,13 +461,13 @@ func placeholders(ph []string) int {
 }
 
 func validRef(ref Ref) error {
-	if _, err := ParseDID(string(ref.DID)); err != nil {
+	if _, err := syntax.ParseDID(string(ref.DID)); err != nil {
 		return &InputError{Field: "record ref", Err: err}
 	}
-	if _, err := ParseNSID(string(ref.Collection)); err != nil {
+	if _, err := syntax.ParseNSID(string(ref.Collection)); err != nil {
 		return &InputError{Field: "record ref", Err: err}
 	}
-	if _, err := ParseRecordKey(string(ref.RKey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(ref.RKey)); err != nil {
 		return &InputError{Field: "record ref", Err: err}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Event is one observability event of an agent: the seed's events table. Events are
@@ -48,7 +49,7 @@ type Event struct {
 const maxEventField = 256 // bytes of Type, Outcome and the ids
 
 func (e *Event) check() error {
-	if _, err := ParseDID(string(e.Agent)); err != nil {
+	if _, err := syntax.ParseDID(string(e.Agent)); err != nil {
 		return &InputError{Field: "event agent", Err: err}
 	}
 	for name, v := range map[string]string{"type": e.Type, "outcome": e.Outcome} {
@@ -312,7 +313,7 @@ func (s *Store) verifyEvent(ctx context.Context, r *eventRow) (Event, error) {
 	if r.Seq == nil || len(r.PrevHash) != 32 || len(r.Signature) == 0 {
 		return e, fmt.Errorf("%w: event %s of %s is not signed", ErrTampered, r.ID, r.AgentDID)
 	}
-	if _, err := ParseDID(r.AgentDID); err != nil {
+	if _, err := syntax.ParseDID(r.AgentDID); err != nil {
 		return e, fmt.Errorf("%w: event %s: %w", ErrTampered, r.ID, err)
 	}
 	e.Seq, e.prev, e.signature = *r.Seq, [32]byte(r.PrevHash), r.Signature
@@ -342,7 +343,7 @@ type EventLog struct {
 // an error matching ErrTampered (a shortened log: ErrRollback).
 func (s *Store) VerifyEvents(ctx context.Context, did DID) (EventLog, error) {
 	log := EventLog{Agent: did}
-	if _, err := ParseDID(string(did)); err != nil {
+	if _, err := syntax.ParseDID(string(did)); err != nil {
 		return log, &InputError{Field: "agent DID", Err: err}
 	}
 	if err := s.Init(ctx); err != nil {

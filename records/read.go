@@ -10,6 +10,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Get opens one of the acting agent's own records.
@@ -19,7 +20,7 @@ func (c *Collection[T]) Get(ctx context.Context, rkey RecordKey) (r *Record[T], 
 }
 
 func (c *Collection[T]) get(ctx context.Context, rkey RecordKey) (*Record[T], error) {
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(rkey)); err != nil {
 		return nil, &InputError{Field: "record key", Err: err}
 	}
 	if err := c.s.Init(ctx); err != nil {
@@ -311,7 +312,7 @@ func ownPage[T any](ctx context.Context, c *Collection[T], mark uint64, res, key
 		return Page[*Record[T]]{}, err
 	}
 	return openPage(rows, limit, kind, func(row *recordRow) (string, *Record[T], error) {
-		rkey, err := ParseRecordKey(row.RKey)
+		rkey, err := syntax.ParseRecordKey(row.RKey)
 		if err != nil {
 			return row.ID, nil, fmt.Errorf("%w: %s: %w", ErrTampered, row.ID, err)
 		}

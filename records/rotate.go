@@ -257,7 +257,7 @@ func (s *Store) rewrapOwn(ctx context.Context, old, next *crypto.Agent, did stri
 	}
 	stmts := make([]d1.Statement, 0, len(rows))
 	for _, r := range rows {
-		rc := crypto.RecordContext{DID: did, Collection: r.Collection, RKey: r.RKey, Version: uint64(r.Version)}
+		rc := crypto.RecordContext{DID: DID(did), Collection: NSID(r.Collection), RKey: RecordKey(r.RKey), Version: uint64(r.Version)}
 		g, err := old.RewrapForOwner(rc, r.EncryptedDek, next)
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)
@@ -291,7 +291,7 @@ FROM shared_records s JOIN records r ON r.id = s.record_id WHERE s.recipient_did
 	}
 	stmts := make([]d1.Statement, 0, len(rows))
 	for _, r := range rows {
-		rc := crypto.RecordContext{DID: r.DID, Collection: r.Collection, RKey: r.RKey, Version: uint64(r.Version)}
+		rc := crypto.RecordContext{DID: DID(r.DID), Collection: NSID(r.Collection), RKey: RecordKey(r.RKey), Version: uint64(r.Version)}
 		g, err := old.Rewrap(rc, r.EncryptedDek, to)
 		if err != nil {
 			return 0, rotateErr(did, r.ID, err)

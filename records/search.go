@@ -9,6 +9,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Search over sealed records: blind indexes.
@@ -185,7 +186,7 @@ func (c *Collection[T]) ShareIndex(ctx context.Context, field string, with DID) 
 	if c.index == nil || c.index.keys[field] == nil {
 		return &InputError{Field: "field", Reason: fmt.Sprintf("%q is not indexed in this collection (CollectionOptions.Index)", field)}
 	}
-	if _, err := ParseDID(string(with)); err != nil {
+	if _, err := syntax.ParseDID(string(with)); err != nil {
 		return &InputError{Field: "recipient DID", Err: err}
 	}
 	if with == c.did {
@@ -251,7 +252,7 @@ func (c *Collection[T]) FindShared(ctx context.Context, owner DID, field string,
 	if err != nil {
 		return Page[*Record[T]]{}, err
 	}
-	if _, err := ParseDID(string(owner)); err != nil {
+	if _, err := syntax.ParseDID(string(owner)); err != nil {
 		return Page[*Record[T]]{}, &InputError{Field: "owner DID", Err: err}
 	}
 	if c.index == nil || c.index.fields[field] == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Share lets the agent with read the record: it writes a new version of one of the acting
@@ -19,10 +20,10 @@ import (
 // ErrUnknownAgent; sharing again is harmless and writes nothing.
 func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) (err error) {
 	defer func(start time.Time) { c.emit(ctx, "share", rkey, start, err) }(time.Now())
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
 	}
-	if _, err := ParseDID(string(with)); err != nil {
+	if _, err := syntax.ParseDID(string(with)); err != nil {
 		return &InputError{Field: "recipient DID", Err: err}
 	}
 	if with == c.did {
@@ -62,10 +63,10 @@ func (c *Collection[T]) Share(ctx context.Context, rkey RecordKey, with DID) (er
 // the database holds for it outside the access list is deleted).
 func (c *Collection[T]) Unshare(ctx context.Context, rkey RecordKey, with DID) (err error) {
 	defer func(start time.Time) { c.emit(ctx, "unshare", rkey, start, err) }(time.Now())
-	if _, err := ParseRecordKey(string(rkey)); err != nil {
+	if _, err := syntax.ParseRecordKey(string(rkey)); err != nil {
 		return &InputError{Field: "record key", Err: err}
 	}
-	if _, err := ParseDID(string(with)); err != nil {
+	if _, err := syntax.ParseDID(string(with)); err != nil {
 		return &InputError{Field: "recipient DID", Err: err}
 	}
 	if err := c.ready(ctx); err != nil {
@@ -147,7 +148,7 @@ type sharedRow struct {
 
 // openShared checks the grant of a sharedRow against its record and opens it.
 func (c *Collection[T]) openShared(ctx context.Context, mark uint64, row *sharedRow, keyLog *d1.Result) (*Record[T], error) {
-	ref, err := ParseID(row.ID)
+	ref, err := syntax.ParseID(row.ID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrTampered, row.ID, err)
 	}
@@ -163,7 +164,7 @@ func (c *Collection[T]) openShared(ctx context.Context, mark uint64, row *shared
 // SharedWith returns one page of the records, of any collection, shared with the agent did:
 // references only, for an index; open them with the collection of their type.
 func (s *Store) SharedWith(ctx context.Context, did DID, opts ListOptions) (Page[Ref], error) {
-	if _, err := ParseDID(string(did)); err != nil {
+	if _, err := syntax.ParseDID(string(did)); err != nil {
 		return Page[Ref]{}, &InputError{Field: "agent DID", Err: err}
 	}
 	limit, err := pageLimit(opts.Limit)
@@ -188,7 +189,7 @@ func (s *Store) SharedWith(ctx context.Context, did DID, opts ListOptions) (Page
 	page := Page[Ref]{HasMore: len(ids) > limit}
 	ids = ids[:min(len(ids), limit)]
 	for _, id := range ids {
-		ref, err := ParseID(id)
+		ref, err := syntax.ParseID(id)
 		if err != nil {
 			return Page[Ref]{}, fmt.Errorf("%w: %s: %w", ErrTampered, id, err)
 		}

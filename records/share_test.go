@@ -57,7 +57,7 @@ func TestShareOpenUpdateUnshare(t *testing.T) {
 	row := rawRecord(t, e.db, r.Ref.ID())
 	grant, err := d1.QueryOne[[]byte](ctx, e.db, "SELECT encrypted_dek FROM shared_records WHERE record_id = ? AND recipient_did = 'did:plc:bob'", r.Ref.ID())
 	require.NoError(t, err)
-	rc2 := crypto.RecordContext{DID: "did:plc:alice", Collection: "agent.memory.note", RKey: string(r.Ref.RKey), Version: 4}
+	rc2 := crypto.RecordContext{DID: "did:plc:alice", Collection: "agent.memory.note", RKey: r.Ref.RKey, Version: 4}
 	keptKey, err := bob.Unwrap(rc2, grant)
 	require.NoError(t, err)
 	_, err = keptKey.Open(row.envelope(), alice.VerifyingKey())

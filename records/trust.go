@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Errors about trust in agents' keys.
@@ -150,7 +151,7 @@ func (f *TrustFile) reload() error {
 			if a == nil {
 				continue
 			}
-			if _, err := ParseDID(string(a.DID)); err != nil {
+			if _, err := syntax.ParseDID(string(a.DID)); err != nil {
 				return fmt.Errorf("records: trust file %s: %w", f.path, err)
 			}
 			agents[a.DID] = a

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // EventID identifies one row of the events table: a ULID in its canonical form, 26 upper-case
@@ -15,14 +17,15 @@ import (
 // from ParseEventID and EventIDSource.Next are valid.
 type EventID string
 
-// ParseEventID validates s as an EventID: a ULID in canonical (upper-case) form.
+// ParseEventID validates s as an EventID: a ULID in canonical (upper-case) form. The error is
+// a *syntax.SyntaxError of kind "event ID" and wraps syntax.ErrSyntax.
 func ParseEventID(s string) (EventID, error) {
 	u, err := ulid.ParseStrict(s)
 	if err != nil {
-		return "", &SyntaxError{Kind: "event ID", Text: s, Reason: fmt.Sprintf("not a ULID: %v", err)}
+		return "", &syntax.SyntaxError{Kind: "event ID", Text: s, Reason: fmt.Sprintf("not a ULID: %v", err)}
 	}
 	if u.String() != s {
-		return "", &SyntaxError{Kind: "event ID", Text: s, Reason: "not in canonical form, want upper case " + u.String()}
+		return "", &syntax.SyntaxError{Kind: "event ID", Text: s, Reason: "not in canonical form, want upper case " + u.String()}
 	}
 	return EventID(s), nil
 }
@@ -44,7 +47,14 @@ func (id EventID) MarshalText() ([]byte, error) { return []byte(id), nil }
 
 // UnmarshalText sets *id to text if ParseEventID accepts it and returns ParseEventID's error
 // otherwise.
-func (id *EventID) UnmarshalText(text []byte) error { return unmarshal(id, text, ParseEventID) }
+func (id *EventID) UnmarshalText(text []byte) error {
+	v, err := ParseEventID(string(text))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
 
 // EventIDSource issues EventIDs that are unique and strictly increasing per source: within a
 // millisecond the ULID's random part is incremented (ulid.Monotonic over crypto/rand), and if

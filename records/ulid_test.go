@@ -2,6 +2,7 @@ package records
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // TestEventIDSourceConcurrent issues 100,000 EventIDs from 8 goroutines sharing one source: all
@@ -112,7 +115,7 @@ func TestParseEventID(t *testing.T) {
 		_, err := ParseEventID(tt.in)
 		if assertSyntaxError(t, err, "ParseEventID(%q)", tt.in) {
 			assert.Contains(t, err.Error(), tt.want, "ParseEventID(%q) error", tt.in)
-			assert.True(t, strings.HasPrefix(err.Error(), "records: parse event ID "), "error %q", err)
+			assert.True(t, strings.HasPrefix(err.Error(), "syntax: parse event ID "), "error %q", err)
 		}
 	}
 	assert.Equal(t, time.UnixMilli(1469918176385).UTC(), EventID("01ARYZ6S41TSV4RRFFQ69G5FAV").Time(), "Time() of the ULID spec's example")
@@ -140,4 +143,16 @@ func BenchmarkEventIDSourceNext(b *testing.B) {
 	for b.Loop() {
 		_ = s.Next()
 	}
+}
+
+// assertSyntaxError checks that err is a *syntax.SyntaxError of kind "event ID" that wraps
+// syntax.ErrSyntax.
+func assertSyntaxError(t *testing.T, err error, msgAndArgs ...any) bool {
+	t.Helper()
+	if !assert.ErrorIs(t, err, syntax.ErrSyntax, msgAndArgs...) {
+		return false
+	}
+	var se *syntax.SyntaxError
+	return assert.True(t, errors.As(err, &se), "error %v: want a *syntax.SyntaxError", err) &&
+		assert.Equal(t, "event ID", se.Kind, "error %v: kind", err)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/records"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // hostileEnv is what the hostile-input cases act on: a local D1 holding a store with two
@@ -221,7 +222,7 @@ func hostileCases() []hostileCase {
 		argErr   *d1.ArgError
 		limErr   *d1.ArgError
 		d1Err    *d1.Error
-		synErr   *records.SyntaxError
+		synErr   *syntax.SyntaxError
 		inErr    *records.InputError
 		ref      *refusal
 		jsonType *json.UnsupportedTypeError
@@ -243,49 +244,49 @@ func hostileCases() []hostileCase {
 
 	return []hostileCase{
 		// Identifiers.
-		{name: "ident: empty DID", run: func(context.Context, *hostileEnv) error { _, err := records.ParseDID(""); return err }, is: records.ErrSyntax, as: &synErr},
-		{name: "ident: DID with upper-case method", run: func(context.Context, *hostileEnv) error { _, err := records.ParseDID("did:PLC:abc"); return err }, is: records.ErrSyntax},
-		{name: "ident: DID ending in %", run: func(context.Context, *hostileEnv) error { _, err := records.ParseDID("did:plc:abc%"); return err }, is: records.ErrSyntax},
+		{name: "ident: empty DID", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseDID(""); return err }, is: syntax.ErrSyntax, as: &synErr},
+		{name: "ident: DID with upper-case method", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseDID("did:PLC:abc"); return err }, is: syntax.ErrSyntax},
+		{name: "ident: DID ending in %", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseDID("did:plc:abc%"); return err }, is: syntax.ErrSyntax},
 		{name: "ident: DID of 2049 bytes", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseDID("did:plc:" + strings.Repeat("a", 2041))
+			_, err := syntax.ParseDID("did:plc:" + strings.Repeat("a", 2041))
 			return err
-		}, is: records.ErrSyntax},
-		{name: "ident: DID with NUL", run: func(context.Context, *hostileEnv) error { _, err := records.ParseDID("did:plc:a\x00b"); return err }, is: records.ErrSyntax},
-		{name: "ident: NSID of two segments", run: func(context.Context, *hostileEnv) error { _, err := records.ParseNSID("com.example"); return err }, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
+		{name: "ident: DID with NUL", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseDID("did:plc:a\x00b"); return err }, is: syntax.ErrSyntax},
+		{name: "ident: NSID of two segments", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseNSID("com.example"); return err }, is: syntax.ErrSyntax},
 		{name: "ident: NSID of 318 bytes", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseNSID(strings.Repeat("a.", 158) + "ab")
+			_, err := syntax.ParseNSID(strings.Repeat("a.", 158) + "ab")
 			return err
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 		{name: "ident: NSID name with a hyphen", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseNSID("com.example.foo-bar")
+			_, err := syntax.ParseNSID("com.example.foo-bar")
 			return err
-		}, is: records.ErrSyntax},
-		{name: "ident: record key ..", run: func(context.Context, *hostileEnv) error { _, err := records.ParseRecordKey(".."); return err }, is: records.ErrSyntax},
-		{name: "ident: record key with a slash", run: func(context.Context, *hostileEnv) error { _, err := records.ParseRecordKey("a/b"); return err }, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
+		{name: "ident: record key ..", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseRecordKey(".."); return err }, is: syntax.ErrSyntax},
+		{name: "ident: record key with a slash", run: func(context.Context, *hostileEnv) error { _, err := syntax.ParseRecordKey("a/b"); return err }, is: syntax.ErrSyntax},
 		{name: "ident: record key of 513 bytes", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseRecordKey(strings.Repeat("k", 513))
+			_, err := syntax.ParseRecordKey(strings.Repeat("k", 513))
 			return err
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 		{name: "ident: URI with a handle", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseURI("at://alice.example.com/agent.memory.note/3k")
+			_, err := syntax.ParseURI("at://alice.example.com/agent.memory.note/3k")
 			return err
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 		{name: "ident: URI with a query", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseATURI("at://did:plc:a/agent.memory.note/3k?x=1")
+			_, err := syntax.ParseATURI("at://did:plc:a/agent.memory.note/3k?x=1")
 			return err
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 		{name: "ident: id without a record key", run: func(context.Context, *hostileEnv) error {
-			_, err := records.ParseID("did:plc:a/agent.memory.note")
+			_, err := syntax.ParseID("did:plc:a/agent.memory.note")
 			return err
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 		{name: "ident: lower-case event id", run: func(context.Context, *hostileEnv) error {
 			_, err := records.ParseEventID("01arz3ndektsv4rrffq69g5fav")
 			return err
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 		{name: "ident: record key in JSON", run: func(context.Context, *hostileEnv) error {
 			var v struct{ K records.RecordKey }
 			return json.Unmarshal([]byte(`{"K":"../../etc/passwd"}`), &v)
-		}, is: records.ErrSyntax},
+		}, is: syntax.ErrSyntax},
 
 		// The records API: refused before anything is sent.
 		{name: "records: collection with a bad NSID", run: func(_ context.Context, h *hostileEnv) error {

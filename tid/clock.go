@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Clock issues TIDs that are strictly increasing, even when its time source stalls or steps
@@ -89,7 +91,11 @@ func (c *Clock) Next() TID {
 			panic("tid: clock exhausted: timestamp past 2^53-1 microseconds (the year 2255)")
 		}
 		if c.last.CompareAndSwap(last, next) {
-			return encode(next<<clockIDBits | c.clockID)
+			t, err := syntax.NewTIDFromInteger(next<<clockIDBits | c.clockID)
+			if err != nil {
+				panic("tid: clock: " + err.Error()) // unreachable: next is at most 2^53-1
+			}
+			return t
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/d1seal/d1seal/syntax"
 	"github.com/d1seal/d1seal/tid"
 )
 
@@ -16,12 +17,12 @@ func ExampleParse() {
 	fmt.Println(t.Time().Format(time.RFC3339Nano), t.ClockID())
 
 	_, err = tid.Parse("3jzfcijpj2z21")
-	fmt.Println(errors.Is(err, tid.ErrSyntax))
+	fmt.Println(errors.Is(err, syntax.ErrSyntax))
 	fmt.Println(err)
 	// Output:
 	// 2023-06-30T15:03:01.887007Z 6
 	// true
-	// tid: parse "3jzfcijpj2z21": character '1' at offset 12 is not one of 234567abcdefghijklmnopqrstuvwxyz: invalid TID syntax
+	// syntax: parse TID "3jzfcijpj2z21": character '1' at offset 12 is not one of 234567abcdefghijklmnopqrstuvwxyz
 }
 
 func ExampleFromInteger() {

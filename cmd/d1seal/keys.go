@@ -15,6 +15,7 @@ import (
 
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/records"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // EnvPassphrase holds the passphrase of key files when -passphrase-file is not given.
@@ -138,7 +139,7 @@ func publicJSON(a *crypto.Agent) publicKeysJSON {
 
 func (k publicKeysJSON) agentKeys() (records.AgentKeys, error) {
 	var out records.AgentKeys
-	did, err := records.ParseDID(k.DID)
+	did, err := syntax.ParseDID(k.DID)
 	if err != nil {
 		return out, err
 	}
@@ -218,7 +219,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if *did == "" || *out == "" {
 			return usageError{"generate needs -did and -out"}
 		}
-		if _, err := records.ParseDID(*did); err != nil {
+		if _, err := syntax.ParseDID(*did); err != nil {
 			return usageError{fmt.Sprintf("-did %q is not a DID such as did:plc:alice", *did)}
 		}
 		if _, err := os.Lstat(*out); err == nil && !*force {

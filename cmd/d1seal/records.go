@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/d1seal/d1seal/records"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 func cmdRecords(ctx context.Context, e *env, args []string) error {
@@ -27,7 +28,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
-	nsid, err := records.ParseNSID(*coll)
+	nsid, err := syntax.ParseNSID(*coll)
 	if err != nil {
 		return usageError{fmt.Sprintf("-collection %q is not an NSID such as agent.memory.note", *coll)}
 	}
@@ -84,7 +85,7 @@ func cmdRecords(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		var r *records.Record[json.RawMessage]
-		if u, perr := records.ParseURI(ref); perr == nil {
+		if u, perr := syntax.ParseURI(ref); perr == nil {
 			r, err = c.Open(ctx, u)
 		} else {
 			r, err = c.Get(ctx, records.RecordKey(ref))

@@ -1,4 +1,4 @@
-package records
+package syntax
 
 import (
 	"errors"
@@ -96,10 +96,6 @@ func FuzzParseATURI(f *testing.F) {
 			t.Fatalf("ParseATURI(%q): path has more than two parts", u)
 		}
 	})
-}
-
-func FuzzParseEventID(f *testing.F) {
-	fuzzParse(f, ParseEventID, matcher(`^[0-7][0-9A-HJKMNP-TV-Z]{25}$`, 26), nil)
 }
 
 // FuzzParseID checks ParseID and ParseURI together: a record id is valid exactly when its three

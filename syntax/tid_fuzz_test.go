@@ -1,4 +1,4 @@
-package tid
+package syntax
 
 import (
 	"errors"
@@ -7,21 +7,21 @@ import (
 
 // FuzzParse checks that Parse never panics, that what it accepts round-trips through String,
 // Integer and the text methods, and that what it rejects wraps ErrSyntax. Its seed corpus in
-// testdata/fuzz/FuzzParse holds the interop vectors.
-func FuzzParse(f *testing.F) {
+// testdata/fuzz/FuzzParseTID holds the interop vectors.
+func FuzzParseTID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := Parse(s)
+		got, err := ParseTID(s)
 		if err != nil {
 			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("Parse(%q) error %v does not wrap ErrSyntax", s, err)
+				t.Fatalf("ParseTID(%q) error %v does not wrap ErrSyntax", s, err)
 			}
 			return
 		}
 		if got.String() != s {
-			t.Fatalf("Parse(%q).String() = %q, want the input", s, got)
+			t.Fatalf("ParseTID(%q).String() = %q, want the input", s, got)
 		}
-		if back := encode(got.Integer()); back != got {
-			t.Fatalf("encode(Parse(%q).Integer()) = %q, want the input", s, back)
+		if back := encodeTID(got.Integer()); back != got {
+			t.Fatalf("encodeTID(ParseTID(%q).Integer()) = %q, want the input", s, back)
 		}
 		text, err := got.MarshalText()
 		if err != nil {
@@ -32,9 +32,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("UnmarshalText(%q) = %q, %v; want %q, nil", text, u, err, got)
 		}
 		if got[0] <= 'b' {
-			back, err := New(got.Time(), got.ClockID())
+			back, err := NewTID(got.Time(), got.ClockID())
 			if err != nil || back != got {
-				t.Fatalf("New(Time(), ClockID()) of %q = %q, %v; want the input", s, back, err)
+				t.Fatalf("NewTID(Time(), ClockID()) of %q = %q, %v; want the input", s, back, err)
 			}
 		}
 	})
@@ -42,24 +42,24 @@ func FuzzParse(f *testing.F) {
 
 // FuzzFromInteger checks that FromInteger accepts exactly the integers with the top bit clear
 // and that Parse and Integer undo it.
-func FuzzFromInteger(f *testing.F) {
+func FuzzNewTIDFromInteger(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v uint64) {
-		got, err := FromInteger(v)
+		got, err := NewTIDFromInteger(v)
 		if v&topBit != 0 {
 			if err == nil {
-				t.Fatalf("FromInteger(%#x) = %q, want an error for the top bit", v, got)
+				t.Fatalf("NewTIDFromInteger(%#x) = %q, want an error for the top bit", v, got)
 			}
 			return
 		}
 		if err != nil {
-			t.Fatalf("FromInteger(%#x): %v", v, err)
+			t.Fatalf("NewTIDFromInteger(%#x): %v", v, err)
 		}
-		parsed, err := Parse(got.String())
+		parsed, err := ParseTID(got.String())
 		if err != nil || parsed.Integer() != v {
-			t.Fatalf("Parse(%q) = %#x, %v; want %#x", got, parsed.Integer(), err, v)
+			t.Fatalf("ParseTID(%q) = %#x, %v; want %#x", got, parsed.Integer(), err, v)
 		}
 		if got[0] > 'b' {
-			t.Fatalf("FromInteger(%#x) = %q starts past 'b'", v, got)
+			t.Fatalf("NewTIDFromInteger(%#x) = %q starts past 'b'", v, got)
 		}
 	})
 }

@@ -1,19 +1,19 @@
-// Package vectors reads the AT Protocol interop vector files that the tid and records tests
-// check their parsers against. It is for tests only.
-package vectors
+package syntax
 
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// Lines returns the values in one interop file: one per line, blank lines and lines starting
+// readVectors returns the values in one of the AT Protocol interop files in testdata/atproto: one per line, blank lines and lines starting
 // with # skipped, nothing trimmed (leading and trailing spaces are part of some invalid
 // values). Lines may be long (some vectors test length limits).
-func Lines(tb testing.TB, path string) []string {
+func readVectors(tb testing.TB, name string) []string {
 	tb.Helper()
+	path := filepath.Join("testdata", "atproto", name)
 	f, err := os.Open(path)
 	if err != nil {
 		tb.Fatal(err)

@@ -1,39 +1,31 @@
-package tid
+package syntax
 
 import (
 	"cmp"
 	"encoding/json"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/d1seal/d1seal/internal/vectors"
 )
 
-// readVectors returns the values of one of the AT Protocol interop files in testdata/atproto.
-func readVectors(t *testing.T, name string) []string {
-	return vectors.Lines(t, filepath.Join("testdata", "atproto", name))
-}
-
-func TestParseVectors(t *testing.T) {
+func TestTIDVectors(t *testing.T) {
 	for _, s := range readVectors(t, "tid_syntax_valid.txt") {
-		got, err := Parse(s)
-		if assert.NoError(t, err, "Parse(%q): want valid", s) {
-			assert.Equal(t, s, got.String(), "Parse(%q).String()", s)
+		got, err := ParseTID(s)
+		if assert.NoError(t, err, "ParseTID(%q): want valid", s) {
+			assert.Equal(t, s, got.String(), "ParseTID(%q).String()", s)
 		}
 	}
 	for _, s := range readVectors(t, "tid_syntax_invalid.txt") {
-		_, err := Parse(s)
-		assert.ErrorIs(t, err, ErrSyntax, "Parse(%q): want ErrSyntax", s)
+		_, err := ParseTID(s)
+		assert.ErrorIs(t, err, ErrSyntax, "ParseTID(%q): want ErrSyntax", s)
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestParseTIDErrors(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
@@ -45,13 +37,13 @@ func TestParseErrors(t *testing.T) {
 		{strings.Repeat("2", 100), `"` + strings.Repeat("2", 64) + `..."`},
 	}
 	for _, tt := range tests {
-		_, err := Parse(tt.in)
-		require.ErrorIs(t, err, ErrSyntax, "Parse(%q)", tt.in)
-		assert.Contains(t, err.Error(), tt.want, "Parse(%q) error", tt.in)
+		_, err := ParseTID(tt.in)
+		require.ErrorIs(t, err, ErrSyntax, "ParseTID(%q)", tt.in)
+		assert.Contains(t, err.Error(), tt.want, "ParseTID(%q) error", tt.in)
 	}
 }
 
-func TestKnownAnswers(t *testing.T) {
+func TestTIDKnownAnswers(t *testing.T) {
 	tests := []struct {
 		v    uint64
 		want TID
@@ -63,43 +55,43 @@ func TestKnownAnswers(t *testing.T) {
 		{32, "2222222222232"},
 	}
 	for _, tt := range tests {
-		got, err := FromInteger(tt.v)
-		require.NoError(t, err, "FromInteger(%#x)", tt.v)
-		assert.Equal(t, tt.want, got, "FromInteger(%#x)", tt.v)
+		got, err := NewTIDFromInteger(tt.v)
+		require.NoError(t, err, "NewTIDFromInteger(%#x)", tt.v)
+		assert.Equal(t, tt.want, got, "NewTIDFromInteger(%#x)", tt.v)
 		assert.Equal(t, tt.v, tt.want.Integer(), "%q.Integer()", tt.want)
 	}
 }
 
-func TestFromIntegerTopBit(t *testing.T) {
+func TestTIDFromIntegerTopBit(t *testing.T) {
 	for _, v := range []uint64{1 << 63, 1<<64 - 1} {
-		_, err := FromInteger(v)
-		assert.Error(t, err, "FromInteger(%#x): want error", v)
+		_, err := NewTIDFromInteger(v)
+		assert.Error(t, err, "NewTIDFromInteger(%#x): want error", v)
 	}
 	// Parse accepts what the spec's syntax accepts, top bit included.
-	got, err := Parse("jzzzzzzzzzzzz")
+	got, err := ParseTID("jzzzzzzzzzzzz")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1<<64-1), got.Integer(), "Integer() of the largest TID")
 }
 
-func TestNewRoundTrip(t *testing.T) {
+func TestNewTIDRoundTrip(t *testing.T) {
 	at := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
-	got, err := New(at, 1023)
+	got, err := NewTID(at, 1023)
 	require.NoError(t, err)
 	assert.Equal(t, at.Truncate(time.Microsecond), got.Time(), "Time()")
 	assert.Equal(t, uint16(1023), got.ClockID(), "ClockID()")
 	assert.Equal(t, uint64(at.UnixMicro())<<10|1023, got.Integer(), "Integer()")
 	assert.Contains(t, "234567ab", got.String()[:1], "first character")
 
-	epoch, err := New(time.Unix(0, 0), 0)
+	epoch, err := NewTID(time.Unix(0, 0), 0)
 	require.NoError(t, err)
-	assert.Equal(t, TID("2222222222222"), epoch, "New(epoch, 0)")
+	assert.Equal(t, TID("2222222222222"), epoch, "NewTID(epoch, 0)")
 
-	last, err := New(time.UnixMicro(maxMicros), MaxClockID)
+	last, err := NewTID(time.UnixMicro(maxMicros), maxClockID)
 	require.NoError(t, err)
-	assert.Equal(t, TID("bzzzzzzzzzzzz"), last, "New(end of range, MaxClockID)")
+	assert.Equal(t, TID("bzzzzzzzzzzzz"), last, "NewTID(end of range, maxClockID)")
 }
 
-func TestNewRange(t *testing.T) {
+func TestNewTIDRange(t *testing.T) {
 	tests := []struct {
 		name string
 		at   time.Time
@@ -108,18 +100,18 @@ func TestNewRange(t *testing.T) {
 	}{
 		{"before epoch", time.Unix(-1, 0), 0, "outside 1970 to 2255"},
 		{"past 2^53 µs", time.UnixMicro(maxMicros + 1), 0, "outside 1970 to 2255"},
-		{"clock id", time.Unix(0, 0), MaxClockID + 1, "clock id 1024 is out of range"},
+		{"clock id", time.Unix(0, 0), maxClockID + 1, "clock id 1024 is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.at, tt.id)
+			_, err := NewTID(tt.at, tt.id)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 }
 
-func TestInvalidValuesDecodeToZero(t *testing.T) {
+func TestInvalidTIDsDecodeToZero(t *testing.T) {
 	for _, s := range []TID{"", "222", "0000000000000"} {
 		assert.Zero(t, s.Integer(), "%q.Integer()", s)
 		assert.Zero(t, s.ClockID(), "%q.ClockID()", s)
@@ -128,38 +120,38 @@ func TestInvalidValuesDecodeToZero(t *testing.T) {
 }
 
 // TestStringOrderIsIntegerOrder checks the property that makes TIDs usable as sort keys.
-func TestStringOrderIsIntegerOrder(t *testing.T) {
+func TestTIDStringOrderIsIntegerOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 100_000 {
 		a, b := r.Uint64()>>1, r.Uint64()>>1
 		if r.IntN(4) == 0 {
 			b = a ^ 1<<r.IntN(63) // close neighbours: one bit apart
 		}
-		ta, err := FromInteger(a)
+		ta, err := NewTIDFromInteger(a)
 		require.NoError(t, err)
-		tb, err := FromInteger(b)
+		tb, err := NewTIDFromInteger(b)
 		require.NoError(t, err)
 		require.Equal(t, cmp.Compare(a, b), cmp.Compare(ta, tb), "order of %#x (%s) and %#x (%s)", a, ta, b, tb)
 	}
 }
 
-func TestParseStringRoundTrip(t *testing.T) {
+func TestParseTIDRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 100_000 {
 		v := r.Uint64() >> 1
-		want, err := FromInteger(v)
+		want, err := NewTIDFromInteger(v)
 		require.NoError(t, err)
-		got, err := Parse(want.String())
-		require.NoError(t, err, "Parse(%q)", want)
-		require.Equal(t, want, got, "Parse(%q)", want)
-		require.Equal(t, v, got.Integer(), "Parse(%q).Integer()", want)
-		back, err := New(got.Time(), got.ClockID())
+		got, err := ParseTID(want.String())
+		require.NoError(t, err, "ParseTID(%q)", want)
+		require.Equal(t, want, got, "ParseTID(%q)", want)
+		require.Equal(t, v, got.Integer(), "ParseTID(%q).Integer()", want)
+		back, err := NewTID(got.Time(), got.ClockID())
 		require.NoError(t, err)
-		require.Equal(t, want, back, "New(Time(), ClockID()) of %q", want)
+		require.Equal(t, want, back, "NewTID(Time(), ClockID()) of %q", want)
 	}
 }
 
-func TestText(t *testing.T) {
+func TestTIDText(t *testing.T) {
 	type doc struct {
 		Key TID `json:"key"`
 	}
@@ -176,10 +168,10 @@ func TestText(t *testing.T) {
 	assert.Equal(t, TID("3jzfcijpj2z2a"), got.Key, "UnmarshalText must not change the value on error")
 }
 
-func BenchmarkParse(b *testing.B) {
+func BenchmarkParseTID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Parse("3jzfcijpj2z2a"); err != nil {
+		if _, err := ParseTID("3jzfcijpj2z2a"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,14 +1,14 @@
-package records_test
+package syntax_test
 
 import (
 	"errors"
 	"fmt"
 
-	"github.com/d1seal/d1seal/records"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 func ExampleParseID() {
-	r, err := records.ParseID("did:plc:7iza6de2dwap2sbkpav7c6c6/com.example.note/3jzfcijpj2z2a")
+	r, err := syntax.ParseID("did:plc:7iza6de2dwap2sbkpav7c6c6/com.example.note/3jzfcijpj2z2a")
 	if err != nil {
 		panic(err)
 	}
@@ -30,8 +30,8 @@ func ExampleParseURI() {
 		"at://alice.example.com/com.example.note/self",
 		"at://did:plc:7iza6de2dwap2sbkpav7c6c6/com.example.note",
 	} {
-		_, refErr := records.ParseURI(s)
-		_, uriErr := records.ParseATURI(s)
+		_, refErr := syntax.ParseURI(s)
+		_, uriErr := syntax.ParseATURI(s)
 		fmt.Printf("record: %-5t AT-URI: %t\n", refErr == nil, uriErr == nil)
 	}
 	// Output:
@@ -41,7 +41,7 @@ func ExampleParseURI() {
 }
 
 func ExampleNSID_Canonical() {
-	n, err := records.ParseNSID("Com.Example.fooBar")
+	n, err := syntax.ParseNSID("Com.Example.fooBar")
 	if err != nil {
 		panic(err)
 	}
@@ -50,9 +50,9 @@ func ExampleNSID_Canonical() {
 }
 
 func ExampleSyntaxError() {
-	_, err := records.ParseNSID("com.example")
-	fmt.Println(errors.Is(err, records.ErrSyntax))
-	var se *records.SyntaxError
+	_, err := syntax.ParseNSID("com.example")
+	fmt.Println(errors.Is(err, syntax.ErrSyntax))
+	var se *syntax.SyntaxError
 	if errors.As(err, &se) {
 		fmt.Println(se.Kind, "|", se.Reason)
 	}
@@ -60,12 +60,5 @@ func ExampleSyntaxError() {
 	// Output:
 	// true
 	// NSID | has 2 segments, want at least 3 separated by '.', like com.example.record
-	// records: parse NSID "com.example": has 2 segments, want at least 3 separated by '.', like com.example.record
-}
-
-func ExampleEventIDSource() {
-	src := records.NewEventIDSource()
-	a, b := src.Next(), src.Next()
-	fmt.Println(len(a), a < b)
-	// Output: 26 true
+	// syntax: parse NSID "com.example": has 2 segments, want at least 3 separated by '.', like com.example.record
 }

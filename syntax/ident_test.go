@@ -1,22 +1,14 @@
-package records
+package syntax
 
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/d1seal/d1seal/internal/vectors"
 )
-
-// readVectors returns the values of one of the AT Protocol interop files in testdata/atproto.
-func readVectors(t *testing.T, name string) []string {
-	return vectors.Lines(t, filepath.Join("testdata", "atproto", name))
-}
 
 // testVectors checks parse against the interop files prefix_syntax_valid.txt and
 // prefix_syntax_invalid.txt.
@@ -123,7 +115,7 @@ func TestSyntaxErrorMessages(t *testing.T) {
 		in    string
 		want  string
 	}{
-		{parseErr(ParseDID), "DID:plc:x", `records: parse DID "DID:plc:x": must start with "did:" (lower case)`},
+		{parseErr(ParseDID), "DID:plc:x", `syntax: parse DID "DID:plc:x": must start with "did:" (lower case)`},
 		{parseErr(ParseDID), "did:plc", `want did:method:identifier, got no ':' after the method`},
 		{parseErr(ParseDID), "did:m123:val", `method has '1' at offset 5, want only letters a-z`},
 		{parseErr(ParseDID), "did:web:", `identifier after the method is empty`},
@@ -137,7 +129,7 @@ func TestSyntaxErrorMessages(t *testing.T) {
 		{parseErr(ParseNSID), "com.example.2foo", `name "2foo" must start with a letter`},
 		{parseErr(ParseNSID), "com.example.fo-o", `name has '-' at offset 14, want only letters and digits`},
 		{parseErr(ParseNSID), "com.example.", `name, the last segment, is empty`},
-		{parseErr(ParseRecordKey), "", `records: parse record key "": is empty, want 1 to 512 bytes`},
+		{parseErr(ParseRecordKey), "", `syntax: parse record key "": is empty, want 1 to 512 bytes`},
 		{parseErr(ParseRecordKey), "..", `"." and ".." are not allowed`},
 		{parseErr(ParseRecordKey), "a b", `has ' ' at offset 1, want only letters, digits and _ ~ . : -`},
 		{parseErr(ParseATURI), "http://x.com", `must start with "at://"`},
@@ -146,10 +138,10 @@ func TestSyntaxErrorMessages(t *testing.T) {
 		{parseErr(ParseATURI), "at://did:plc:a/", `collection has 1 segments, want at least 3`},
 		{parseErr(ParseATURI), "at://did:plc:a/a.b.c/k/l", `path has more than two parts`},
 		{parseErr(ParseATURI), "at://did:plc:a/a.b.c/%30", `record key has '%' at offset 0`},
-		{parseErr(ParseURI), "did:plc:a/a.b.c/k", `records: parse record URI "did:plc:a/a.b.c/k": must start with "at://"`},
+		{parseErr(ParseURI), "did:plc:a/a.b.c/k", `syntax: parse record URI "did:plc:a/a.b.c/k": must start with "at://"`},
 		{parseErr(ParseURI), "at://user.bsky.social/a.b.c/k", `DID must start with "did:"`},
 		{parseErr(ParseURI), "at://did:plc:a/a.b.c", `want did/collection/rkey, got no record key`},
-		{parseErr(ParseID), "did:plc:a", `records: parse record ID "did:plc:a": want did/collection/rkey, got no '/'`},
+		{parseErr(ParseID), "did:plc:a", `syntax: parse record ID "did:plc:a": want did/collection/rkey, got no '/'`},
 		{parseErr(ParseID), "did:plc:a/a.b.c/k/", `got more than three parts`},
 		{parseErr(ParseID), "did:plc:a/a.b/k", `collection has 2 segments`},
 		{parseErr(ParseID), "did:plc:a/a.b.c/.", `record key "." and ".." are not allowed`},
@@ -165,7 +157,7 @@ func TestSyntaxErrorMessages(t *testing.T) {
 func TestSyntaxErrorShortensText(t *testing.T) {
 	_, err := ParseRecordKey(strings.Repeat("k", 600))
 	require.Error(t, err)
-	assert.Equal(t, `records: parse record key "`+strings.Repeat("k", 64)+`...": length is 600 bytes, want at most 512`, err.Error())
+	assert.Equal(t, `syntax: parse record key "`+strings.Repeat("k", 64)+`...": length is 600 bytes, want at most 512`, err.Error())
 	var se *SyntaxError
 	require.ErrorAs(t, err, &se)
 	assert.Len(t, se.Text, 600, "SyntaxError.Text keeps the whole input")

@@ -162,7 +162,7 @@ func sealAll(agent *crypto.Agent, n int) error {
 		wg.Go(func() {
 			for i := range next {
 				rc := crypto.RecordContext{DID: syntax.DID(agent.DID()), Collection: "agent.memory.note", RKey: syntax.RecordKey(strconv.Itoa(i)), Version: 1}
-				if _, err := crypto.Seal(rc, payload, agent); err != nil {
+				if _, err := agent.Seal(rc, payload); err != nil {
 					select {
 					case errs <- err:
 					default:

@@ -37,12 +37,12 @@ func BenchmarkSealVsSign(b *testing.B) {
 	b.Run("SealOwner/1KiB", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Seal(rc, pt, alice); err != nil {
+			if _, err := alice.Seal(rc, pt); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	s, err := Seal(rc, pt, alice)
+	s, err := alice.Seal(rc, pt)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,12 +58,12 @@ func BenchmarkSealVsSign(b *testing.B) {
 	b.Run("SealOwnerAnd1/1KiB", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Seal(rc, pt, alice, to); err != nil {
+			if _, err := alice.Seal(rc, pt, to); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	s1, err := Seal(rc, pt, alice, to)
+	s1, err := alice.Seal(rc, pt, to)
 	if err != nil {
 		b.Fatal(err)
 	}

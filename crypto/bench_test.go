@@ -40,7 +40,7 @@ func BenchmarkSeal(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(size.n))
 				for b.Loop() {
-					if _, err := Seal(rc, pt, alice, c.to...); err != nil {
+					if _, err := alice.Seal(rc, pt, c.to...); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -55,7 +55,7 @@ func BenchmarkOpen(b *testing.B) {
 	for _, size := range benchSizes {
 		pt := make([]byte, size.n)
 		rand.Read(pt)
-		s, err := Seal(rc, pt, alice)
+		s, err := alice.Seal(rc, pt)
 		if err != nil {
 			b.Fatal(err)
 		}

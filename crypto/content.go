@@ -13,9 +13,9 @@ const contentSuite = 1
 const (
 	commitSize   = 32
 	envelopeHead = 2 + commitSize // version, suite, commitment
-	// MinCiphertextSize is the size of Envelope.Ciphertext for an empty plaintext; it is
-	// always plaintext length + MinCiphertextSize.
-	MinCiphertextSize = envelopeHead + tagSize
+	// minCiphertextSize is the size of Envelope.Ciphertext for an empty plaintext; it is
+	// always plaintext length + minCiphertextSize.
+	minCiphertextSize = envelopeHead + tagSize
 )
 
 // Envelope is a sealed record version as stored in its row. Each field is one column.
@@ -62,7 +62,7 @@ func (k DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 // appendContentAAD appends the additional data of the content AEAD: format version, suite,
 // then the record context (see appendContext).
 func appendContentAAD(b []byte, rc RecordContext) []byte {
-	b = append(b, FormatVersion, contentSuite)
+	b = append(b, formatVersion, contentSuite)
 	return appendContext(b, rc)
 }
 
@@ -92,7 +92,7 @@ func (k *DataKey) sealContent(ct, nonce, plaintext []byte) ([]byte, error) {
 	aad := appendContentAAD(make([]byte, 0, 2+contextSize(k.rc)), k.rc)
 	okm := contentKeys(k.key, nonce, aad)
 	defer clear(okm[:])
-	ct = append(ct, FormatVersion, contentSuite)
+	ct = append(ct, formatVersion, contentSuite)
 	ct = append(ct, okm[keySize:]...)
 	return sealGCM(ct, okm[:keySize], nonce, plaintext, aad)
 }
@@ -100,16 +100,16 @@ func (k *DataKey) sealContent(ct, nonce, plaintext []byte) ([]byte, error) {
 // checkEnvelope checks the shape of the ciphertext and nonce columns.
 func checkEnvelope(op string, ciphertext, nonce []byte) error {
 	if len(ciphertext) < 2 {
-		return malformed(op, "ciphertext is %d bytes, want at least %d", len(ciphertext), MinCiphertextSize)
+		return malformed(op, "ciphertext is %d bytes, want at least %d", len(ciphertext), minCiphertextSize)
 	}
-	if ciphertext[0] != FormatVersion {
-		return unsupported(op, "envelope version %d, this package reads %d", ciphertext[0], FormatVersion)
+	if ciphertext[0] != formatVersion {
+		return unsupported(op, "envelope version %d, this package reads %d", ciphertext[0], formatVersion)
 	}
 	if ciphertext[1] != contentSuite {
 		return unsupported(op, "content suite %d, this package reads %d", ciphertext[1], contentSuite)
 	}
-	if len(ciphertext) < MinCiphertextSize {
-		return malformed(op, "ciphertext is %d bytes, want at least %d", len(ciphertext), MinCiphertextSize)
+	if len(ciphertext) < minCiphertextSize {
+		return malformed(op, "ciphertext is %d bytes, want at least %d", len(ciphertext), minCiphertextSize)
 	}
 	if len(nonce) != nonceSize {
 		return malformed(op, "nonce is %d bytes, want %d", len(nonce), nonceSize)

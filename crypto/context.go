@@ -9,9 +9,9 @@ import (
 	"github.com/d1seal/d1seal/syntax"
 )
 
-// FormatVersion is the version byte at the start of every envelope, wrapped key, signature
+// formatVersion is the version byte at the start of every envelope, wrapped key, signature
 // and key file this package writes. Readers refuse other values with ErrUnsupported.
-const FormatVersion = 1
+const formatVersion = 1
 
 // Errors callers branch on. Every call that opens or checks stored bytes (Agent.Open,
 // Agent.Unwrap, Agent.RewrapForOwner, Agent.UnwrapIndexKey, DataKey.Open, VerifyingKey.Verify,

@@ -9,7 +9,7 @@ import (
 // records. The directory lives in a D1 database, so it is signed: an operator key (an Agent's
 // signing key, pinned by every client out of band) signs each entry, and clients route a
 // tenant only through an entry that verifies. The signature has the layout of
-// Envelope.Signature (SignatureSize bytes: 0x01, the signer's key id, the Ed25519 signature)
+// Envelope.Signature (signatureSize bytes: 0x01, the signer's key id, the Ed25519 signature)
 // over:
 //
 //	"d1seal fleet directory entry v1" || 0x00 || 0x01 || signer key id (16)

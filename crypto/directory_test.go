@@ -14,7 +14,7 @@ func TestDirectoryEntrySignature(t *testing.T) {
 	e := DirectoryEntry{Fleet: "prod", Tenant: aliceDID, Database: "6f1c2c52-8d53-4d0e-9b7e-1f0c3f6a2b11", Epoch: 3}
 	sig, err := op.SignDirectoryEntry(e)
 	require.NoError(t, err)
-	assert.Len(t, sig, SignatureSize)
+	assert.Len(t, sig, signatureSize)
 	require.NoError(t, k.VerifyDirectoryEntry(e, sig))
 
 	// Every field is bound: another fleet, tenant, database or epoch does not verify.

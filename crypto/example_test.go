@@ -23,7 +23,7 @@ func Example() {
 	aliceSigning, _ := crypto.ParseVerifyingKey(alice.VerifyingKey().Bytes())
 
 	rc := crypto.RecordContext{DID: "did:plc:alice", Collection: "com.example.note", RKey: "3jzfcijpj2z2a", Version: 1}
-	s, err := crypto.Seal(rc, []byte("remember the milk"), alice, crypto.Recipient{DID: "did:plc:bob", Key: bobKey})
+	s, err := alice.Seal(rc, []byte("remember the milk"), crypto.Recipient{DID: "did:plc:bob", Key: bobKey})
 	if err != nil {
 		panic(err)
 	}
@@ -50,7 +50,7 @@ func ExampleAgent_Rekey() {
 	carol, _ := crypto.GenerateAgent("did:plc:carol", crypto.GenerateOptions{})
 
 	v1 := crypto.RecordContext{DID: "did:plc:alice", Collection: "com.example.note", RKey: "k", Version: 1}
-	s1, _ := crypto.Seal(v1, []byte("plans"), alice, bob.Recipient(), carol.Recipient())
+	s1, _ := alice.Seal(v1, []byte("plans"), bob.Recipient(), carol.Recipient())
 
 	s2, err := alice.Rekey(v1, s1.Envelope, s1.Owner.WrappedKey, 2, carol.Recipient())
 	if err != nil {
@@ -72,7 +72,7 @@ func ExampleAgent_Rekey() {
 func ExampleAgent_Rewrap() {
 	old, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
 	rc := crypto.RecordContext{DID: "did:plc:alice", Collection: "com.example.note", RKey: "k", Version: 1}
-	s, _ := crypto.Seal(rc, []byte("kept"), old)
+	s, _ := old.Seal(rc, []byte("kept"))
 
 	next, _ := old.NewEncryptionKeys()
 	g, err := old.Rewrap(rc, s.Owner.WrappedKey, next.Recipient())
@@ -184,7 +184,7 @@ func ExampleAgent_SignEvent() {
 func ExampleAgent_RewrapForOwner() {
 	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
 	rc := crypto.RecordContext{DID: "did:plc:alice", Collection: "com.example.note", RKey: "k", Version: 1}
-	s, _ := crypto.Seal(rc, []byte("plans"), alice)
+	s, _ := alice.Seal(rc, []byte("plans"))
 	suite, id, _ := crypto.WrappedKeyID(s.Owner.WrappedKey)
 	fmt.Println("owner grant:", suite, len(s.Owner.WrappedKey), "bytes, key_id is OwnerKeyID:", id == alice.OwnerKeyID())
 

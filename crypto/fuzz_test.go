@@ -44,7 +44,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 			require.Equal(t, r.Plaintext, string(pt))
 		}
 		if id, err := SignatureKeyID(sig); err == nil {
-			assert.Len(t, sig, SignatureSize)
+			assert.Len(t, sig, signatureSize)
 			assert.Equal(t, sig[1:17], id[:])
 		}
 	})
@@ -65,7 +65,7 @@ func FuzzUnwrap(f *testing.F) {
 		}
 		if s, _, err := WrappedKeyID(w); err == nil {
 			require.True(t, s.wraps())
-			require.Len(t, w, WrappedKeySize(s))
+			require.Len(t, w, wrappedKeySize(s))
 		}
 	})
 }
@@ -159,7 +159,7 @@ func FuzzUnwrapOwner(f *testing.F) {
 		}
 		if s, id, err := WrappedKeyID(w); err == nil {
 			require.True(t, s.wraps())
-			require.Len(t, w, WrappedKeySize(s))
+			require.Len(t, w, wrappedKeySize(s))
 			require.Equal(t, w[2:18], id[:])
 		}
 	})

@@ -188,7 +188,7 @@ func writeGolden(t *testing.T) {
 		{alice, RecordContext{aliceDID, "com.example.note", "3jzfcijpj2z2a", 1}, "golden record, format version 1", bob.Recipient()},
 		{bob, RecordContext{bobDID, "agent.memory.note", "3kabcdefghij2", 42}, "", alice.Recipient()},
 	} {
-		s, err := Seal(c.rc, []byte(c.pt), c.owner, c.to)
+		s, err := c.owner.Seal(c.rc, []byte(c.pt), c.to)
 		require.NoError(t, err)
 		g.Records = append(g.Records, goldenRecord{
 			DID: string(c.rc.DID), Collection: string(c.rc.Collection), RKey: string(c.rc.RKey), Version: c.rc.Version,
@@ -209,7 +209,7 @@ func writeGolden(t *testing.T) {
 	seeds := map[string][][]any{
 		"FuzzOpenEnvelope": {
 			{[]byte(r0.Ciphertext), []byte(r0.Nonce), []byte(r0.Signature)},
-			{[]byte(r0.Ciphertext[:MinCiphertextSize]), []byte(r0.Nonce), []byte(r0.Signature)},
+			{[]byte(r0.Ciphertext[:minCiphertextSize]), []byte(r0.Nonce), []byte(r0.Signature)},
 			{[]byte{1, 1}, []byte{}, []byte{1}},
 		},
 		"FuzzUnwrap": {

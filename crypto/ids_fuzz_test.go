@@ -9,7 +9,7 @@ import (
 // stored grant before it is authenticated: it never panics, refuses with ErrDecrypt, and
 // accepts only allow-listed suites at their exact size.
 func FuzzWrappedKeyID(f *testing.F) {
-	f.Add(make([]byte, WrappedKeySize(SuiteX25519)))
+	f.Add(make([]byte, wrappedKeySize(SuiteX25519)))
 	f.Add(append([]byte{1, 1}, make([]byte, 96)...))
 	f.Add(append([]byte{1, 2}, make([]byte, 1184)...))
 	f.Add([]byte{1, 9})
@@ -21,18 +21,18 @@ func FuzzWrappedKeyID(f *testing.F) {
 			}
 			return
 		}
-		if n := WrappedKeySize(suite); n == 0 || n != len(b) {
+		if n := wrappedKeySize(suite); n == 0 || n != len(b) {
 			t.Fatalf("accepted %d bytes of suite %v (size %d)", len(b), suite, n)
 		}
 	})
 }
 
 // FuzzSignatureKeyID feeds arbitrary bytes to SignatureKeyID, which reads the signer's key id of
-// a stored signature: it never panics and accepts only SignatureSize bytes of version 1.
+// a stored signature: it never panics and accepts only signatureSize bytes of version 1.
 func FuzzSignatureKeyID(f *testing.F) {
-	f.Add(append([]byte{1}, make([]byte, SignatureSize-1)...))
+	f.Add(append([]byte{1}, make([]byte, signatureSize-1)...))
 	f.Add([]byte{1})
-	f.Add(append([]byte{2}, make([]byte, SignatureSize-1)...))
+	f.Add(append([]byte{2}, make([]byte, signatureSize-1)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id, err := SignatureKeyID(b)
 		if err != nil {
@@ -41,7 +41,7 @@ func FuzzSignatureKeyID(f *testing.F) {
 			}
 			return
 		}
-		if len(b) != SignatureSize || b[0] != FormatVersion || string(id[:]) != string(b[1:17]) {
+		if len(b) != signatureSize || b[0] != formatVersion || string(id[:]) != string(b[1:17]) {
 			t.Fatalf("accepted %x as key id %x", b, id)
 		}
 	})

@@ -111,13 +111,13 @@ func (k IndexKey) GoString() string { return k.String() }
 // Format prints String for every verb.
 func (k IndexKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
-// WrappedIndexKeySize returns the size of an index key wrapped for a recipient key of suite
+// wrappedIndexKeySize returns the size of an index key wrapped for a recipient key of suite
 // s: the same as a wrapped data key (98 bytes for SuiteX25519, 1186 for SuiteXWing), or 0.
-func WrappedIndexKeySize(s Suite) int {
+func wrappedIndexKeySize(s Suite) int {
 	if !s.known() {
 		return 0
 	}
-	return WrappedKeySize(s)
+	return wrappedKeySize(s)
 }
 
 // indexWrapInfo is the HPKE info of a wrapped index key:
@@ -130,7 +130,7 @@ func WrappedIndexKeySize(s Suite) int {
 func indexWrapInfo(ic IndexContext, recipientDID string, s Suite, id KeyID) []byte {
 	info := make([]byte, 0, len(indexKeyWrapLabel)+wrapHeadSize+2+len(recipientDID)+indexContextSize(ic))
 	info = append(info, indexKeyWrapLabel...)
-	info = append(info, FormatVersion, byte(s))
+	info = append(info, formatVersion, byte(s))
 	info = append(info, id[:]...)
 	info = appendString16(info, recipientDID)
 	return appendIndexContext(info, ic)
@@ -140,7 +140,7 @@ func indexWrapInfo(ic IndexContext, recipientDID string, s Suite, id KeyID) []by
 // to the index context and to the recipient's DID and key: the way an owner lets another
 // agent search one field of one collection. The recipient opens it with
 // Agent.UnwrapIndexKey. The result has the layout of a wrapped data key (version, suite,
-// recipient key id, encapsulated key, HPKE ciphertext; WrappedIndexKeySize bytes).
+// recipient key id, encapsulated key, HPKE ciphertext; wrappedIndexKeySize bytes).
 //
 // Sharing an index key lets the recipient compute the beacon of any value it guesses and
 // compare it with the beacons of every record of the index, including records not shared
@@ -151,8 +151,8 @@ func (k *IndexKey) Wrap(to Recipient) ([]byte, error) {
 		return nil, fmt.Errorf("crypto: wrap index key: %w", err)
 	}
 	s, id := to.Key.suite, to.Key.id
-	w := make([]byte, 0, WrappedKeySize(s))
-	w = append(w, FormatVersion, byte(s))
+	w := make([]byte, 0, wrappedKeySize(s))
+	w = append(w, formatVersion, byte(s))
 	w = append(w, id[:]...)
 	enc, ct, err := hpkeSeal(to.Key.pub, indexWrapInfo(k.ic, to.DID, s, id), w, k.key[:])
 	if err != nil {

@@ -93,7 +93,7 @@ func TestIndexKeyShare(t *testing.T) {
 		require.NoError(t, err)
 		w, err := k.Wrap(bob.Recipient())
 		require.NoError(t, err)
-		assert.Len(t, w, WrappedIndexKeySize(bob.Recipient().Key.Suite()))
+		assert.Len(t, w, wrappedIndexKeySize(bob.Recipient().Key.Suite()))
 
 		ic := k.Context()
 		got, err := bob.UnwrapIndexKey(ic, w)
@@ -137,7 +137,7 @@ func TestIndexKeyShare(t *testing.T) {
 		rc := RecordContext{DID: aliceDID, Collection: "com.example.note", RKey: "tag", Version: 1}
 		_, err = bob.Unwrap(rc, w)
 		assert.ErrorIs(t, err, ErrDecrypt)
-		s, err := Seal(rc, []byte("x"), alice, bob.Recipient())
+		s, err := alice.Seal(rc, []byte("x"), bob.Recipient())
 		require.NoError(t, err)
 		_, err = bob.UnwrapIndexKey(ic, s.Shared[0].WrappedKey)
 		assert.ErrorIs(t, err, ErrDecrypt)

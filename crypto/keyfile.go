@@ -40,8 +40,8 @@ const (
 	// files (no owner key) are still read.
 	keyFileVersion = 2
 
-	// MaxKeyFileSize bounds what ReadKeyFile reads.
-	MaxKeyFileSize = 1 << 16
+	// maxKeyFileSize bounds what ReadKeyFile reads.
+	maxKeyFileSize = 1 << 16
 )
 
 // Caps on the argon2id settings of a key file, checked before any work, so that a crafted
@@ -346,7 +346,7 @@ func writeFileAtomic(path string, data []byte) error {
 var ErrKeyFilePermissions = errors.New("crypto: key file permissions too open")
 
 // ReadKeyFile reads and decrypts the key file at path (ParseKeyFile). Files larger than
-// MaxKeyFileSize are refused with ErrMalformed. On Unix, a file whose mode grants its group
+// maxKeyFileSize are refused with ErrMalformed. On Unix, a file whose mode grants its group
 // or others any access (mode & 0o077 != 0) is refused with an error matching
 // ErrKeyFilePermissions: run chmod 600 on it. WriteKeyFile writes mode 0600.
 func ReadKeyFile(path string, passphrase []byte) (*Agent, error) {
@@ -358,12 +358,12 @@ func ReadKeyFile(path string, passphrase []byte) (*Agent, error) {
 	if err := checkKeyFileMode(path, f); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("crypto: read key file: %w", err)
 	}
-	if len(data) > MaxKeyFileSize {
-		return nil, malformed("read key file", "%s is larger than %d bytes", path, MaxKeyFileSize)
+	if len(data) > maxKeyFileSize {
+		return nil, malformed("read key file", "%s is larger than %d bytes", path, maxKeyFileSize)
 	}
 	return ParseKeyFile(data, passphrase)
 }

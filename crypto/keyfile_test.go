@@ -48,7 +48,7 @@ func TestKeyFileRoundTrip(t *testing.T) {
 
 		// The loaded agent opens what the original sealed.
 		rc := noteContext(1)
-		s, err := Seal(rc, []byte("kept"), a)
+		s, err := a.Seal(rc, []byte("kept"))
 		require.NoError(t, err)
 		pt, err := got.Open(rc, s.Envelope, s.Owner.WrappedKey, a.VerifyingKey())
 		require.NoError(t, err)
@@ -152,7 +152,7 @@ func TestKeyFileCapsParameters(t *testing.T) {
 	assert.ErrorContains(t, err, "not a d1seal key file")
 
 	big := filepath.Join(t.TempDir(), "big")
-	require.NoError(t, os.WriteFile(big, make([]byte, MaxKeyFileSize+1), 0o600))
+	require.NoError(t, os.WriteFile(big, make([]byte, maxKeyFileSize+1), 0o600))
 	_, err = ReadKeyFile(big, []byte("pw"))
 	assert.ErrorIs(t, err, ErrMalformed)
 	_, err = ReadKeyFile(filepath.Join(t.TempDir(), "none"), []byte("pw"))

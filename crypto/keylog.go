@@ -136,12 +136,12 @@ func (c KeyChange) known() bool { return c >= KeyGenesis && c <= KeyRevoke }
 
 // Bounds of a key log entry, checked by ParseKeyEntry before anything else.
 const (
-	// MaxRevokedKeys bounds KeyEntry.Revoked.
-	MaxRevokedKeys = 1024
+	// maxRevokedKeys bounds KeyEntry.Revoked.
+	maxRevokedKeys = 1024
 
-	// MaxKeyEntrySize bounds the encoding of one key log entry (ParseKeyEntry refuses
+	// maxKeyEntrySize bounds the encoding of one key log entry (ParseKeyEntry refuses
 	// longer input). The largest valid entry is about 20 KiB.
-	MaxKeyEntrySize = 32 << 10
+	maxKeyEntrySize = 32 << 10
 )
 
 // KeyEntry is one signed entry of an agent's key log. Make entries with Agent.KeyGenesis and
@@ -243,8 +243,8 @@ func (a *Agent) KeyRotation(prev *KeyEntry, next *Agent, change KeyChange, revok
 		ids := append(append([]KeyID(nil), revoked...), prev.Keys.KeyIDs()...)
 		slices.SortFunc(ids, func(x, y KeyID) int { return bytes.Compare(x[:], y[:]) })
 		e.Revoked = slices.Compact(ids)
-		if len(e.Revoked) > MaxRevokedKeys {
-			return nil, fmt.Errorf("%s: %d revoked keys, limit %d", op, len(e.Revoked), MaxRevokedKeys)
+		if len(e.Revoked) > maxRevokedKeys {
+			return nil, fmt.Errorf("%s: %d revoked keys, limit %d", op, len(e.Revoked), maxRevokedKeys)
 		}
 		for _, id := range e.Keys.KeyIDs() {
 			if _, found := slices.BinarySearchFunc(e.Revoked, id, func(x, y KeyID) int { return bytes.Compare(x[:], y[:]) }); found {
@@ -278,8 +278,8 @@ func entryTime(t time.Time) (time.Time, error) {
 // body appends the entry's fields before Signature, as documented on KeyEntry. A missing key
 // is written as a lone 0x00 byte, which ParseKeyEntry refuses.
 func (e *KeyEntry) body() []byte {
-	b := make([]byte, 0, e.bodySize()+2*SignatureSize)
-	b = append(b, FormatVersion, byte(e.Change))
+	b := make([]byte, 0, e.bodySize()+2*signatureSize)
+	b = append(b, formatVersion, byte(e.Change))
 	b = binary.BigEndian.AppendUint64(b, e.Seq)
 	b = append(b, e.Prev[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
@@ -334,21 +334,21 @@ func (e *KeyEntry) Hash() [32]byte {
 
 // ParseKeyEntry decodes an entry written by KeyEntry.Marshal, strictly: known version and
 // change, exact lengths, keys valid as ParseRecipientKey and ParseVerifyingKey require, key
-// ids in Revoked strictly ascending, no trailing bytes, and at most MaxKeyEntrySize bytes.
+// ids in Revoked strictly ascending, no trailing bytes, and at most maxKeyEntrySize bytes.
 // Every failure matches ErrDecrypt and ErrMalformed or ErrUnsupported. It checks no
 // signature: call Verify.
 func ParseKeyEntry(b []byte) (*KeyEntry, error) {
 	const op = "parse key entry"
-	if len(b) > MaxKeyEntrySize {
-		return nil, malformed(op, "%d bytes, limit %d", len(b), MaxKeyEntrySize)
+	if len(b) > maxKeyEntrySize {
+		return nil, malformed(op, "%d bytes, limit %d", len(b), maxKeyEntrySize)
 	}
 	r := reader{b: b}
 	version := r.byte()
 	if r.short {
 		return nil, malformed(op, "empty")
 	}
-	if version != FormatVersion {
-		return nil, unsupported(op, "key entry version %d, this package reads %d", version, FormatVersion)
+	if version != formatVersion {
+		return nil, unsupported(op, "key entry version %d, this package reads %d", version, formatVersion)
 	}
 	e := &KeyEntry{Change: KeyChange(r.byte())}
 	if !r.short && !e.Change.known() {
@@ -384,8 +384,8 @@ func ParseKeyEntry(b []byte) (*KeyEntry, error) {
 	if r.short {
 		return nil, malformed(op, "%d bytes, too short", len(b))
 	}
-	if count > MaxRevokedKeys {
-		return nil, malformed(op, "%d revoked keys, limit %d", count, MaxRevokedKeys)
+	if count > maxRevokedKeys {
+		return nil, malformed(op, "%d revoked keys, limit %d", count, maxRevokedKeys)
 	}
 	if count > 0 && e.Change != KeyRevoke {
 		return nil, malformed(op, "revoked keys in a %s entry", e.Change)
@@ -398,8 +398,8 @@ func ParseKeyEntry(b []byte) (*KeyEntry, error) {
 		}
 		e.Revoked = append(e.Revoked, id)
 	}
-	e.Signature = bytes.Clone(r.next(SignatureSize))
-	e.Proof = bytes.Clone(r.next(SignatureSize))
+	e.Signature = bytes.Clone(r.next(signatureSize))
+	e.Proof = bytes.Clone(r.next(signatureSize))
 	switch {
 	case r.short:
 		return nil, malformed(op, "%d bytes, too short", len(b))
@@ -463,7 +463,7 @@ func (r *reader) uint64() uint64 { return binary.BigEndian.Uint64(r.next(8)) }
 // checks that:
 //
 //   - e is well formed (complete keys of the right kinds, a known change, signatures of the
-//     right size, Revoked strictly ascending and within MaxRevokedKeys);
+//     right size, Revoked strictly ascending and within maxRevokedKeys);
 //   - with prev nil: e.Change is KeyGenesis, e.Seq is 0, e.Prev is zero, and Signature is
 //     by e.Keys.Verifying;
 //   - otherwise: e.Change is KeyRotate or KeyRevoke, e.DID is prev.DID, e.Seq is
@@ -532,8 +532,8 @@ func (e *KeyEntry) check(op string) error {
 	if err := e.Keys.check(); err != nil {
 		return malformed(op, "%v", err)
 	}
-	if len(e.Revoked) > MaxRevokedKeys {
-		return malformed(op, "%d revoked keys, limit %d", len(e.Revoked), MaxRevokedKeys)
+	if len(e.Revoked) > maxRevokedKeys {
+		return malformed(op, "%d revoked keys, limit %d", len(e.Revoked), maxRevokedKeys)
 	}
 	if len(e.Revoked) > 0 && e.Change != KeyRevoke {
 		return malformed(op, "revoked keys in a %s entry", e.Change)

@@ -123,7 +123,7 @@ func TestSignMetadataAndEvent(t *testing.T) {
 	k := a.VerifyingKey()
 	md := []byte(`{"name":"alice"}`)
 	sig := a.SignMetadata(md)
-	assert.Len(t, sig, SignatureSize)
+	assert.Len(t, sig, signatureSize)
 	assert.NoError(t, k.VerifyMetadata(aliceDID, md, sig))
 	assert.ErrorIs(t, k.VerifyMetadata(bobDID, md, sig), ErrDecrypt)
 	assert.ErrorIs(t, k.VerifyMetadata(aliceDID, []byte(`{"name":"mallory"}`), sig), ErrDecrypt)
@@ -136,7 +136,7 @@ func TestSignMetadataAndEvent(t *testing.T) {
 
 	d := [32]byte{1, 2, 3}
 	es := a.SignEvent(d)
-	assert.Len(t, es, SignatureSize)
+	assert.Len(t, es, signatureSize)
 	assert.NoError(t, k.VerifyEvent(aliceDID, d, es))
 	assert.ErrorIs(t, k.VerifyEvent(aliceDID, [32]byte{1, 2, 4}, es), ErrDecrypt)
 	assert.ErrorIs(t, k.VerifyEvent(bobDID, d, es), ErrDecrypt)
@@ -310,7 +310,7 @@ func TestKeyEntryTimeIsUTCNanoseconds(t *testing.T) {
 func TestParseKeyEntryCaps(t *testing.T) {
 	log, _ := keyLog(t, false)
 	b := log[0].Marshal()
-	_, err := ParseKeyEntry(make([]byte, MaxKeyEntrySize+1))
+	_, err := ParseKeyEntry(make([]byte, maxKeyEntrySize+1))
 	assert.ErrorIs(t, err, ErrMalformed)
 	assert.ErrorContains(t, err, "limit")
 
@@ -328,11 +328,11 @@ func TestParseKeyEntryCaps(t *testing.T) {
 			return c
 		}, ErrMalformed},
 		"revoked count": {func(c []byte) []byte {
-			off := len(c) - 2*SignatureSize - 2
+			off := len(c) - 2*signatureSize - 2
 			c[off], c[off+1] = 0xff, 0xff
 			return c
 		}, ErrMalformed},
-		"signature version": {func(c []byte) []byte { c[len(c)-2*SignatureSize] = 2; return c }, ErrUnsupported},
+		"signature version": {func(c []byte) []byte { c[len(c)-2*signatureSize] = 2; return c }, ErrUnsupported},
 	} {
 		_, err := ParseKeyEntry(c.edit(bytes.Clone(b)))
 		assert.ErrorIs(t, err, c.want, name)
@@ -381,7 +381,7 @@ func TestSignatureLabelsAreSeparate(t *testing.T) {
 	rc := noteContext(1)
 	assert.ErrorIs(t, k.VerifyPublic(rc, md, ms), ErrDecrypt)
 	assert.ErrorIs(t, k.VerifyPublic(rc, md, es), ErrDecrypt)
-	ps, err := SignPublic(rc, md, a)
+	ps, err := a.SignPublic(rc, md)
 	require.NoError(t, err)
 	assert.ErrorIs(t, k.VerifyMetadata(aliceDID, md, ps), ErrDecrypt)
 	assert.ErrorIs(t, k.VerifyEvent(aliceDID, d, ps), ErrDecrypt)
@@ -397,7 +397,7 @@ func TestStatementSignaturesRefuseMalformed(t *testing.T) {
 		want error
 	}{
 		"empty":       {nil, ErrMalformed},
-		"short":       {sig[:SignatureSize-1], ErrMalformed},
+		"short":       {sig[:signatureSize-1], ErrMalformed},
 		"long":        {append(bytes.Clone(sig), 0), ErrMalformed},
 		"version":     {append([]byte{2}, sig[1:]...), ErrUnsupported},
 		"other key":   {newAgent(t, aliceDID, false).SignEvent(d), ErrDecrypt},

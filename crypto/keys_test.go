@@ -67,7 +67,7 @@ func TestKeyTypesCannotBeConfused(t *testing.T) {
 		// Forcing the signing key's bytes in as a recipient gives a grant nobody can open:
 		// the agent holds no X25519 key with that id.
 		rc := noteContext(1)
-		s, err := Seal(rc, []byte("x"), a, Recipient{DID: aliceDID, Key: asX})
+		s, err := a.Seal(rc, []byte("x"), Recipient{DID: aliceDID, Key: asX})
 		require.NoError(t, err)
 		_, err = a.Unwrap(rc, s.Shared[0].WrappedKey)
 		assert.ErrorIs(t, err, ErrDecrypt)
@@ -179,7 +179,7 @@ func TestParseVerifyingKeyRejectsWeakPoints(t *testing.T) {
 func TestSecretsNeverPrint(t *testing.T) {
 	a := newAgent(t, aliceDID, true)
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("x"), a)
+	s, err := a.Seal(rc, []byte("x"))
 	require.NoError(t, err)
 	dk, err := a.Unwrap(rc, s.Owner.WrappedKey)
 	require.NoError(t, err)

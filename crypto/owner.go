@@ -129,7 +129,7 @@ func (k *DataKey) appendOwnerGrant(w []byte, a *Agent) (Grant, error) {
 		return Grant{}, fmt.Errorf("crypto: wrap for owner: %s is not the owner of %s", a.did, k.rc)
 	}
 	o := a.owner
-	w = append(w, FormatVersion, byte(SuiteOwner))
+	w = append(w, formatVersion, byte(SuiteOwner))
 	w = append(w, o.id[:]...)
 	w = w[:wrapHeadSize+nonceSize]
 	nonce := w[wrapHeadSize:]

@@ -179,7 +179,7 @@ func writeOwnerGolden(t *testing.T) {
 		{RecordContext{aliceDID, "com.example.note", "3jzfcijpj2z2a", 1}, "golden record under an owner grant", nil},
 		{RecordContext{aliceDID, "agent.memory.note", "3kabcdefghij2", 7}, "owner grant and an X-Wing share", []Recipient{bob.Recipient()}},
 	} {
-		s, err := Seal(c.rc, []byte(c.pt), alice, c.to...)
+		s, err := alice.Seal(c.rc, []byte(c.pt), c.to...)
 		require.NoError(t, err)
 		r := goldenRecord{
 			DID: string(c.rc.DID), Collection: string(c.rc.Collection), RKey: string(c.rc.RKey), Version: c.rc.Version,
@@ -258,7 +258,7 @@ func TestKeyFileVersion1HasNoOwnerKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, a.HasOwnerKey())
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("x"), a)
+	s, err := a.Seal(rc, []byte("x"))
 	require.NoError(t, err)
 	suite, _, err := WrappedKeyID(s.Owner.WrappedKey)
 	require.NoError(t, err)

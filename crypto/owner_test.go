@@ -14,11 +14,11 @@ func TestOwnerGrantRoundTrip(t *testing.T) {
 		alice := newAgent(t, aliceDID, pq)
 		require.True(t, alice.HasOwnerKey())
 		rc := noteContext(3)
-		s, err := Seal(rc, []byte("owner only"), alice)
+		s, err := alice.Seal(rc, []byte("owner only"))
 		require.NoError(t, err)
 		assert.Equal(t, Grant{RecipientDID: aliceDID, KeyID: alice.OwnerKeyID(), WrappedKey: s.Owner.WrappedKey}, s.Owner)
 		assert.Len(t, s.Owner.WrappedKey, 78)
-		assert.Equal(t, []byte{FormatVersion, byte(SuiteOwner)}, s.Owner.WrappedKey[:2])
+		assert.Equal(t, []byte{formatVersion, byte(SuiteOwner)}, s.Owner.WrappedKey[:2])
 		assert.Empty(t, s.Shared)
 
 		got, err := alice.Open(rc, s.Envelope, s.Owner.WrappedKey, alice.VerifyingKey())
@@ -65,7 +65,7 @@ func TestRewrapForOwner(t *testing.T) {
 	old := newAgent(t, aliceDID, false)
 	bob := newAgent(t, bobDID, false)
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("rotate me"), old, bob.Recipient())
+	s, err := old.Seal(rc, []byte("rotate me"), bob.Recipient())
 	require.NoError(t, err)
 
 	next, err := old.NewKeys()
@@ -84,7 +84,7 @@ func TestRewrapForOwner(t *testing.T) {
 
 	// From an HPKE owner grant (an agent from a version 1 key file) to an owner grant.
 	legacy := withoutOwnerKey(old)
-	hs, err := Seal(rc, []byte("legacy"), legacy)
+	hs, err := legacy.Seal(rc, []byte("legacy"))
 	require.NoError(t, err)
 	suite, _, err := WrappedKeyID(hs.Owner.WrappedKey)
 	require.NoError(t, err)
@@ -136,7 +136,7 @@ func TestAgentWithoutOwnerKey(t *testing.T) {
 	assert.False(t, a.HasOwnerKey())
 	assert.Equal(t, KeyID{}, a.OwnerKeyID())
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("x"), a)
+	s, err := a.Seal(rc, []byte("x"))
 	require.NoError(t, err)
 	assert.Equal(t, a.PostQuantumKey().KeyID(), s.Owner.KeyID, "owner grants stay HPKE")
 	_, err = a.Open(rc, s.Envelope, s.Owner.WrappedKey, a.VerifyingKey())
@@ -145,7 +145,7 @@ func TestAgentWithoutOwnerKey(t *testing.T) {
 	assert.ErrorContains(t, err, "no owner key")
 
 	// Someone else's owner grant: refused without trying.
-	o, err := Seal(rc, []byte("x"), newAgent(t, aliceDID, false))
+	o, err := newAgent(t, aliceDID, false).Seal(rc, []byte("x"))
 	require.NoError(t, err)
 	_, err = a.Unwrap(rc, o.Owner.WrappedKey)
 	assert.ErrorIs(t, err, ErrDecrypt)
@@ -177,7 +177,7 @@ func TestSealedColumnsDoNotAlias(t *testing.T) {
 	// appending to one column must not write into the next.
 	alice := newAgent(t, aliceDID, false)
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("columns"), alice)
+	s, err := alice.Seal(rc, []byte("columns"))
 	require.NoError(t, err)
 	nonce, sig, owner := bytes.Clone(s.Nonce), bytes.Clone(s.Signature), bytes.Clone(s.Owner.WrappedKey)
 	_ = append(s.Ciphertext, 0xff, 0xff)
@@ -207,7 +207,7 @@ func TestOwnerKeyringConcurrentUse(t *testing.T) {
 			for i := range 20 {
 				rc := noteContext(uint64(g*100 + i + 1))
 				var s *Sealed
-				if s, err = Seal(rc, []byte("x"), alice, bob.Recipient()); err != nil {
+				if s, err = alice.Seal(rc, []byte("x"), bob.Recipient()); err != nil {
 					return
 				}
 				if _, err = alice.Open(rc, s.Envelope, s.Owner.WrappedKey, alice.VerifyingKey()); err != nil {
@@ -235,7 +235,7 @@ func TestOwnerKeyringConcurrentUse(t *testing.T) {
 func TestOwnerErrorsCarryNoSecrets(t *testing.T) {
 	alice, bob := newAgent(t, aliceDID, false), newAgent(t, bobDID, false)
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("top secret plaintext"), alice)
+	s, err := alice.Seal(rc, []byte("top secret plaintext"))
 	require.NoError(t, err)
 	k, err := alice.Unwrap(rc, s.Owner.WrappedKey)
 	require.NoError(t, err)

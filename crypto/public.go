@@ -9,7 +9,7 @@ import (
 
 // Public records are stored in clear (the database can read them) but signed by their owner,
 // so that they cannot be altered, moved or forged. Their signature has the same layout as a
-// sealed record's (SignatureSize bytes: version, signer key id, Ed25519 signature) over a
+// sealed record's (signatureSize bytes: version, signer key id, Ed25519 signature) over a
 // message with its own label, so a sealed record's signature never verifies as a public
 // record's and the other way round:
 //
@@ -26,7 +26,7 @@ func publicMessage(rc RecordContext, signer KeyID, content []byte) []byte {
 	h.Write(content)
 	msg := make([]byte, 0, len(publicLabel)+1+len(signer)+contextSize(rc)+sha256.Size)
 	msg = append(msg, publicLabel...)
-	msg = append(msg, FormatVersion)
+	msg = append(msg, formatVersion)
 	msg = append(msg, signer[:]...)
 	msg = appendContext(msg, rc)
 	return h.Sum(msg)
@@ -34,17 +34,17 @@ func publicMessage(rc RecordContext, signer KeyID, content []byte) []byte {
 
 // SignPublic signs content as the public (unencrypted) record version rc: the records
 // package stores content in the ciphertext column and the result in the signature column.
-// owner must be the agent named by rc.DID.
-func SignPublic(rc RecordContext, content []byte, owner *Agent) ([]byte, error) {
+// a must be the record's owner, the agent named by rc.DID.
+func (a *Agent) SignPublic(rc RecordContext, content []byte) ([]byte, error) {
 	if err := rc.check(); err != nil {
 		return nil, err
 	}
-	if owner == nil || owner.did != string(rc.DID) {
+	if a == nil || a.did != string(rc.DID) {
 		return nil, fmt.Errorf("crypto: sign public %s: the owner agent must be %s", rc, rc.DID)
 	}
-	k := owner.sign
-	sig := make([]byte, 0, SignatureSize)
-	sig = append(sig, FormatVersion)
+	k := a.sign
+	sig := make([]byte, 0, signatureSize)
+	sig = append(sig, formatVersion)
 	sig = append(sig, k.pub.id[:]...)
 	return append(sig, ed25519.Sign(k.priv, publicMessage(rc, k.pub.id, content))...), nil
 }

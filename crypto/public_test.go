@@ -16,12 +16,12 @@ func TestPublicSignatures(t *testing.T) {
 	require.NoError(t, err)
 	rc := crypto.RecordContext{DID: "did:plc:alice", Collection: "app.bsky.feed.post", RKey: "3jzfcijpj2z2a", Version: 1}
 	content := []byte(`{"text":"hello, world"}`)
-	sig, err := crypto.SignPublic(rc, content, alice)
+	sig, err := alice.SignPublic(rc, content)
 	require.NoError(t, err)
-	assert.Len(t, sig, crypto.SignatureSize)
+	assert.Len(t, sig, 1+16+64)
 	require.NoError(t, alice.VerifyingKey().VerifyPublic(rc, content, sig))
 
-	_, err = crypto.SignPublic(rc, content, bob)
+	_, err = bob.SignPublic(rc, content)
 	assert.Error(t, err, "only the owner signs")
 
 	// Every single-bit flip of the content or signature, any other context, or another key fails.
@@ -50,7 +50,7 @@ func TestPublicSignatures(t *testing.T) {
 	}
 
 	// A sealed record's signature does not verify as a public record's, nor the reverse.
-	sealed, err := crypto.Seal(rc, content, alice)
+	sealed, err := alice.Seal(rc, content)
 	require.NoError(t, err)
 	assert.ErrorIs(t, alice.VerifyingKey().VerifyPublic(rc, sealed.Ciphertext, sealed.Signature), crypto.ErrDecrypt)
 	env := sealed.Envelope
@@ -59,7 +59,7 @@ func TestPublicSignatures(t *testing.T) {
 }
 
 func mustSignPublic(t *testing.T, rc crypto.RecordContext, content []byte, a *crypto.Agent) []byte {
-	sig, err := crypto.SignPublic(rc, content, a)
+	sig, err := a.SignPublic(rc, content)
 	require.NoError(t, err)
 	return sig
 }

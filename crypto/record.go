@@ -17,7 +17,7 @@ type Grant struct {
 
 	// WrappedKey is the encrypted_dek column: version (0x01), suite, the 16-byte recipient
 	// key id, the HPKE encapsulated key (32 or 1120 bytes), then the 48-byte HPKE ciphertext
-	// of the data key. It is WrappedKeySize(suite) bytes.
+	// of the data key. It is wrappedKeySize(suite) bytes.
 	WrappedKey []byte
 }
 
@@ -34,17 +34,17 @@ type Sealed struct {
 }
 
 // Seal encrypts plaintext as the record version rc under a fresh data key, wraps that key
-// for the owner and for each of shareWith, and signs the envelope with the owner's signing
-// key. The owner's grant is an owner grant under the owner's owner key (SuiteOwner, no
-// public-key operation) when the owner has one (HasOwnerKey), else an HPKE grant for
-// owner.Recipient(); the others' are HPKE grants. owner must be the agent named by rc.DID.
+// for a, the owner, and for each of shareWith, and signs the envelope with a's signing key.
+// a must be the agent named by rc.DID. The owner's grant is an owner grant under a's owner
+// key (SuiteOwner, no public-key operation) when a has one (HasOwnerKey), else an HPKE grant
+// for a.Recipient(); the others' are HPKE grants.
 // rc.Version must not have been sealed before: the records package gives each write a new
 // version.
-func Seal(rc RecordContext, plaintext []byte, owner *Agent, shareWith ...Recipient) (*Sealed, error) {
+func (a *Agent) Seal(rc RecordContext, plaintext []byte, shareWith ...Recipient) (*Sealed, error) {
 	if err := rc.check(); err != nil {
 		return nil, err
 	}
-	if owner == nil || owner.did != string(rc.DID) {
+	if a == nil || a.did != string(rc.DID) {
 		return nil, fmt.Errorf("crypto: seal %s: the owner agent must be %s", rc, rc.DID)
 	}
 	for _, r := range shareWith {
@@ -52,18 +52,18 @@ func Seal(rc RecordContext, plaintext []byte, owner *Agent, shareWith ...Recipie
 			return nil, fmt.Errorf("crypto: seal %s: %w", rc, err)
 		}
 	}
-	return seal(newDataKey(rc), plaintext, owner, shareWith)
+	return seal(newDataKey(rc), plaintext, a, shareWith)
 }
 
 func seal(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient) (*Sealed, error) {
 	// One allocation holds the ciphertext, nonce and signature columns and the owner grant,
 	// each capped so that appending to one never overwrites the next.
-	ctSize := MinCiphertextSize + len(plaintext)
-	ownerSize := WrappedKeySize(SuiteOwner)
+	ctSize := minCiphertextSize + len(plaintext)
+	ownerSize := wrappedKeySize(SuiteOwner)
 	if owner.owner == nil {
 		ownerSize = 0
 	}
-	buf := make([]byte, 0, ctSize+nonceSize+SignatureSize+ownerSize)
+	buf := make([]byte, 0, ctSize+nonceSize+signatureSize+ownerSize)
 	nonce := buf[ctSize : ctSize+nonceSize : ctSize+nonceSize]
 	ct, err := k.sealContent(buf[:0:ctSize], nonce, plaintext)
 	if err != nil {
@@ -73,10 +73,10 @@ func seal(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient) (*S
 	s := &Sealed{Envelope: Envelope{
 		Ciphertext: ct,
 		Nonce:      nonce,
-		Signature:  owner.sign.appendEnvelopeSignature(buf[sigAt:sigAt:sigAt+SignatureSize], k.rc, ct, nonce),
+		Signature:  owner.sign.appendEnvelopeSignature(buf[sigAt:sigAt:sigAt+signatureSize], k.rc, ct, nonce),
 	}}
 	if owner.owner != nil {
-		s.Owner, err = k.appendOwnerGrant(buf[sigAt+SignatureSize:sigAt+SignatureSize:cap(buf)], owner)
+		s.Owner, err = k.appendOwnerGrant(buf[sigAt+signatureSize:sigAt+signatureSize:cap(buf)], owner)
 	} else {
 		s.Owner, err = k.Wrap(owner.Recipient())
 	}
@@ -168,5 +168,5 @@ func (a *Agent) Rekey(rc RecordContext, env Envelope, wrappedKey []byte, version
 	defer clear(plaintext)
 	next := rc
 	next.Version = version
-	return Seal(next, plaintext, a, keep...)
+	return a.Seal(next, plaintext, keep...)
 }

@@ -33,14 +33,14 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		alice, bob := newAgent(t, aliceDID, pq), newAgent(t, bobDID, pq)
 		rc := noteContext(1)
 		for _, msg := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("secret note "), 1000)} {
-			s, err := Seal(rc, msg, alice, bob.Recipient())
+			s, err := alice.Seal(rc, msg, bob.Recipient())
 			require.NoError(t, err)
-			assert.Len(t, s.Ciphertext, len(msg)+MinCiphertextSize)
+			assert.Len(t, s.Ciphertext, len(msg)+minCiphertextSize)
 			assert.Len(t, s.Nonce, 12)
-			assert.Len(t, s.Signature, SignatureSize)
+			assert.Len(t, s.Signature, signatureSize)
 			assert.Equal(t, aliceDID, s.Owner.RecipientDID)
 			assert.Equal(t, alice.OwnerKeyID(), s.Owner.KeyID)
-			assert.Len(t, s.Owner.WrappedKey, WrappedKeySize(SuiteOwner))
+			assert.Len(t, s.Owner.WrappedKey, wrappedKeySize(SuiteOwner))
 			suite, id, err := WrappedKeyID(s.Owner.WrappedKey)
 			require.NoError(t, err)
 			assert.Equal(t, SuiteOwner, suite)
@@ -61,9 +61,9 @@ func TestSealOpenRoundTrip(t *testing.T) {
 
 func TestSealIsRandomized(t *testing.T) {
 	alice := newAgent(t, aliceDID, false)
-	a, err := Seal(noteContext(1), []byte("same"), alice)
+	a, err := alice.Seal(noteContext(1), []byte("same"))
 	require.NoError(t, err)
-	b, err := Seal(noteContext(1), []byte("same"), alice)
+	b, err := alice.Seal(noteContext(1), []byte("same"))
 	require.NoError(t, err)
 	assert.NotEqual(t, a.Nonce, b.Nonce)
 	assert.NotEqual(t, a.Ciphertext[2:], b.Ciphertext[2:], "a fresh data key per version")
@@ -72,11 +72,11 @@ func TestSealIsRandomized(t *testing.T) {
 
 func TestSealRejectsBadArguments(t *testing.T) {
 	alice, bob := newAgent(t, aliceDID, false), newAgent(t, bobDID, false)
-	_, err := Seal(noteContext(1), nil, bob)
+	_, err := bob.Seal(noteContext(1), nil)
 	assert.ErrorContains(t, err, "owner agent must be "+aliceDID)
-	_, err = Seal(RecordContext{DID: aliceDID, Collection: "com.example.note"}, nil, alice)
+	_, err = alice.Seal(RecordContext{DID: aliceDID, Collection: "com.example.note"}, nil)
 	assert.ErrorContains(t, err, "empty rkey")
-	_, err = Seal(noteContext(1), nil, alice, Recipient{DID: bobDID})
+	_, err = alice.Seal(noteContext(1), nil, Recipient{DID: bobDID})
 	assert.ErrorContains(t, err, "no key")
 	_, err = GenerateAgent("", GenerateOptions{})
 	assert.ErrorContains(t, err, "empty DID")
@@ -85,7 +85,7 @@ func TestSealRejectsBadArguments(t *testing.T) {
 func TestShareRewrap(t *testing.T) {
 	alice, bob, carol := newAgent(t, aliceDID, false), newAgent(t, bobDID, true), newAgent(t, carolDID, false)
 	rc := noteContext(7)
-	s, err := Seal(rc, []byte("shared later"), alice)
+	s, err := alice.Seal(rc, []byte("shared later"))
 	require.NoError(t, err)
 
 	g, err := alice.Rewrap(rc, s.Owner.WrappedKey, bob.Recipient())
@@ -111,7 +111,7 @@ func TestShareRewrap(t *testing.T) {
 func TestRekeyRevokes(t *testing.T) {
 	alice, bob, carol := newAgent(t, aliceDID, false), newAgent(t, bobDID, false), newAgent(t, carolDID, false)
 	rc := noteContext(3)
-	s, err := Seal(rc, []byte("v3"), alice, bob.Recipient(), carol.Recipient())
+	s, err := alice.Seal(rc, []byte("v3"), bob.Recipient(), carol.Recipient())
 	require.NoError(t, err)
 
 	next, err := alice.Rekey(rc, s.Envelope, s.Owner.WrappedKey, 4, carol.Recipient())
@@ -154,7 +154,7 @@ func TestRotation(t *testing.T) {
 
 		// An HPKE grant for the old key (as another agent's record shared with old holds).
 		rc := noteContext(1)
-		s, err := Seal(rc, []byte("before rotation"), old, old.Recipient())
+		s, err := old.Seal(rc, []byte("before rotation"), old.Recipient())
 		require.NoError(t, err)
 		hpkeGrant := s.Shared[0].WrappedKey
 		g, err := old.Rewrap(rc, hpkeGrant, next.Recipient())
@@ -183,7 +183,7 @@ func TestSuiteDowngradeByPolicy(t *testing.T) {
 	pq, classic := newAgent(t, bobDID, true), newAgent(t, bobDID, false)
 	alice := newAgent(t, aliceDID, false)
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("x"), alice, pq.Recipient())
+	s, err := alice.Seal(rc, []byte("x"), pq.Recipient())
 	require.NoError(t, err)
 	_, err = classic.Unwrap(rc, s.Shared[0].WrappedKey)
 	assert.ErrorIs(t, err, ErrDecrypt)
@@ -193,7 +193,7 @@ func TestSuiteDowngradeByPolicy(t *testing.T) {
 func TestErrorsCarryNoSecrets(t *testing.T) {
 	alice := newAgent(t, aliceDID, true)
 	rc := noteContext(1)
-	s, err := Seal(rc, []byte("top secret plaintext"), alice)
+	s, err := alice.Seal(rc, []byte("top secret plaintext"))
 	require.NoError(t, err)
 	k, err := alice.Unwrap(rc, s.Owner.WrappedKey)
 	require.NoError(t, err)
@@ -224,7 +224,7 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 func TestContextCollectionIsCanonical(t *testing.T) {
 	alice := newAgent(t, aliceDID, false)
 	rc := RecordContext{DID: aliceDID, Collection: "Com.Example.note", RKey: "3jzfcijpj2z2a", Version: 1}
-	sealed, err := Seal(rc, []byte("hello"), alice)
+	sealed, err := alice.Seal(rc, []byte("hello"))
 	require.NoError(t, err)
 	ref, err := syntax.ParseID(aliceDID + "/com.example.note/3jzfcijpj2z2a")
 	require.NoError(t, err)

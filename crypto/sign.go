@@ -7,8 +7,8 @@ import (
 	"fmt"
 )
 
-// SignatureSize is the size of Envelope.Signature: version, key id, Ed25519 signature.
-const SignatureSize = 1 + len(KeyID{}) + ed25519.SignatureSize
+// signatureSize is the size of Envelope.Signature: version, key id, Ed25519 signature.
+const signatureSize = 1 + len(KeyID{}) + ed25519.SignatureSize
 
 const signatureLabel = "d1seal record signature v1\x00"
 
@@ -31,7 +31,7 @@ func signatureMessage(rc RecordContext, signer KeyID, ciphertext, nonce []byte) 
 	h.Write(nonce)
 	msg := make([]byte, 0, len(signatureLabel)+1+len(signer)+contextSize(rc)+sha256.Size)
 	msg = append(msg, signatureLabel...)
-	msg = append(msg, FormatVersion)
+	msg = append(msg, formatVersion)
 	msg = append(msg, signer[:]...)
 	msg = appendContext(msg, rc)
 	return h.Sum(msg)
@@ -39,13 +39,13 @@ func signatureMessage(rc RecordContext, signer KeyID, ciphertext, nonce []byte) 
 
 // signEnvelope returns the signature column for ciphertext and nonce.
 func (k *signingKey) signEnvelope(rc RecordContext, ciphertext, nonce []byte) []byte {
-	return k.appendEnvelopeSignature(make([]byte, 0, SignatureSize), rc, ciphertext, nonce)
+	return k.appendEnvelopeSignature(make([]byte, 0, signatureSize), rc, ciphertext, nonce)
 }
 
 // appendEnvelopeSignature appends the signature column for ciphertext and nonce to sig.
 func (k *signingKey) appendEnvelopeSignature(sig []byte, rc RecordContext, ciphertext, nonce []byte) []byte {
 	msg := signatureMessage(rc, k.pub.id, ciphertext, nonce)
-	sig = append(sig, FormatVersion)
+	sig = append(sig, formatVersion)
 	sig = append(sig, k.pub.id[:]...)
 	return append(sig, ed25519.Sign(k.priv, msg)...)
 }
@@ -64,11 +64,11 @@ func checkSignature(op string, sig []byte) error {
 	if len(sig) == 0 {
 		return malformed(op, "empty signature")
 	}
-	if sig[0] != FormatVersion {
-		return unsupported(op, "signature version %d, this package reads %d", sig[0], FormatVersion)
+	if sig[0] != formatVersion {
+		return unsupported(op, "signature version %d, this package reads %d", sig[0], formatVersion)
 	}
-	if len(sig) != SignatureSize {
-		return malformed(op, "signature is %d bytes, want %d", len(sig), SignatureSize)
+	if len(sig) != signatureSize {
+		return malformed(op, "signature is %d bytes, want %d", len(sig), signatureSize)
 	}
 	return nil
 }

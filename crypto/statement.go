@@ -8,7 +8,7 @@ import (
 
 // Signed statements an agent makes about itself, outside any record: its metadata (the
 // agents.metadata column) and the events of its audit log. Both signatures have the layout
-// of Envelope.Signature (SignatureSize bytes: 0x01, the signer's key id, the Ed25519
+// of Envelope.Signature (signatureSize bytes: 0x01, the signer's key id, the Ed25519
 // signature) over a message that starts with its own label, so that no signature of one kind
 // verifies as another, nor as a record, public record or key log signature:
 //
@@ -25,11 +25,11 @@ const (
 	eventLabel    = "d1seal event signature v1\x00"
 )
 
-// signLabelled returns the SignatureSize-byte signature 0x01 || key id || Ed25519(label ||
+// signLabelled returns the signatureSize-byte signature 0x01 || key id || Ed25519(label ||
 // 0x01 || key id || msg).
 func (k *signingKey) signLabelled(label string, msg []byte) []byte {
-	sig := make([]byte, 0, SignatureSize)
-	sig = append(sig, FormatVersion)
+	sig := make([]byte, 0, signatureSize)
+	sig = append(sig, formatVersion)
 	sig = append(sig, k.pub.id[:]...)
 	return append(sig, ed25519.Sign(k.priv, labelledMessage(label, k.pub.id, msg))...)
 }
@@ -37,7 +37,7 @@ func (k *signingKey) signLabelled(label string, msg []byte) []byte {
 func labelledMessage(label string, signer KeyID, msg []byte) []byte {
 	m := make([]byte, 0, len(label)+1+len(signer)+len(msg))
 	m = append(m, label...)
-	m = append(m, FormatVersion)
+	m = append(m, formatVersion)
 	m = append(m, signer[:]...)
 	return append(m, msg...)
 }

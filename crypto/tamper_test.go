@@ -28,7 +28,7 @@ func newTamperFixture(t *testing.T) tamperFixture {
 	}
 	var err error
 	// Shared[2] is an HPKE (X-Wing) grant for alice herself, beside her owner grant.
-	f.sealed, err = Seal(f.rc, f.plaintext, f.alice, f.bob.Recipient(), f.carol.Recipient(), f.alice.Recipient())
+	f.sealed, err = f.alice.Seal(f.rc, f.plaintext, f.bob.Recipient(), f.carol.Recipient(), f.alice.Recipient())
 	require.NoError(t, err)
 	return f
 }
@@ -158,7 +158,7 @@ func TestTamperMovedToAnotherRecord(t *testing.T) {
 
 	// A ciphertext swapped with another version's, or with another record's, keeping the
 	// rest of the row.
-	s2, err := Seal(noteContext(6), f.plaintext, f.alice, f.bob.Recipient())
+	s2, err := f.alice.Seal(noteContext(6), f.plaintext, f.bob.Recipient())
 	require.NoError(t, err)
 	for name, env := range map[string]Envelope{
 		"ciphertext": {s2.Ciphertext, s.Nonce, s.Signature},
@@ -219,11 +219,11 @@ func TestTamperSuiteDowngrade(t *testing.T) {
 	// Alice's X-Wing grant relabelled as X25519, and bob's X25519 grant as X-Wing, keeping
 	// the length right by cutting or padding.
 	owner := s.Shared[2].WrappedKey
-	down := append([]byte{1, byte(SuiteX25519)}, owner[2:WrappedKeySize(SuiteX25519)]...)
+	down := append([]byte{1, byte(SuiteX25519)}, owner[2:wrappedKeySize(SuiteX25519)]...)
 	_, err := f.alice.Unwrap(f.rc, down)
 	assert.ErrorIs(t, err, ErrDecrypt)
 	up := append([]byte{1, byte(SuiteXWing)}, s.Shared[0].WrappedKey[2:]...)
-	up = append(up, make([]byte, WrappedKeySize(SuiteXWing)-len(up))...)
+	up = append(up, make([]byte, wrappedKeySize(SuiteXWing)-len(up))...)
 	_, err = f.bob.Unwrap(f.rc, up)
 	assert.ErrorIs(t, err, ErrDecrypt)
 
@@ -236,7 +236,7 @@ func TestTamperSuiteDowngrade(t *testing.T) {
 
 	// An X25519 grant for an agent that also holds X-Wing keys still opens (it is a valid
 	// grant, made by the writer), but only with the key it names.
-	x, err := Seal(f.rc, f.plaintext, f.alice, Recipient{DID: aliceDID, Key: f.alice.RecipientKey()})
+	x, err := f.alice.Seal(f.rc, f.plaintext, Recipient{DID: aliceDID, Key: f.alice.RecipientKey()})
 	require.NoError(t, err)
 	_, err = f.alice.Unwrap(f.rc, x.Shared[0].WrappedKey)
 	assert.NoError(t, err)
@@ -290,7 +290,7 @@ func TestTamperEd25519KeyAsRecipient(t *testing.T) {
 			continue
 		}
 		rc := noteContext(1)
-		s, err := Seal(rc, []byte("x"), a, Recipient{DID: aliceDID, Key: k})
+		s, err := a.Seal(rc, []byte("x"), Recipient{DID: aliceDID, Key: k})
 		require.NoError(t, err)
 		_, err = a.Unwrap(rc, s.Shared[0].WrappedKey)
 		require.ErrorIs(t, err, ErrDecrypt)
@@ -305,7 +305,7 @@ func TestTamperOwnerGrant(t *testing.T) {
 	f := newTamperFixture(t)
 	s, alice := f.sealed, f.alice
 	owner := s.Owner.WrappedKey
-	require.Len(t, owner, WrappedKeySize(SuiteOwner))
+	require.Len(t, owner, wrappedKeySize(SuiteOwner))
 	open := func(a *Agent, rc RecordContext, w []byte) error {
 		_, err := a.Unwrap(rc, w)
 		return err
@@ -342,7 +342,7 @@ func TestTamperOwnerGrant(t *testing.T) {
 	assert.ErrorIs(t, open(alice, f.rc, relabelled), ErrDecrypt)
 
 	// Version 6's owner grant in version 5's row, and the reverse.
-	s6, err := Seal(noteContext(6), f.plaintext, alice)
+	s6, err := alice.Seal(noteContext(6), f.plaintext)
 	require.NoError(t, err)
 	_, err = alice.Open(f.rc, s.Envelope, s6.Owner.WrappedKey, alice.VerifyingKey())
 	assert.ErrorIs(t, err, ErrDecrypt)
@@ -353,13 +353,13 @@ func TestTamperOwnerGrant(t *testing.T) {
 	// padding: an owner grant relabelled as an HPKE grant, and HPKE grants as owner grants.
 	for _, to := range []Suite{SuiteX25519, SuiteXWing} {
 		w := append([]byte{1, byte(to)}, owner[2:]...)
-		w = append(w, make([]byte, WrappedKeySize(to)-len(w))...)
+		w = append(w, make([]byte, wrappedKeySize(to)-len(w))...)
 		assert.ErrorIs(t, open(alice, f.rc, w), ErrDecrypt, "owner grant as %s", to)
 	}
 	for name, w := range map[string][]byte{
 		"x25519": s.Shared[0].WrappedKey, "xwing": s.Shared[2].WrappedKey,
 	} {
-		up := append([]byte{1, byte(SuiteOwner)}, w[2:WrappedKeySize(SuiteOwner)]...)
+		up := append([]byte{1, byte(SuiteOwner)}, w[2:wrappedKeySize(SuiteOwner)]...)
 		assert.ErrorIs(t, open(alice, f.rc, up), ErrDecrypt, "%s grant as an owner grant", name)
 		// With alice's owner key id, so that it reaches the AEAD.
 		id := alice.OwnerKeyID()

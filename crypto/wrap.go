@@ -10,9 +10,9 @@ const (
 	wrapLabel    = "d1seal wrap v1\x00"
 )
 
-// WrappedKeySize returns the size of a wrapped key of suite s: 98 bytes for SuiteX25519,
+// wrappedKeySize returns the size of a wrapped key of suite s: 98 bytes for SuiteX25519,
 // 1186 for SuiteXWing and 78 for an owner grant (SuiteOwner), or 0 for an unknown suite.
-func WrappedKeySize(s Suite) int {
+func wrappedKeySize(s Suite) int {
 	switch {
 	case s == SuiteOwner:
 		return ownerGrantSize
@@ -33,7 +33,7 @@ func (s Suite) wraps() bool { return s.known() || s == SuiteOwner }
 func wrapInfo(rc RecordContext, recipientDID string, s Suite, id KeyID) []byte {
 	info := make([]byte, 0, len(wrapLabel)+wrapHeadSize+2+len(recipientDID)+contextSize(rc))
 	info = append(info, wrapLabel...)
-	info = append(info, FormatVersion, byte(s))
+	info = append(info, formatVersion, byte(s))
 	info = append(info, id[:]...)
 	info = appendString16(info, recipientDID)
 	return appendContext(info, rc)
@@ -47,8 +47,8 @@ func (k *DataKey) Wrap(to Recipient) (Grant, error) {
 		return Grant{}, fmt.Errorf("crypto: wrap: %w", err)
 	}
 	s, id := to.Key.suite, to.Key.id
-	w := make([]byte, 0, WrappedKeySize(s))
-	w = append(w, FormatVersion, byte(s))
+	w := make([]byte, 0, wrappedKeySize(s))
+	w = append(w, formatVersion, byte(s))
 	w = append(w, id[:]...)
 	enc, ct, err := hpkeSeal(to.Key.pub, wrapInfo(k.rc, to.DID, s, id), w, k.key[:])
 	if err != nil {
@@ -70,17 +70,17 @@ func WrappedKeyID(wrapped []byte) (Suite, KeyID, error) {
 
 func checkWrapped(op string, w []byte) error {
 	if len(w) < 2 {
-		return malformed(op, "wrapped key is %d bytes, want %d, %d or %d", len(w), WrappedKeySize(SuiteOwner), WrappedKeySize(SuiteX25519), WrappedKeySize(SuiteXWing))
+		return malformed(op, "wrapped key is %d bytes, want %d, %d or %d", len(w), wrappedKeySize(SuiteOwner), wrappedKeySize(SuiteX25519), wrappedKeySize(SuiteXWing))
 	}
-	if w[0] != FormatVersion {
-		return unsupported(op, "wrapped key version %d, this package reads %d", w[0], FormatVersion)
+	if w[0] != formatVersion {
+		return unsupported(op, "wrapped key version %d, this package reads %d", w[0], formatVersion)
 	}
 	s := Suite(w[1])
 	if !s.wraps() {
 		return unsupported(op, "wrapping suite %d is not allowed", w[1])
 	}
-	if len(w) != WrappedKeySize(s) {
-		return malformed(op, "%s wrapped key is %d bytes, want %d", s, len(w), WrappedKeySize(s))
+	if len(w) != wrappedKeySize(s) {
+		return malformed(op, "%s wrapped key is %d bytes, want %d", s, len(w), wrappedKeySize(s))
 	}
 	return nil
 }

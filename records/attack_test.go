@@ -217,7 +217,7 @@ func forgeVersion(t *testing.T, e *env, ref records.Ref, version uint64, value s
 	rc := crypto.NewRecordContext(ref, version)
 	created := "2026-01-01T00:00:00.000000000Z"
 	recipients := append([]crypto.Recipient{{DID: string(ref.DID), Key: owner}}, readers...)
-	sealed, err := crypto.Seal(rc, forgePayload(created, "", "forged", []byte(`{"title":"","body":"`+value+`"}`), readers), signer, recipients...)
+	sealed, err := signer.Seal(rc, forgePayload(created, "", "forged", []byte(`{"title":"","body":"`+value+`"}`), readers), recipients...)
 	require.NoError(t, err)
 	exec(t, e.db, "UPDATE records SET ciphertext = ?, nonce = ?, signature = ?, encrypted_dek = ?, key_id = ?, version = ?, created_at = ?, updated_at = NULL, write_id = 'forged', public = 0 WHERE id = ?",
 		sealed.Ciphertext, sealed.Nonce, sealed.Signature, sealed.Shared[0].WrappedKey, keyID(sealed.Shared[0].KeyID), int64(version), created, ref.ID())

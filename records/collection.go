@@ -342,12 +342,12 @@ func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, 
 	stored := 0
 	if public {
 		w.public = p.marshal()
-		if w.signature, err = crypto.SignPublic(w.rc, w.public, c.agent); err != nil {
+		if w.signature, err = c.agent.SignPublic(w.rc, w.public); err != nil {
 			return nil, fmt.Errorf("records: sign %s: %w", ref.ID(), err)
 		}
 		stored = len(w.public)
 	} else {
-		if w.sealed, err = crypto.Seal(w.rc, p.marshal(), c.agent, recipients...); err != nil {
+		if w.sealed, err = c.agent.Seal(w.rc, p.marshal(), recipients...); err != nil {
 			return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)
 		}
 		stored = len(w.sealed.Ciphertext)

@@ -165,7 +165,7 @@ func TestHostileInputs(t *testing.T) {
 	h.keyFile, err = crypto.MarshalKeyFile(h.alice, []byte("pass"), crypto.KeyFileOptions{Time: crypto.MinKeyFileTime, MemoryKiB: crypto.MinKeyFileMemory, Threads: 1})
 	require.NoError(t, err)
 	h.rc = crypto.RecordContext{DID: "did:plc:alice", Collection: notesNSID, RKey: "3kzzzzzzzzz22", Version: 1}
-	h.sealed, err = crypto.Seal(h.rc, []byte("hello"), h.alice)
+	h.sealed, err = h.alice.Seal(h.rc, []byte("hello"))
 	require.NoError(t, err)
 	h.canned = &cannedTransport{}
 	h.cannedDB, err = d1.NewClient("acct", "db", "tok", d1.Options{

@@ -270,7 +270,7 @@ func TestKeysPassphrasesAndPlaintextNeverShown(t *testing.T) {
 
 	// Sealing: data keys, envelopes opened with wrong inputs.
 	rc := crypto.RecordContext{DID: "did:plc:alice", Collection: notesNSID, RKey: "3kzzzzzzzzz22", Version: 1}
-	sealed, err := crypto.Seal(rc, []byte(plain), alice)
+	sealed, err := alice.Seal(rc, []byte(plain))
 	require.NoError(t, err)
 	dk, err := alice.Unwrap(rc, sealed.Owner.WrappedKey)
 	require.NoError(t, err)

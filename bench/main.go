@@ -34,7 +34,7 @@ import (
 type config struct {
 	latency  time.Duration
 	n        int   // records for bulk create
-	seedN    int   // records for the seed pattern's sample
+	seedN    int   // records for the per-record pattern's sample
 	listN    int   // records for list and open
 	memoryNs []int // record counts for the memory scenario
 	goBench  bool  // run the go test benchmarks (decode, sealing)
@@ -46,7 +46,7 @@ func main() {
 	cfg := config{only: map[string]bool{}}
 	flag.DurationVar(&cfg.latency, "latency", 50*time.Millisecond, "round-trip latency added by the local D1 to every request")
 	flag.IntVar(&cfg.n, "n", 10_000, "records in the bulk-create scenario")
-	flag.IntVar(&cfg.seedN, "seed-n", 300, "records the seed pattern (one request each) writes; its time per record is extrapolated to -n")
+	flag.IntVar(&cfg.seedN, "seed-n", 300, "records the per-record pattern (one request each) writes; its time per record is extrapolated to -n")
 	flag.IntVar(&cfg.listN, "list-n", 1_000, "records in the list-and-open scenario")
 	memory := flag.String("memory", "10000,50000,100000", "record counts of the memory scenario")
 	flag.BoolVar(&cfg.goBench, "go-bench", true, "also run the go test benchmarks for decoding and sealing")

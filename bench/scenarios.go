@@ -88,7 +88,7 @@ func collection(ctx context.Context, srv *server, name string) (*records.Collect
 	return c, db, m, nil
 }
 
-// bulk is scenario 1: the seed's one-request-per-record pattern against CreateMany.
+// bulk is scenario 1: the one-request-per-record pattern against CreateMany.
 func bulk(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 	c, db, m, err := collection(ctx, srv, "bulk")
 	if err != nil {
@@ -129,12 +129,12 @@ func bulk(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 
 	fmt.Fprintf(w, "## 1. Bulk create of %d sealed 1 KiB records\n\n", cfg.n)
 	fmt.Fprintf(w, "| | requests | wall time | client CPU | sent | allocs | peak heap |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(w, "| seed pattern (`createRecord` per record), %d records measured | %d | %s (%s per record) | %s | %s | %d | %s |\n",
+	fmt.Fprintf(w, "| per-record pattern (`createRecord` per record), %d records measured | %d | %s (%s per record) | %s | %s | %d | %s |\n",
 		cfg.seedN, seed.requests, ms(seed.wall), ms(seedPer), ms(seed.cpu), mb(seed.sent), seed.allocs, mb(int64(seed.peakHeap)))
-	fmt.Fprintf(w, "| seed pattern, extrapolated to %d records | %d | %s | | | | |\n", cfg.n, cfg.n, ms(seedN))
+	fmt.Fprintf(w, "| per-record pattern, extrapolated to %d records | %d | %s | | | | |\n", cfg.n, cfg.n, ms(seedN))
 	fmt.Fprintf(w, "| `CreateMany` | **%d** | **%s** | %s | %s | %d | %s |\n", many.requests, ms(many.wall), ms(many.cpu), mb(many.sent), many.allocs, mb(int64(many.peakHeap)))
 	fmt.Fprintf(w, "| sealing alone, all cores (no I/O) | 0 | %s | %s | | | |\n\n", ms(sealOnly.wall), ms(sealOnly.cpu))
-	fmt.Fprintf(w, "- Speed-up over the seed pattern: **%.0fx** (%s vs %s extrapolated).\n", float64(seedN)/float64(many.wall), ms(many.wall), ms(seedN))
+	fmt.Fprintf(w, "- Speed-up over the per-record pattern: **%.0fx** (%s vs %s extrapolated).\n", float64(seedN)/float64(many.wall), ms(many.wall), ms(seedN))
 	fmt.Fprintf(w, "- Floor: B = min(%d statements per request x %d records per statement (100 parameters / 13 per row) = %d, %d-byte request cap / %d bytes per record on the wire = %d) = %d records per request, so ceil(%d / %d) = **%d requests**; measured %d.\n",
 		lim.MaxStatements, perStmt, byCount, lim.MaxRequestBytes, perRecord, byBytes, b, cfg.n, b, floor, many.requests)
 	fmt.Fprintf(w, "- Floor x latency = %s; measured wall time %s = %.1fx. Sealing the records alone takes %s of wall time on this machine's %d cores, so %s is the least any client can take here; `CreateMany` is within %.2fx of max(floor x latency, sealing).\n\n",

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// BenchmarkSealVsSign puts the cost of sealing an owner-only 1 KiB record (issue 19's goal:
+// BenchmarkSealVsSign puts the cost of sealing an owner-only 1 KiB record (the goal:
 // at most twice one Ed25519 signature) beside the signature itself, opening it, and sealing
 // with one HPKE recipient. It uses only the API that predates the owner keyring, so the same
 // file runs against older commits (a git worktree) for before/after figures:

@@ -9,7 +9,7 @@ import (
 var agentRecordsFS embed.FS
 
 // AgentRecords returns the migrations of d1seal's agent-records schema, the default set:
-// 0001_agent_records.sql is the schema of the d1-patterns design document exactly (the records,
+// 0001_agent_records.sql is the original agent-records schema (the records,
 // shared_records, agents and events tables with all their indexes and constraints);
 // 0002_sealing.sql adds what sealing needs (record versions, signatures, key ids, write ids,
 // the agent_keys history; see package records); 0003_write_log.sql logs every write of a

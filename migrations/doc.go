@@ -75,7 +75,7 @@
 // is current, that is all it sends; so a service may call Apply at start, or use an
 // Initializer, which does it on the first request (Initializer.Handler is the middleware form)
 // and then never again in the process. Pending migrations are applied as above, safely under
-// concurrency, which the seed's "migrate on first request" middleware was not.
+// concurrency, which a naive "migrate on first request" middleware is not.
 //
 // # Options
 //

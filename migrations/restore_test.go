@@ -49,7 +49,7 @@ func dump(t *testing.T, c *d1.Client, table string) []map[string]any {
 	return rows
 }
 
-// TestBackupRestoresIntoSchema is issue 17's backup that did not restore: a data-only export
+// TestBackupRestoresIntoSchema is a backup that once did not restore: a data-only export
 // of a database holding the agent-records schema, imported into another database that already
 // has the schema, failed on the write log (UNIQUE constraint failed: record_writes.write_id),
 // because each restored records row logs its write id through the trigger before the dump's

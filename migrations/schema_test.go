@@ -3,7 +3,6 @@ package migrations_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -77,7 +76,7 @@ func describe(t *testing.T, c *d1.Client, table string) []string {
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// The agent-records schema, transcribed from d1-patterns.md: every column with its type,
+// The agent-records schema as 0001 creates it: every column with its type,
 // NOT NULL, default and key; every index, the automatic ones of PRIMARY KEY and UNIQUE included;
 // every foreign key.
 var agentRecordsSchema = map[string][]string{
@@ -226,22 +225,11 @@ func checkSchema(t *testing.T, c *d1.Client, want map[string][]string) {
 func TestAgentRecordsSchema(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
-	// 0001 is the seed's schema exactly.
+	// 0001 is the original agent-records schema.
 	res, err := migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{Target: 1})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_agent_records.sql"}, res.Applied)
 	checkSchema(t, c, agentRecordsSchema)
-
-	// The file is the seed's schema, verbatim, after its two header lines.
-	seed, err := os.ReadFile("../../shared/seeds/d1-patterns.md")
-	if err == nil {
-		_, after, _ := strings.Cut(string(seed), "```sql\n")
-		block, _, _ := strings.Cut(after, "```")
-		sql := migrations.AgentRecords().Migrations()[0].SQL
-		assert.True(t, strings.HasSuffix(sql, "\n\n"+block), "0001_agent_records.sql ends with the seed's schema block")
-	} else {
-		t.Logf("seed document not found (%v); schema checked through PRAGMAs only", err)
-	}
 
 	// The constraints hold: UNIQUE(did, collection, rkey), the foreign keys.
 	_, err = c.ExecScript(ctx, `INSERT INTO agents (did, public_key, signing_key, created_at) VALUES ('did:plc:a', X'01', X'02', '2026-01-01');
@@ -257,7 +245,7 @@ func TestAgentRecordsSchema(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, p, "public defaults to 0")
 
-	// 0002 adds what sealing needs, on top of the seed's rows.
+	// 0002 adds what sealing needs, on top of 0001's rows.
 	res, err = migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, res.Applied)
@@ -302,7 +290,7 @@ func TestChittyConnectSchema(t *testing.T) {
 	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_create_contexts_table.sql", "0002_create_installations_table.sql",
-		"0003_create_actors_table.sql", "0004_create_connections_table.sql"}, res.Applied, "the file names the seed's commands use")
+		"0003_create_actors_table.sql", "0004_create_connections_table.sql"}, res.Applied, "the file names of the original wrangler commands")
 	checkSchema(t, c, chittyConnectSchema)
 	assert.Equal(t, []string{"actors_delete_connected", "connections_source_insert", "connections_source_update", "contexts_delete_connected"},
 		objects(t, c, "trigger"))

@@ -19,7 +19,7 @@ import (
 	"github.com/d1seal/d1seal/syntax"
 )
 
-// Event is one observability event of an agent: the seed's events table. Events are
+// Event is one observability event of an agent: a row of the events table. Events are
 // metadata, stored in clear so that they can be queried: keep record content out of Context,
 // Reasoning and Error. They are signed by their agent and chained (see RecordEvents).
 type Event struct {

@@ -268,7 +268,7 @@ func (c *Collection[T]) openPayload(ctx context.Context, mark uint64, ref Ref, r
 }
 
 // List returns one page of the acting agent's records in this collection, oldest key first
-// (TIDs sort by time), as the seed's cursor pagination does: Limit defaults to 50.
+// (TIDs sort by time), as cursor pagination over the records table does: Limit defaults to 50.
 func (c *Collection[T]) List(ctx context.Context, opts ListOptions) (Page[*Record[T]], error) {
 	return c.listOwn(ctx, "list", "", nil, opts, "r", nil)
 }

@@ -60,7 +60,7 @@ type StoreOptions struct {
 	EmitEvents bool
 }
 
-// Store is the agent-records database: the seed's records, shared_records, agents and events
+// Store is the agent-records database: the records, shared_records, agents and events
 // tables, plus the columns sealing adds. It applies the schema on first use unless
 // ManualSchema is set. A Store is safe for concurrent use.
 type Store struct {

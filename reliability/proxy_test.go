@@ -63,8 +63,8 @@ func newBubbleProxyEnv(t testing.TB, copts d1.Options) (*env, *faultproxy.Proxy)
 
 // TestLateWriteIsNotAConflictWithItself: a create (and a create-many) whose request is held
 // in transit as its connection dies, and lands just before the resend that follows the write
-// log's "not committed", is reported as created, once, not as ErrExists. Issue 20, third
-// finding: the resend met the original's row and the write was reported as conflicting with
+// log's "not committed", is reported as created, once, not as ErrExists. It once was:
+// the resend met the original's row and the write was reported as conflicting with
 // itself.
 func TestLateWriteIsNotAConflictWithItself(t *testing.T) {
 	e, proxy := newProxyEnv(t, d1.Options{})
@@ -97,7 +97,7 @@ func TestLateWriteIsNotAConflictWithItself(t *testing.T) {
 // TestRefusedResendStillSaysSent: a create whose first request is held in transit, checked
 // "not committed", then resent into 429s until its attempts run out, must not be reported
 // as "did not happen" (Sent false): the held request lands afterwards and the record exists.
-// Issue 20, first finding, at the level of records: the outcome is the union of the rounds.
+// Seen at the level of records: the outcome is the union of the rounds.
 func TestRefusedResendStillSaysSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, proxy := newBubbleProxyEnv(t, d1.Options{Retry: d1.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})

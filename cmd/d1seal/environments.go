@@ -16,7 +16,7 @@ import (
 // DefaultConfig is the config file d1seal reads environments from when -config is not given.
 const DefaultConfig = "d1seal.json"
 
-// config is the file of named environments, like the seed's production, staging and local:
+// config is the file of named environments, such as production, staging and local:
 //
 //	{
 //	  "environments": {

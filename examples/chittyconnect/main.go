@@ -1,13 +1,13 @@
-// Command chittyconnect runs the ChittyConnect database of the seed document
-// (chittyconnect-migrations.md) with d1seal instead of wrangler:
+// Command chittyconnect runs the ChittyConnect database (actors, installations, contexts and
+// connections) with d1seal instead of wrangler:
 //
 //   - its four numbered migrations (migrations/0001…0004, embedded in the binary) are applied
 //     by automatic initialization, a middleware in front of an HTTP service, on its first
-//     request: the seed's "zero-configuration deployment", safe under concurrency;
+//     request: zero-configuration deployment, safe under concurrency;
 //   - actors, installations, contexts and connections are written and queried: unique names,
 //     soft delete through status, JSON array and object columns, the connection triggers;
-//   - the schema is inspected with PRAGMA table_info and index_list, as the seed's
-//     troubleshooting section does;
+//   - the schema is inspected with PRAGMA table_info and index_list, as one would with
+//     wrangler when troubleshooting;
 //   - the database is backed up with Export to a .sql file, restored with Import into a
 //     fresh database, and the copy is compared with the original, table by table.
 //
@@ -218,7 +218,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	}
 	fmt.Fprintf(w, "   hard DELETE of CTX-0003: refused: %s\n", sqlMessage(err))
 
-	// 6. Schema inspection, as the seed's troubleshooting section does with wrangler.
+	// 6. Schema inspection, as one would with wrangler when troubleshooting.
 	if err := inspect(ctx, w, c, "contexts"); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-// Command events records an agent session's observability events (the seed's events table)
+// Command events records an agent session's observability events (the events table)
 // and queries them by agent, type, session and time range, page by page.
 //
 // Events are metadata, stored in clear so that they can be queried: keep record content out

@@ -3,7 +3,7 @@
 // becomes public API: callers see d1.Result, d1.Meta and *d1.Error instead.
 //
 // Shapes follow https://developers.cloudflare.com/api/resources/d1/ and what D1 actually sends
-// (see DESIGN.md §2–3); unknown fields are ignored when decoding.
+// (checked against real D1); unknown fields are ignored when decoding.
 package wire
 
 import "encoding/json"

@@ -104,7 +104,11 @@ func bridgeVsREST(ctx context.Context, cfg config, srv *server, w io.Writer) err
 
 // budgetOn returns c with the REST API's default request budget.
 func budgetOn(c *d1.Client, srv *server) (*d1.Client, error) {
-	return d1.NewClient(c.AccountID(), c.DatabaseID(), "local", d1.Options{BaseURL: "http://" + srv.addr + "/client/v4"})
+	a, err := d1.NewAccount(c.AccountID(), "local", d1.Options{BaseURL: "http://" + srv.addr + "/client/v4"})
+	if err != nil {
+		return nil, err
+	}
+	return a.Database(c.DatabaseID()), nil
 }
 
 func readLoad(ctx context.Context, c *d1.Client, n, workers int) (time.Duration, error) {

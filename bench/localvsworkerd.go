@@ -114,7 +114,7 @@ func localClient(ctx context.Context, cacheSize int) (*d1.Client, func(), error)
 		done()
 		return nil, nil, err
 	}
-	c, err := d1.NewClient(d1local.DefaultAccountID, id, "local", d1.Options{
+	acct, err := d1.NewAccount(d1local.DefaultAccountID, "local", d1.Options{
 		BaseURL:   "http://" + ln.Addr().String() + "/client/v4",
 		RateLimit: d1.RateLimit{Disabled: true},
 	})
@@ -122,6 +122,7 @@ func localClient(ctx context.Context, cacheSize int) (*d1.Client, func(), error)
 		done()
 		return nil, nil, err
 	}
+	c := acct.Database(id)
 	return c, done, nil
 }
 

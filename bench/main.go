@@ -166,7 +166,7 @@ func (s *server) newDatabase(ctx context.Context, name string, m *meter) (*d1.Cl
 	base := "http://" + s.addr + "/client/v4"
 	hc := &http.Client{Transport: &counting{next: http.DefaultTransport, m: m}}
 	opts := d1.Options{BaseURL: base, HTTPClient: hc, RateLimit: d1.RateLimit{Disabled: true}}
-	admin, err := d1.NewClient(d1local.DefaultAccountID, "none", "local", opts)
+	admin, err := d1.NewAccount(d1local.DefaultAccountID, "local", opts)
 	if err != nil {
 		return nil, err
 	}
@@ -174,5 +174,5 @@ func (s *server) newDatabase(ctx context.Context, name string, m *meter) (*d1.Cl
 	if err != nil {
 		return nil, err
 	}
-	return admin.WithDatabase(db.ID)
+	return admin.Database(db.ID), nil
 }

@@ -60,12 +60,13 @@ func benchBodies(rows int) (raw, query []byte) {
 }
 
 func benchClient(b testing.TB, body []byte) *Client {
-	c, err := NewClient("acct", "db", "tok", Options{
+	acct, err := NewAccount("acct", "tok", Options{
 		BaseURL:    "http://d1.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: staticTransport{body}},
 		RateLimit:  RateLimit{Disabled: true},
 	})
 	require.NoError(b, err)
+	c := acct.Database("db")
 	return c
 }
 

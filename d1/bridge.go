@@ -108,12 +108,12 @@ func NewBridgeClient(bridgeURL, secret string, bo BridgeOptions, opts Options) (
 	if account == "" {
 		account = "bridge"
 	}
-	c, err := NewClient(account, binding, "bridge", opts)
+	a, err := NewAccount(account, "bridge", opts)
 	if err != nil {
 		return nil, err
 	}
-	c.compact = true
-	return c, nil
+	a.compact = true
+	return a.Database(binding), nil
 }
 
 // NewBridgeClientFromEnv returns a bridge client for D1SEAL_BRIDGE_URL and

@@ -244,7 +244,7 @@ func TestBridgeAdministrationNeedsREST(t *testing.T) {
 	bm, err := c.Bookmark(context.Background(), time.Time{})
 	require.NoError(t, err)
 	assert.NotEmpty(t, bm)
-	db, err := c.GetDatabase(context.Background(), "")
+	db, err := c.Info(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "restdb", db.Name)
 	_, err = c.Export(context.Background(), &dump, d1.ExportOptions{PollInterval: time.Millisecond})

@@ -2,7 +2,6 @@ package d1
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -91,42 +90,53 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// Client talks to one D1 database through Cloudflare's REST API. It is safe for concurrent
-// use; all goroutines share its rate-limit budget.
-type Client struct {
-	accountID  string
-	databaseID string
-	svc        *cfd1.DatabaseService
-	http       *http.Client // for signed export and import URLs, which get no Authorization
-	logger     *slog.Logger
-	retry      RetryPolicy
-	limits     Limits
-	budget     *budget
-	onRequest  func(RequestInfo)
-	session    *Session // set by WithSession; carried to the bridge transport in the context
-	compact    bool     // BLOBs travel as base64 (bridge clients; see CompactBlobs)
+// conn is what an Account shares with every Client it makes: the account, the token's
+// service, the settings and the rate-limit budget.
+type conn struct {
+	accountID string
+	svc       *cfd1.DatabaseService
+	http      *http.Client // for signed export and import URLs, which get no Authorization
+	logger    *slog.Logger
+	retry     RetryPolicy
+	limits    Limits
+	budget    *budget
+	onRequest func(RequestInfo)
+	compact   bool // BLOBs travel as base64 (bridge clients; see CompactBlobs)
 }
 
-// NewClient returns a client for database databaseID of account accountID, authenticated by
-// token. It sends nothing.
-func NewClient(accountID, databaseID, token string, opts Options) (*Client, error) {
+// Account is a Cloudflare account reached with one API token. It creates, lists and deletes
+// the account's D1 databases, and Database returns a Client for one of them. It is safe for
+// concurrent use; it and every Client it returns share one rate-limit budget, as Cloudflare
+// counts requests per token.
+type Account struct {
+	*conn
+}
+
+// Client talks to one D1 database. Get one from Account.Database, NewClientFromEnv or
+// NewBridgeClient. It is safe for concurrent use; all goroutines share its account's
+// rate-limit budget.
+type Client struct {
+	*conn
+	acct       *Account
+	databaseID string
+	idErr      error    // an invalid database id, returned by every request
+	session    *Session // set by WithSession; carried to the bridge transport in the context
+}
+
+// NewAccount returns the account accountID, authenticated by token. It sends nothing.
+func NewAccount(accountID, token string, opts Options) (*Account, error) {
 	var missing []string
 	if accountID == "" {
 		missing = append(missing, "account id")
-	}
-	if databaseID == "" {
-		missing = append(missing, "database id")
 	}
 	if token == "" {
 		missing = append(missing, "API token")
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("d1: new client: missing %s", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("d1: new account: missing %s", strings.Join(missing, ", "))
 	}
-	for _, id := range []string{accountID, databaseID} {
-		if strings.ContainsAny(id, "/?#% ") {
-			return nil, fmt.Errorf("d1: new client: id %q contains characters that cannot appear in an account or database id", id)
-		}
+	if !validID(accountID) {
+		return nil, fmt.Errorf("d1: new account: account id %q contains characters that cannot appear in an account id", accountID)
 	}
 	base := opts.BaseURL
 	if base == "" {
@@ -134,7 +144,7 @@ func NewClient(accountID, databaseID, token string, opts Options) (*Client, erro
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("d1: new client: base URL %q is not an http(s) URL", base)
+		return nil, fmt.Errorf("d1: new account: base URL %q is not an http(s) URL", base)
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
@@ -148,26 +158,44 @@ func NewClient(accountID, databaseID, token string, opts Options) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{
-		accountID:  accountID,
-		databaseID: databaseID,
-		http:       hc,
-		logger:     logger,
-		retry:      opts.Retry.withDefaults(),
-		limits:     opts.Limits.withDefaults(),
-		budget:     b,
-		onRequest:  opts.OnRequest,
+	cn := &conn{
+		accountID: accountID,
+		http:      hc,
+		logger:    logger,
+		retry:     opts.Retry.withDefaults(),
+		limits:    opts.Limits.withDefaults(),
+		budget:    b,
+		onRequest: opts.OnRequest,
 	}
-	c.svc = cfd1.NewDatabaseService(
+	cn.svc = cfd1.NewDatabaseService(
 		option.WithBaseURL(base),
 		option.WithAPIToken(token),
 		option.WithHTTPClient(hc),
 		option.WithMaxRetries(0), // retries are ours: the SDK would replay writes on 5xx
 	)
-	return c, nil
+	return &Account{conn: cn}, nil
 }
 
-// Environment variables read by NewClientFromEnv.
+// validID reports whether id can be a path segment of an API URL as it is.
+func validID(id string) bool { return id != "" && !strings.ContainsAny(id, "/?#% ") }
+
+// Database returns a client for the database with the given id. It sends nothing; an id that
+// cannot be a database id makes every request of the client fail with an *ArgError.
+func (a *Account) Database(id string) *Client {
+	c := &Client{conn: a.conn, acct: a, databaseID: id}
+	if !validID(id) {
+		c.idErr = &ArgError{Statement: -1, Index: -1, Type: "database id", Reason: fmt.Sprintf("%q is not a database id", id)}
+	}
+	return c
+}
+
+// ID returns the account id.
+func (a *Account) ID() string { return a.accountID }
+
+// String describes the account without its token.
+func (a *Account) String() string { return "d1.Account(" + a.accountID + ")" }
+
+// Environment variables read by NewAccountFromEnv and NewClientFromEnv.
 const (
 	EnvAccountID  = "CLOUDFLARE_ACCOUNT_ID"
 	EnvAPIToken   = "CLOUDFLARE_API_TOKEN"
@@ -175,20 +203,40 @@ const (
 	EnvBaseURL    = "CLOUDFLARE_API_BASE_URL" // the override wrangler honours too
 )
 
+// NewAccountFromEnv returns the account of CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN,
+// reached at CLOUDFLARE_API_BASE_URL if set (which overrides opts.BaseURL). It returns an
+// error wrapping ErrNoCredentials when neither is set, and an error naming the missing one
+// when only one is.
+func NewAccountFromEnv(opts Options) (*Account, error) {
+	return accountFromEnv(opts)
+}
+
 // NewClientFromEnv returns a client configured from CLOUDFLARE_ACCOUNT_ID,
 // CLOUDFLARE_API_TOKEN, D1_DATABASE_ID and, if set, CLOUDFLARE_API_BASE_URL (which overrides
 // opts.BaseURL). It returns an error wrapping ErrNoCredentials when none of the three is set,
 // and an error naming the missing ones when only some are.
 func NewClientFromEnv(opts Options) (*Client, error) {
-	acct, token, db := os.Getenv(EnvAccountID), os.Getenv(EnvAPIToken), os.Getenv(EnvDatabaseID)
-	if acct == "" && token == "" && db == "" {
-		return nil, fmt.Errorf("%w: set %s, %s and %s", ErrNoCredentials, EnvAccountID, EnvAPIToken, EnvDatabaseID)
+	db := os.Getenv(EnvDatabaseID)
+	a, err := accountFromEnv(opts, [2]string{EnvDatabaseID, db})
+	if err != nil {
+		return nil, err
 	}
-	var missing []string
-	for _, kv := range [][2]string{{EnvAccountID, acct}, {EnvAPIToken, token}, {EnvDatabaseID, db}} {
+	return a.Database(db), nil
+}
+
+// accountFromEnv reads the account's variables and checks extra ones (name, value) with them.
+func accountFromEnv(opts Options, extra ...[2]string) (*Account, error) {
+	acct, token := os.Getenv(EnvAccountID), os.Getenv(EnvAPIToken)
+	vars := append([][2]string{{EnvAccountID, acct}, {EnvAPIToken, token}}, extra...)
+	var missing, names []string
+	for _, kv := range vars {
+		names = append(names, kv[0])
 		if kv[1] == "" {
 			missing = append(missing, kv[0])
 		}
+	}
+	if len(missing) == len(vars) {
+		return nil, fmt.Errorf("%w: set %s and %s", ErrNoCredentials, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("d1: client from environment: %s not set", strings.Join(missing, " and "))
@@ -196,7 +244,7 @@ func NewClientFromEnv(opts Options) (*Client, error) {
 	if base := os.Getenv(EnvBaseURL); base != "" {
 		opts.BaseURL = base
 	}
-	return NewClient(acct, db, token, opts)
+	return NewAccount(acct, token, opts)
 }
 
 // DatabaseID returns the id of the client's database.
@@ -205,23 +253,15 @@ func (c *Client) DatabaseID() string { return c.databaseID }
 // AccountID returns the client's account id.
 func (c *Client) AccountID() string { return c.accountID }
 
-// WithDatabase returns a client for another database of the same account with the same
-// token and settings. The two share one rate-limit budget, as Cloudflare counts per token.
-func (c *Client) WithDatabase(databaseID string) (*Client, error) {
-	if databaseID == "" || strings.ContainsAny(databaseID, "/?#% ") {
-		return nil, errors.New("d1: with database: invalid database id")
-	}
-	c2 := *c
-	c2.databaseID = databaseID
-	return &c2, nil
-}
+// Account returns the account the client belongs to, for database administration.
+func (c *Client) Account() *Account { return c.acct }
 
 // String describes the client without its token.
 func (c *Client) String() string {
 	return "d1.Client(account=" + c.accountID + ", database=" + c.databaseID + ")"
 }
 
-func (c *Client) ctxOK(ctx context.Context) error {
+func (c *conn) ctxOK(ctx context.Context) error {
 	if ctx == nil {
 		return errNilCtx
 	}

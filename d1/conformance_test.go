@@ -51,10 +51,9 @@ lines', NULL), ('it''s', X'');
 	_, err = c.Export(ctx, &dump, d1.ExportOptions{PollInterval: time.Millisecond})
 	require.NoError(t, err)
 
-	db2, err := c.CreateDatabase(ctx, "copy")
+	db2, err := c.Account().CreateDatabase(ctx, "copy")
 	require.NoError(t, err)
-	c2, err := c.WithDatabase(db2.ID)
-	require.NoError(t, err)
+	c2 := c.Account().Database(db2.ID)
 	var uploaded int64
 	info, err := c2.Import(ctx, bytes.NewReader(dump.Bytes()), d1.ImportOptions{PollInterval: time.Millisecond,
 		Progress: func(p d1.Progress) {
@@ -84,7 +83,7 @@ lines', NULL), ('it''s', X'');
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 
-	require.NoError(t, c.DeleteDatabase(ctx, db2.ID))
+	require.NoError(t, c.Account().DeleteDatabase(ctx, db2.ID))
 	_, err = c2.Query(ctx, "SELECT 1")
 	assert.Equal(t, 404, httpStatus(err), "got %v", err)
 }

@@ -55,8 +55,13 @@ func decodeEnvelope[T any](op string, b []byte, out *T) error {
 	return nil
 }
 
+// runner sends calls: an Account's conn, or a Client (with its session and database id check).
+type runner interface {
+	run(ctx context.Context, cl *call) error
+}
+
 // admin runs one management call whose answer is an envelope around a T.
-func admin[T any](ctx context.Context, c *Client, op string, safe bool, do func(context.Context, ...option.RequestOption) error) (T, error) {
+func admin[T any](ctx context.Context, c runner, op string, safe bool, do func(context.Context, ...option.RequestOption) error) (T, error) {
 	var out T
 	cl := &call{op: op, safe: safe, do: do}
 	cl.decode = func(b []byte) error { return decodeEnvelope(op, b, &out) }
@@ -71,10 +76,10 @@ func checkID(op, id string) error {
 	return nil
 }
 
-// CreateDatabase creates a database named name in the client's account. It is not retried
+// CreateDatabase creates a database named name in the account. It is not retried
 // once the request may have reached Cloudflare.
-func (c *Client) CreateDatabase(ctx context.Context, name string) (Database, error) {
-	return c.CreateDatabaseWithOptions(ctx, name, CreateOptions{})
+func (a *Account) CreateDatabase(ctx context.Context, name string) (Database, error) {
+	return a.CreateDatabaseWithOptions(ctx, name, CreateOptions{})
 }
 
 // CreateOptions are the optional settings of a new database; the zero value lets Cloudflare
@@ -108,16 +113,16 @@ func (o CreateOptions) Validate() error {
 
 // CreateDatabaseWithOptions creates a database named name with a location hint and a
 // jurisdiction. It is not retried once the request may have reached Cloudflare.
-func (c *Client) CreateDatabaseWithOptions(ctx context.Context, name string, opts CreateOptions) (Database, error) {
+func (a *Account) CreateDatabaseWithOptions(ctx context.Context, name string, opts CreateOptions) (Database, error) {
 	if name == "" {
 		return Database{}, &ArgError{Statement: -1, Index: -1, Type: "name", Reason: "create database: empty name"}
 	}
 	if err := opts.Validate(); err != nil {
 		return Database{}, err
 	}
-	w, err := admin[wire.Database](ctx, c, "create database", false, func(ctx context.Context, opts2 ...option.RequestOption) error {
+	w, err := admin[wire.Database](ctx, a, "create database", false, func(ctx context.Context, opts2 ...option.RequestOption) error {
 		var p cfd1.DatabaseNewParams
-		setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
+		setField(&p.AccountID.Value, &p.AccountID.Present, a.accountID)
 		setField(&p.Name.Value, &p.Name.Present, name)
 		if opts.LocationHint != "" {
 			setField(&p.PrimaryLocationHint.Value, &p.PrimaryLocationHint.Present, cfd1.DatabaseNewParamsPrimaryLocationHint(opts.LocationHint))
@@ -125,7 +130,7 @@ func (c *Client) CreateDatabaseWithOptions(ctx context.Context, name string, opt
 		if opts.Jurisdiction != "" {
 			setField(&p.Jurisdiction.Value, &p.Jurisdiction.Present, cfd1.DatabaseNewParamsJurisdiction(opts.Jurisdiction))
 		}
-		_, err := c.svc.New(ctx, p, opts2...)
+		_, err := a.svc.New(ctx, p, opts2...)
 		return err
 	})
 	if err != nil {
@@ -134,18 +139,28 @@ func (c *Client) CreateDatabaseWithOptions(ctx context.Context, name string, opt
 	return databaseFromWire(&w), nil
 }
 
-// GetDatabase returns the database with the given id; "" means the client's own.
-func (c *Client) GetDatabase(ctx context.Context, id string) (Database, error) {
-	if id == "" {
-		id = c.databaseID
-	}
+// GetDatabase returns the database with the given id.
+func (a *Account) GetDatabase(ctx context.Context, id string) (Database, error) {
 	if err := checkID("get database", id); err != nil {
 		return Database{}, err
 	}
-	w, err := admin[wire.Database](ctx, c, "get database", true, func(ctx context.Context, opts ...option.RequestOption) error {
+	return getDatabase(ctx, a, a.conn, id)
+}
+
+// Info returns the client's database as D1 describes it (Account.GetDatabase).
+func (c *Client) Info(ctx context.Context) (Database, error) {
+	if c.idErr != nil {
+		return Database{}, c.idErr
+	}
+	return getDatabase(ctx, c, c.conn, c.databaseID)
+}
+
+// getDatabase sends GET /d1/database/{id} through r, a's settings.
+func getDatabase(ctx context.Context, r runner, a *conn, id string) (Database, error) {
+	w, err := admin[wire.Database](ctx, r, "get database", true, func(ctx context.Context, opts ...option.RequestOption) error {
 		var p cfd1.DatabaseGetParams
-		setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
-		_, err := c.svc.Get(ctx, id, p, opts...)
+		setField(&p.AccountID.Value, &p.AccountID.Present, a.accountID)
+		_, err := a.svc.Get(ctx, id, p, opts...)
 		return err
 	})
 	if err != nil {
@@ -156,19 +171,19 @@ func (c *Client) GetDatabase(ctx context.Context, id string) (Database, error) {
 
 // ListDatabases returns the account's databases, every page of them; a non-empty name keeps
 // only those whose name matches, as the API's ?name= filter does.
-func (c *Client) ListDatabases(ctx context.Context, name string) ([]Database, error) {
+func (a *Account) ListDatabases(ctx context.Context, name string) ([]Database, error) {
 	const perPage = 100
 	var all []Database
 	for page := 1; ; page++ {
-		ws, err := admin[[]wire.Database](ctx, c, "list databases", true, func(ctx context.Context, opts ...option.RequestOption) error {
+		ws, err := admin[[]wire.Database](ctx, a, "list databases", true, func(ctx context.Context, opts ...option.RequestOption) error {
 			var p cfd1.DatabaseListParams
-			setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
+			setField(&p.AccountID.Value, &p.AccountID.Present, a.accountID)
 			if name != "" {
 				setField(&p.Name.Value, &p.Name.Present, name)
 			}
 			setField(&p.Page.Value, &p.Page.Present, float64(page))
 			setField(&p.PerPage.Value, &p.PerPage.Present, perPage)
-			_, err := c.svc.List(ctx, p, opts...)
+			_, err := a.svc.List(ctx, p, opts...)
 			return err
 		})
 		if err != nil {
@@ -183,16 +198,15 @@ func (c *Client) ListDatabases(ctx context.Context, name string) ([]Database, er
 	}
 }
 
-// DeleteDatabase deletes the database with the given id, which must be given explicitly
-// (even for the client's own database).
-func (c *Client) DeleteDatabase(ctx context.Context, id string) error {
+// DeleteDatabase deletes the database with the given id.
+func (a *Account) DeleteDatabase(ctx context.Context, id string) error {
 	if err := checkID("delete database", id); err != nil {
 		return err
 	}
-	_, err := admin[json.RawMessage](ctx, c, "delete database", false, func(ctx context.Context, opts ...option.RequestOption) error {
+	_, err := admin[json.RawMessage](ctx, a, "delete database", false, func(ctx context.Context, opts ...option.RequestOption) error {
 		var p cfd1.DatabaseDeleteParams
-		setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
-		_, err := c.svc.Delete(ctx, id, p, opts...)
+		setField(&p.AccountID.Value, &p.AccountID.Present, a.accountID)
+		_, err := a.svc.Delete(ctx, id, p, opts...)
 		return err
 	})
 	return err

@@ -14,21 +14,22 @@ func TestCreateDatabaseWithOptions(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"result":{"uuid":"0a9e7c1b-0000-4000-8000-000000000001","name":"tenants-00001"},"success":true,"errors":[],"messages":[]}`))
 	})
-	c, err := NewClient("acct", "db", testToken, Options{BaseURL: f.URL + "/client/v4", RateLimit: RateLimit{Disabled: true}})
+	acct, err := NewAccount("acct", testToken, Options{BaseURL: f.URL + "/client/v4", RateLimit: RateLimit{Disabled: true}})
 	require.NoError(t, err)
+	c := acct.Database("db")
 	ctx := context.Background()
-	d, err := c.CreateDatabaseWithOptions(ctx, "tenants-00001", CreateOptions{LocationHint: "apac", Jurisdiction: "fedramp"})
+	d, err := c.Account().CreateDatabaseWithOptions(ctx, "tenants-00001", CreateOptions{LocationHint: "apac", Jurisdiction: "fedramp"})
 	require.NoError(t, err)
 	assert.Equal(t, "tenants-00001", d.Name)
 	assert.JSONEq(t, `{"name":"tenants-00001","primary_location_hint":"apac","jurisdiction":"fedramp"}`, f.bodies[0])
 
-	_, err = c.CreateDatabase(ctx, "plain")
+	_, err = c.Account().CreateDatabase(ctx, "plain")
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"name":"plain"}`, f.bodies[1], "no hint or jurisdiction unless asked")
 
 	// Unknown values are refused before anything is sent.
 	for _, o := range []CreateOptions{{LocationHint: "mars"}, {Jurisdiction: "EU"}} {
-		_, err := c.CreateDatabaseWithOptions(ctx, "x", o)
+		_, err := c.Account().CreateDatabaseWithOptions(ctx, "x", o)
 		var ae *ArgError
 		require.ErrorAs(t, err, &ae, "%+v", o)
 	}

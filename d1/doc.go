@@ -72,9 +72,17 @@
 // matching ErrRateLimited when a caller's deadline comes before the wait ends. Batch to save
 // requests: they are the scarce resource.
 //
+// # Accounts and databases
+//
+// An Account is a Cloudflare account and its API token: NewAccount(accountID, token, opts), or
+// NewAccountFromEnv. It manages the account's databases (CreateDatabase, GetDatabase,
+// ListDatabases, DeleteDatabase, SetReadReplication) and Database(id) returns the Client of one
+// of them; NewClientFromEnv does both from the environment. An Account and all its Clients
+// share one rate-limit budget, as Cloudflare counts requests per token.
+//
 // # Administration
 //
-// CreateDatabase, GetDatabase, ListDatabases and DeleteDatabase manage databases; Export writes
+// A Client's Info describes its database; Export writes
 // a SQL dump through D1's polling export; Import runs a SQL file through D1's upload-and-ingest
 // import, checking the uploaded object's ETag against the file's MD5; Bookmark, Restore and
 // RestoreAt use Time Travel. Signed URLs never receive the API token.

@@ -249,8 +249,9 @@ func TestReadsRetryAndWritesDoNot(t *testing.T) {
 		require.NoError(t, err)
 		addr := l.Addr().String()
 		l.Close()
-		c, err := NewClient("acct", "db", testToken, Options{BaseURL: "http://" + addr + "/client/v4", Retry: RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
+		acct, err := NewAccount("acct", testToken, Options{BaseURL: "http://" + addr + "/client/v4", Retry: RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
 		require.NoError(t, err)
+		c := acct.Database("db")
 		_, err = c.Exec(ctx, "INSERT INTO t VALUES (1)")
 		var e *Error
 		require.ErrorAs(t, err, &e)
@@ -296,9 +297,8 @@ func TestRateLimitPauseFailsFastPastDeadline(t *testing.T) {
 	assert.Equal(t, int64(1), f.requests.Load(), "after a 429 with Retry-After: 300 nothing more is sent")
 	assert.Less(t, time.Since(start), time.Second, "a deadline shorter than the pause fails at once")
 
-	// Every caller of the client is paused, including other goroutines and WithDatabase copies.
-	other, err := c.WithDatabase("db-2")
-	require.NoError(t, err)
+	// Every caller of the account is paused, including other goroutines and other databases.
+	other := c.Account().Database("db-2")
 	for _, cl := range []*Client{c, other} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err = cl.Query(ctx, "SELECT 1")
@@ -340,7 +340,7 @@ func TestBudget(t *testing.T) {
 	require.True(t, errors.Is(err, ErrRateLimited), "the burst is spent and the refill takes an hour: got %v", err)
 	assert.Equal(t, int64(2), f.requests.Load())
 
-	_, err = NewClient("a", "b", "c", Options{RateLimit: RateLimit{Requests: 10, Burst: 10}})
+	_, err = NewAccount("a", "c", Options{RateLimit: RateLimit{Requests: 10, Burst: 10}})
 	require.Error(t, err, "a burst as large as the budget could exceed it within one window")
 }
 
@@ -449,7 +449,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	})
 	_, err := c.Query(context.Background(), "SELECT ?", "secret-arg-value")
 	require.Error(t, err)
-	_, err2 := NewClient("", "", testToken, Options{})
+	_, err2 := NewAccount("", testToken, Options{})
 	for _, s := range []string{
 		fmt.Sprintf("%v|%+v|%#v|%s", err, err, err, err), fmt.Sprintf("%v|%+v|%s", c, c, c), fmt.Sprint(err2),
 		logs.String(), strings.Join(infos, "\n"),

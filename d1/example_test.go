@@ -22,7 +22,7 @@ func exampleClient() (*d1.Client, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := d1.NewClient("0123456789abcdef0123456789abcdef", id, "local-token", d1.Options{
+	acct, err := d1.NewAccount("0123456789abcdef0123456789abcdef", "local-token", d1.Options{
 		BaseURL:    "http://d1local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: srv.Transport()},
 		RateLimit:  d1.RateLimit{Disabled: true},
@@ -30,6 +30,7 @@ func exampleClient() (*d1.Client, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	c := acct.Database(id)
 	return c, func() { srv.Close() }
 }
 

@@ -111,7 +111,7 @@ func TestRequestHook(t *testing.T) {
 	defer srv.Close()
 	id, err := srv.CreateDatabase(context.Background(), "hook")
 	require.NoError(t, err)
-	c, err := d1.NewClient("acct", id, "tok", d1.Options{
+	acct, err := d1.NewAccount("acct", "tok", d1.Options{
 		BaseURL:    "http://local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: srv.Transport()},
 		Retry:      d1.RetryPolicy{BaseDelay: time.Millisecond},
@@ -122,6 +122,7 @@ func TestRequestHook(t *testing.T) {
 		},
 	})
 	require.NoError(t, err)
+	c := acct.Database(id)
 	srv.InjectFaults(d1local.Fault{Status: 503})
 	_, err = c.Batch(context.Background(), d1.Statement{SQL: "SELECT ?", Args: []any{"arg"}}, d1.Statement{SQL: "SELECT 2"})
 	require.NoError(t, err)
@@ -144,8 +145,7 @@ func TestRequestHook(t *testing.T) {
 func TestParallelClientsOneDatabase(t *testing.T) {
 	b := localBackend(t, d1local.Options{Dir: t.TempDir()})
 	setupNotes(t, b.client)
-	other, err := b.client.WithDatabase(b.client.DatabaseID())
-	require.NoError(t, err)
+	other := b.client.Account().Database(b.client.DatabaseID())
 	var wg sync.WaitGroup
 	for g := range 8 {
 		c := b.client

@@ -52,9 +52,9 @@ func (f *fakeD1) client(t *testing.T, opts Options) *Client {
 	if opts.Retry == (RetryPolicy{}) {
 		opts.Retry = RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 	}
-	c, err := NewClient("acct", "db-1", testToken, opts)
+	acct, err := NewAccount("acct", testToken, opts)
 	require.NoError(t, err)
-	return c
+	return acct.Database("db-1")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

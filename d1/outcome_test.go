@@ -26,8 +26,9 @@ func bubbleBackend(t *testing.T, copts d1.Options) (*d1local.Server, *d1.Client)
 	require.NoError(t, err)
 	copts.BaseURL = "http://d1local.invalid/client/v4"
 	copts.HTTPClient = &http.Client{Transport: srv.Transport()}
-	c, err := d1.NewClient("acct", id, "local", copts)
+	acct, err := d1.NewAccount("acct", "local", copts)
 	require.NoError(t, err)
+	c := acct.Database(id)
 	return srv, c
 }
 

@@ -27,7 +27,7 @@ type RateLimit struct {
 	Disabled bool          // no client-side budget (a 429's Retry-After is still honoured)
 }
 
-// budget is the state shared by every goroutine (and every WithDatabase copy) of a client.
+// budget is the state shared by an Account and every Client it returns, in every goroutine.
 type budget struct {
 	limiter *rate.Limiter // nil when disabled
 

@@ -100,10 +100,22 @@ func readCapped(r io.Reader, length, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// run sends cl as conn.run does, its requests carrying the client's session in their context
+// for the bridge transport.
+func (c *Client) run(ctx context.Context, cl *call) error {
+	if c.idErr != nil {
+		return c.idErr
+	}
+	if ctx != nil && c.session != nil {
+		ctx = context.WithValue(ctx, sessionKey{}, c.session)
+	}
+	return c.conn.run(ctx, cl)
+}
+
 // run sends cl, retrying as the policy allows, and returns once decode accepted a response.
 // A failure it returns describes the whole call: Sent is true if any attempt may have
 // reached D1, and Attempts counts every request sent.
-func (c *Client) run(ctx context.Context, cl *call) error {
+func (c *conn) run(ctx context.Context, cl *call) error {
 	if ctx == nil {
 		return errNilCtx
 	}
@@ -190,15 +202,12 @@ func stopped(err error, last *Error, n int, sent bool) error {
 }
 
 // attempt sends one HTTP request and classifies its outcome.
-func (c *Client) attempt(ctx context.Context, cl *call, n int) *Error {
+func (c *conn) attempt(ctx context.Context, cl *call, n int) *Error {
 	var cp capture
 	var wrote atomic.Bool
 	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteHeaders: func() { wrote.Store(true) },
 	})
-	if c.session != nil {
-		tctx = context.WithValue(tctx, sessionKey{}, c.session)
-	}
 	var discard *http.Response
 	start := time.Now()
 	err := cl.do(tctx, option.WithMiddleware(cp.middleware(c.limits.MaxResponseBytes)), option.WithResponseBodyInto(&discard))
@@ -233,7 +242,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int) *Error {
 	return e
 }
 
-func (c *Client) observe(ctx context.Context, info *RequestInfo) {
+func (c *conn) observe(ctx context.Context, info *RequestInfo) {
 	if c.logger.Enabled(ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{
 			slog.String("op", info.Op), slog.Int("statements", len(info.SQL)), slog.Int("attempt", info.Attempt),

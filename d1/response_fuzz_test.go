@@ -46,7 +46,7 @@ func FuzzResponse(f *testing.F) {
 		if status < 100 || status > 999 {
 			status = 200
 		}
-		c, err := d1.NewClient("acct", "db", "tok", d1.Options{
+		acct, err := d1.NewAccount("acct", "tok", d1.Options{
 			BaseURL:    "http://fuzz.invalid/client/v4",
 			HTTPClient: &http.Client{Transport: fixedAnswer{int(status), retryAfter, body}},
 			RateLimit:  d1.RateLimit{Disabled: true},
@@ -55,6 +55,7 @@ func FuzzResponse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c := acct.Database("db")
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		r, err := c.Query(ctx, "SELECT a, b FROM t")

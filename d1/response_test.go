@@ -65,7 +65,7 @@ func TestResponseTooLarge(t *testing.T) {
 	calls := map[string]func(c *Client) error{
 		"query": func(c *Client) error { _, err := c.Query(context.Background(), "SELECT 1"); return err },
 		"list databases": func(c *Client) error {
-			_, err := c.ListDatabases(context.Background(), "")
+			_, err := c.Account().ListDatabases(context.Background(), "")
 			return err
 		},
 		"export": func(c *Client) error {

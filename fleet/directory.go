@@ -239,10 +239,10 @@ func (f *Fleet) CreateDatabase(ctx context.Context) (Database, error) {
 		return Database{}, fmt.Errorf("fleet: create database: %w", err)
 	}
 	name := fmt.Sprintf(f.opts.NamePattern, next)
-	created, err := f.dir.CreateDatabaseWithOptions(ctx, name, d1.CreateOptions{LocationHint: f.opts.LocationHint, Jurisdiction: f.opts.Jurisdiction})
+	created, err := f.dir.Account().CreateDatabaseWithOptions(ctx, name, d1.CreateOptions{LocationHint: f.opts.LocationHint, Jurisdiction: f.opts.Jurisdiction})
 	if err != nil {
 		// Created by an earlier attempt whose answer was lost, or by another process: adopt it.
-		found, lerr := f.dir.ListDatabases(ctx, name)
+		found, lerr := f.dir.Account().ListDatabases(ctx, name)
 		if lerr != nil {
 			return Database{}, fmt.Errorf("fleet: create database %s: %w", name, err)
 		}
@@ -283,7 +283,7 @@ func (f *Fleet) MeasureSizes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all, err := f.dir.ListDatabases(ctx, "")
+	all, err := f.dir.Account().ListDatabases(ctx, "")
 	if err != nil {
 		return fmt.Errorf("fleet: measure sizes: %w", err)
 	}

@@ -182,10 +182,7 @@ func (f *Fleet) Client(id string) (*d1.Client, error) {
 	if c := f.clients[id]; c != nil {
 		return c, nil
 	}
-	c, err := f.dir.WithDatabase(id)
-	if err != nil {
-		return nil, fmt.Errorf("fleet: database %q: %w", id, err)
-	}
+	c := f.dir.Account().Database(id)
 	f.clients[id] = c
 	return c, nil
 }

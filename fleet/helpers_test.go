@@ -31,13 +31,14 @@ func newTestFleet(t testing.TB, opts Options) *testFleet {
 	dirID, err := srv.CreateDatabase(ctx, "fleet-directory")
 	require.NoError(t, err)
 	tf := &testFleet{srv: srv}
-	dir, err := d1.NewClient("acct", dirID, "local", d1.Options{
+	dirAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL:    "http://d1local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: srv.Transport()},
 		RateLimit:  d1.RateLimit{Disabled: true},
 		OnRequest:  func(d1.RequestInfo) { tf.requests.Add(1) },
 	})
 	require.NoError(t, err)
+	dir := dirAcct.Database(dirID)
 	if opts.Operator == nil && opts.OperatorKey == nil {
 		op, err := crypto.GenerateAgent("did:web:operator.example", crypto.GenerateOptions{})
 		require.NoError(t, err)
@@ -78,11 +79,12 @@ func (b bodyTap) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // mustClient returns a directory client like tf's whose request bodies go to see.
 func mustClient(t testing.TB, tf *testFleet, see func(string)) *d1.Client {
-	c, err := d1.NewClient("acct", tf.dir.DatabaseID(), "local", d1.Options{
+	acct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL:    "http://d1local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: bodyTap{tf.srv.Transport(), see}},
 		RateLimit:  d1.RateLimit{Disabled: true},
 	})
 	require.NoError(t, err)
+	c := acct.Database(tf.dir.DatabaseID())
 	return c
 }

@@ -22,13 +22,14 @@ func exampleDB() (*d1local.Server, *d1.Client) {
 	if err != nil {
 		panic(err)
 	}
-	c, err := d1.NewClient("0123456789abcdef0123456789abcdef", id, "local", d1.Options{
+	acct, err := d1.NewAccount("0123456789abcdef0123456789abcdef", "local", d1.Options{
 		BaseURL:    "http://d1local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: srv.Transport()},
 	})
 	if err != nil {
 		panic(err)
 	}
+	c := acct.Database(id)
 	return srv, c
 }
 

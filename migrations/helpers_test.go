@@ -30,13 +30,14 @@ func local(t testing.TB) (*d1local.Server, *d1.Client) {
 
 func client(t testing.TB, id string, hc *http.Client, base string) *d1.Client {
 	t.Helper()
-	c, err := d1.NewClient(testAccount, id, "local", d1.Options{
+	acct, err := d1.NewAccount(testAccount, "local", d1.Options{
 		BaseURL:    base,
 		HTTPClient: hc,
 		Retry:      d1.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 		RateLimit:  d1.RateLimit{Disabled: true},
 	})
 	require.NoError(t, err)
+	c := acct.Database(id)
 	return c
 }
 

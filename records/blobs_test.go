@@ -195,12 +195,13 @@ func TestRESTBlobsTravelAsHex(t *testing.T) {
 	id, err := srv.CreateDatabase(context.Background(), "records")
 	require.NoError(t, err)
 	rec := &wireRecorder{next: srv.Transport()}
-	db, err := d1.NewClient("acct", id, "local", d1.Options{
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL:    "http://d1local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: rec},
 		RateLimit:  d1.RateLimit{Disabled: true},
 	})
 	require.NoError(t, err)
+	db := dbAcct.Database(id)
 	require.False(t, db.CompactBlobs())
 	blobWorkload(t, db)
 	sent, got := rec.stop()

@@ -60,10 +60,11 @@ func TestCiphertextOnly(t *testing.T) {
 	id, err := srv.CreateDatabase(ctx, "canary")
 	require.NoError(t, err)
 	rec := &recorder{next: srv.Transport()}
-	db, err := d1.NewClient("acct", id, "local", d1.Options{
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: rec}, RateLimit: d1.RateLimit{Disabled: true},
 	})
 	require.NoError(t, err)
+	db := dbAcct.Database(id)
 	e := &env{srv: srv, db: db, store: records.NewStore(db, records.StoreOptions{})}
 	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
 	ca, cb := indexedNotes(t, e, alice), notes(t, e, bob)
@@ -143,11 +144,12 @@ func TestLostResponsesLoseAndDuplicateNothing(t *testing.T) {
 	e := newEnv(t, d1local.Options{})
 	// With three requests in eight failing, give retries room: 12 attempts fail together with
 	// probability (3/8)^12, about 8e-6.
-	patient, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+	patientAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: e.srv.Transport()},
 		RateLimit: d1.RateLimit{Disabled: true}, Retry: d1.RetryPolicy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond},
 	})
 	require.NoError(t, err)
+	patient := patientAcct.Database(e.db.DatabaseID())
 	e.db, e.store = patient, records.NewStore(patient, records.StoreOptions{})
 	alice, bob := e.agent(t, "did:plc:alice"), e.agent(t, "did:plc:bob")
 	ca, cb := notes(t, e, alice), notes(t, e, bob)
@@ -303,11 +305,12 @@ func TestLostResponseThenAnotherWriter(t *testing.T) {
 		_, err = other.Update(ctx, cur)
 		require.NoError(t, err)
 	}
-	lossy, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+	lossyAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: tr}, RateLimit: d1.RateLimit{Disabled: true},
 		Retry: d1.RetryPolicy{BaseDelay: time.Millisecond},
 	})
 	require.NoError(t, err)
+	lossy := lossyAcct.Database(e.db.DatabaseID())
 	mine, err := records.NewCollection[note](records.NewStore(lossy, records.StoreOptions{}), alice, "agent.memory.note", records.CollectionOptions[note]{})
 	require.NoError(t, err)
 	cur, err := mine.Get(ctx, r.Ref.RKey)

@@ -46,8 +46,9 @@ func TestChildTrustAndState(t *testing.T) {
 	if !ok {
 		t.Skip("runs only as a child of TestTwoProcessesShareTrustAndState")
 	}
-	db, err := d1.NewClient("acct", params["db"], "local", d1.Options{BaseURL: params["url"], RateLimit: d1.RateLimit{Disabled: true}})
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{BaseURL: params["url"], RateLimit: d1.RateLimit{Disabled: true}})
 	require.NoError(t, err)
+	db := dbAcct.Database(params["db"])
 	alice, err := crypto.ReadKeyFile(params["key"], []byte("correct horse"))
 	require.NoError(t, err)
 	childproc.Ready(t) // both processes start together
@@ -84,8 +85,9 @@ func TestTwoProcessesShareTrustAndState(t *testing.T) {
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	db, err := d1.NewClient("acct", id, "local", d1.Options{BaseURL: hs.URL + "/client/v4", RateLimit: d1.RateLimit{Disabled: true}})
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{BaseURL: hs.URL + "/client/v4", RateLimit: d1.RateLimit{Disabled: true}})
 	require.NoError(t, err)
+	db := dbAcct.Database(id)
 	e := &env{db: db, store: records.NewStore(db, records.StoreOptions{})}
 	alice := e.agent(t, "did:plc:alice")
 	e.agent(t, "did:plc:carol")

@@ -32,13 +32,14 @@ func newEnv(t testing.TB, opts d1local.Options) *env {
 	t.Cleanup(func() { srv.Close() })
 	id, err := srv.CreateDatabase(context.Background(), "records")
 	require.NoError(t, err)
-	db, err := d1.NewClient("acct", id, "local", d1.Options{
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL:    "http://d1local.invalid/client/v4",
 		HTTPClient: &http.Client{Transport: srv.Transport()},
 		RateLimit:  d1.RateLimit{Disabled: true},
 		Retry:      d1.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 	})
 	require.NoError(t, err)
+	db := dbAcct.Database(id)
 	return &env{srv: srv, db: db, store: records.NewStore(db, records.StoreOptions{})}
 }
 
@@ -246,11 +247,12 @@ func TestCreateMany(t *testing.T) {
 func TestCreateManySplitsByLimits(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{})
-	small, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+	smallAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: e.srv.Transport()},
 		RateLimit: d1.RateLimit{Disabled: true}, Limits: d1.Limits{MaxStatements: 40},
 	})
 	require.NoError(t, err)
+	small := smallAcct.Database(e.db.DatabaseID())
 	e.store = records.NewStore(small, records.StoreOptions{})
 	c := notes(t, e, e.agent(t, "did:plc:alice"))
 	values := make([]note, 600)
@@ -279,11 +281,12 @@ func (f failing) MarshalJSON() ([]byte, error) {
 func TestCreateAllStreams(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{})
-	small, err := d1.NewClient("acct", e.db.DatabaseID(), "local", d1.Options{
+	smallAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: e.srv.Transport()},
 		RateLimit: d1.RateLimit{Disabled: true}, Limits: d1.Limits{MaxStatements: 3},
 	})
 	require.NoError(t, err)
+	small := smallAcct.Database(e.db.DatabaseID())
 	alice := e.agent(t, "did:plc:alice") // the schema and registration take more than 3 statements
 	e.store = records.NewStore(small, records.StoreOptions{ManualSchema: true})
 	c := notes(t, e, alice)

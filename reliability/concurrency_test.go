@@ -161,8 +161,9 @@ func TestChildStore(t *testing.T) {
 		t.Skip("runs only as a child of TestTwoProcessesInitialiseTheSchema")
 	}
 	name := params["name"] + "-" + fmt.Sprint(os.Getpid())
-	db, err := d1.NewClient("acct", params["db"], "local", d1.Options{BaseURL: params["url"], RateLimit: d1.RateLimit{Disabled: true}})
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{BaseURL: params["url"], RateLimit: d1.RateLimit{Disabled: true}})
 	require.NoError(t, err)
+	db := dbAcct.Database(params["db"])
 	childproc.Ready(t) // both processes start together
 	ctx := context.Background()
 	res, err := migrations.Apply(ctx, db, migrations.AgentRecords(), migrations.Options{})

@@ -71,13 +71,14 @@ func startD1local(t *testing.T, bin, dir string) *child {
 
 func (c *child) client(t *testing.T) *d1.Client {
 	t.Helper()
-	db, err := d1.NewClient("acct", c.db, "local", d1.Options{
+	dbAcct, err := d1.NewAccount("acct", "local", d1.Options{
 		BaseURL:    c.url,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second},
 		RateLimit:  d1.RateLimit{Disabled: true},
 		Retry:      d1.RetryPolicy{MaxAttempts: 1}, // see every failure as it happens
 	})
 	require.NoError(t, err)
+	db := dbAcct.Database(c.db)
 	return db
 }
 

@@ -58,8 +58,9 @@ func client(t testing.TB, srv *d1local.Server, id string, copts d1.Options) *d1.
 	if copts.Retry == (d1.RetryPolicy{}) {
 		copts.Retry = d1.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 	}
-	db, err := d1.NewClient("acct", id, "local", copts)
+	dbAcct, err := d1.NewAccount("acct", "local", copts)
 	require.NoError(t, err)
+	db := dbAcct.Database(id)
 	return db
 }
 

@@ -168,12 +168,13 @@ func TestHostileInputs(t *testing.T) {
 	h.sealed, err = h.alice.Seal(h.rc, []byte("hello"))
 	require.NoError(t, err)
 	h.canned = &cannedTransport{}
-	h.cannedDB, err = d1.NewClient("acct", "db", "tok", d1.Options{
+	cannedDBAcct, err := d1.NewAccount("acct", "tok", d1.Options{
 		BaseURL: "http://canned.invalid/client/v4", HTTPClient: &http.Client{Transport: h.canned},
 		RateLimit: d1.RateLimit{Disabled: true}, Retry: d1.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 		Limits: d1.Limits{MaxResponseBytes: 64 << 10},
 	})
 	require.NoError(t, err)
+	h.cannedDB = cannedDBAcct.Database("db")
 
 	cases := hostileCases()
 	require.GreaterOrEqual(t, len(cases), 60)

@@ -41,8 +41,9 @@ func newProxyEnv(t testing.TB, copts d1.Options) (*env, *faultproxy.Proxy) {
 	}
 	copts.BaseURL = front.URL + "/client/v4"
 	copts.HTTPClient = front.Client()
-	db, err := d1.NewClient("acct", id, "local", copts)
+	dbAcct, err := d1.NewAccount("acct", "local", copts)
 	require.NoError(t, err)
+	db := dbAcct.Database(id)
 	return &env{srv: srv, db: db}, proxy
 }
 

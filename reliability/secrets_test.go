@@ -173,13 +173,14 @@ func TestTokenNeverShown(t *testing.T) {
 	id, err := srv.CreateDatabase(ctx, "tokens")
 	require.NoError(t, err)
 	mk := func(tok string) *d1.Client {
-		c, err := d1.NewClient("acct", id, tok, d1.Options{
+		acct, err := d1.NewAccount("acct", tok, d1.Options{
 			BaseURL: localURL, HTTPClient: &http.Client{Transport: srv.Transport()}, Logger: debugLogger(s),
 			Retry:     d1.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 			RateLimit: d1.RateLimit{Disabled: true},
 			OnRequest: func(ri d1.RequestInfo) { s.value("request info", ri) },
 		})
 		require.NoError(t, err)
+		c := acct.Database(id)
 		return c
 	}
 	good, wrong := mk(token), mk(token+"-wrong")
@@ -198,16 +199,16 @@ func TestTokenNeverShown(t *testing.T) {
 				_, err = c.Exec(ctx, "INSERT INTO t VALUES (?)", time.Now().UnixNano())
 				s.value(name+" fault", err)
 			}
-			_, err = c.GetDatabase(ctx, "")
+			_, err = c.Info(ctx)
 			s.value(name+" get database", err)
-			_, err = c.ListDatabases(ctx, "")
+			_, err = c.Account().ListDatabases(ctx, "")
 			s.value(name+" list databases", err)
 			var buf bytes.Buffer
 			_, err = c.Export(ctx, &buf, d1.ExportOptions{PollInterval: time.Millisecond})
 			s.value(name+" export", err)
 		})
 	}
-	_, err = d1.NewClient("acct", "", token, d1.Options{BaseURL: "::bad url"})
+	_, err = d1.NewAccount("acct", token, d1.Options{BaseURL: "::bad url"})
 	s.value("bad options", err)
 	s.check(t, textCanary("API token", token))
 }

@@ -293,7 +293,7 @@ func cmdDB(ctx context.Context, e *env, args []string) error {
 }
 
 // findDatabase finds a database by exact name or id.
-func findDatabase(ctx context.Context, c *d1.Client, nameOrID string) (d1.Database, error) {
+func findDatabase(ctx context.Context, c *d1.Account, nameOrID string) (d1.Database, error) {
 	dbs, err := c.ListDatabases(ctx, "")
 	if err != nil {
 		return d1.Database{}, err

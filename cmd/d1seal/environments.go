@@ -94,9 +94,10 @@ func openEnv(ctx context.Context, path, name string) (*d1seal.DB, error) {
 	if env.AccountID == "" {
 		return nil, errors.New("environment " + name + " has no account_id: add it to the file or set " + d1.EnvAccountID)
 	}
-	client, err := d1.NewClient(env.AccountID, env.DatabaseID, token, d1.Options{BaseURL: env.BaseURL})
+	clientAcct, err := d1.NewAccount(env.AccountID, token, d1.Options{BaseURL: env.BaseURL})
 	if err != nil {
 		return nil, err
 	}
+	client := clientAcct.Database(env.DatabaseID)
 	return &d1seal.DB{Client: client, Where: "Cloudflare D1 database " + env.DatabaseID + " (environment " + name + ")"}, nil
 }

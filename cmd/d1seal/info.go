@@ -13,24 +13,19 @@ import (
 	"github.com/d1seal/d1seal/d1"
 )
 
-// accountOnly stands in for the database id of a client that makes only account-level calls
-// (create, list, delete databases): the d1 client wants one, and those calls never use it.
-const accountOnly = "00000000-0000-4000-8000-000000000000"
-
-// account returns a client for the account's database list: like open, but on Cloudflare
-// D1 it needs only CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN, as wrangler d1 create and
-// list do.
-func (e *env) account(ctx context.Context) (*d1.Client, error) {
+// account returns the account, for its database list: like open, but on Cloudflare D1 it
+// needs only CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN, as wrangler d1 create and list do.
+func (e *env) account(ctx context.Context) (*d1.Account, error) {
 	acct, token := os.Getenv(d1.EnvAccountID), os.Getenv(d1.EnvAPIToken)
 	if e.envName == "" && acct != "" && token != "" && os.Getenv(d1.EnvDatabaseID) == "" {
 		fmt.Fprintln(e.stderr, "d1seal: Cloudflare account", acct)
-		return d1.NewClient(acct, accountOnly, token, d1.Options{BaseURL: os.Getenv(d1.EnvBaseURL)})
+		return d1.NewAccount(acct, token, d1.Options{BaseURL: os.Getenv(d1.EnvBaseURL)})
 	}
 	db, err := e.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return db.Client, nil
+	return db.Client.Account(), nil
 }
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
@@ -57,7 +52,7 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 	}{Where: db.Where, Tables: []table{}}
 	// The read replication mode is an administration call: a bridge without REST credentials
 	// cannot ask, and info then leaves it out.
-	if d, err := db.Client.GetDatabase(ctx, ""); err == nil {
+	if d, err := db.Client.Info(ctx); err == nil {
 		info.Replication = d.ReadReplication
 	}
 	names, err := d1.QueryAll[string](ctx, db.Client, `SELECT name FROM sqlite_master WHERE type = 'table'

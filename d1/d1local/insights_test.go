@@ -14,10 +14,11 @@ import (
 
 func insightsClient(t *testing.T, srv *d1local.Server, id string) *d1.Client {
 	t.Helper()
-	c, err := d1.NewClient("acct", id, "token", d1.Options{
+	acct, err := d1.NewAccount("acct", "token", d1.Options{
 		BaseURL: "http://d1local.invalid/client/v4", HTTPClient: &http.Client{Transport: srv.Transport()}, RateLimit: d1.RateLimit{Disabled: true},
 	})
 	require.NoError(t, err)
+	c := acct.Database(id)
 	return c
 }
 
@@ -94,16 +95,16 @@ func TestReadReplicationSetting(t *testing.T) {
 	id, err := srv.CreateDatabase(ctx, "r")
 	require.NoError(t, err)
 	c := insightsClient(t, srv, id)
-	db, err := c.GetDatabase(ctx, "")
+	db, err := c.Info(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, d1.ReplicationDisabled, db.ReadReplication)
-	db, err = c.SetReadReplication(ctx, "", d1.ReplicationAuto)
+	db, err = c.Account().SetReadReplication(ctx, c.DatabaseID(), d1.ReplicationAuto)
 	require.NoError(t, err)
 	assert.Equal(t, d1.ReplicationAuto, db.ReadReplication)
-	db, err = c.GetDatabase(ctx, "")
+	db, err = c.Info(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, d1.ReplicationAuto, db.ReadReplication)
-	_, err = c.SetReadReplication(ctx, "", "sometimes")
+	_, err = c.Account().SetReadReplication(ctx, c.DatabaseID(), "sometimes")
 	var ae *d1.ArgError
 	assert.ErrorAs(t, err, &ae)
 }

@@ -114,8 +114,9 @@ func TestTimeTravelEmbeddedAndHTTP(t *testing.T) {
 				t.Cleanup(ts.Close)
 				opts.BaseURL, opts.HTTPClient = ts.URL+"/client/v4", ts.Client()
 			}
-			c, err := d1.NewClient("acct", id, "token", opts)
+			acct, err := d1.NewAccount("acct", "token", opts)
 			require.NoError(t, err)
+			c := acct.Database(id)
 			count := func() string {
 				r, err := c.Query(ctx, "SELECT count(*) AS n FROM notes")
 				require.NoError(t, err)

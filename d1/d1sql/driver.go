@@ -105,10 +105,11 @@ func (Driver) OpenConnector(dsn string) (driver.Connector, error) {
 		if token == "" {
 			return nil, fmt.Errorf("d1sql: data source \"cloudflare:\" needs %s", d1.EnvAPIToken)
 		}
-		c, err := d1.NewClient(account, database, token, d1.Options{BaseURL: os.Getenv(d1.EnvBaseURL)})
+		acct, err := d1.NewAccount(account, token, d1.Options{BaseURL: os.Getenv(d1.EnvBaseURL)})
 		if err != nil {
 			return nil, fmt.Errorf("d1sql: data source \"cloudflare:\": %w", err)
 		}
+		c := acct.Database(database)
 		return NewConnector(c, opts), nil
 	case "local":
 		db, err := d1seal.OpenLocal(context.Background(), d1seal.Options{LocalDir: rest, LocalName: q.Get("name")})

@@ -317,19 +317,16 @@ func backupAndRestore(ctx context.Context, w io.Writer, c *d1.Client, dir string
 
 	// A fresh database of the same account, for the restore.
 	name := "chittyconnect-restore-" + tid.NewClock().Next().String()
-	fresh, err := c.CreateDatabase(ctx, name)
+	fresh, err := c.Account().CreateDatabase(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := c.DeleteDatabase(context.WithoutCancel(ctx), fresh.ID); err != nil {
+		if err := c.Account().DeleteDatabase(context.WithoutCancel(ctx), fresh.ID); err != nil {
 			fmt.Fprintln(w, "   could not delete the restore database:", err)
 		}
 	}()
-	rc, err := c.WithDatabase(fresh.ID)
-	if err != nil {
-		return err
-	}
+	rc := c.Account().Database(fresh.ID)
 	f, err := os.Open(path)
 	if err != nil {
 		return err

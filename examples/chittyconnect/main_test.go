@@ -72,7 +72,7 @@ func TestChittyConnect(t *testing.T) {
 	db, err := d1seal.Open(ctx, d1seal.Options{LocalDir: dir, LocalName: "chittyconnect"})
 	require.NoError(t, err)
 	defer db.Close()
-	dbs, err := db.Client.ListDatabases(ctx, "")
+	dbs, err := db.Client.Account().ListDatabases(ctx, "")
 	require.NoError(t, err)
 	var names []string
 	for _, d := range dbs {
@@ -100,10 +100,9 @@ func TestWholeDumpDoesNotImport(t *testing.T) {
 	var dump bytes.Buffer
 	_, err = db.Client.Export(ctx, &dump, d1.ExportOptions{PollInterval: 1})
 	require.NoError(t, err)
-	fresh, err := db.Client.CreateDatabase(ctx, "whole-dump")
+	fresh, err := db.Client.Account().CreateDatabase(ctx, "whole-dump")
 	require.NoError(t, err)
-	rc, err := db.Client.WithDatabase(fresh.ID)
-	require.NoError(t, err)
+	rc := db.Client.Account().Database(fresh.ID)
 	_, err = rc.Import(ctx, bytes.NewReader(dump.Bytes()), d1.ImportOptions{PollInterval: 1})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no such table: main.actors")

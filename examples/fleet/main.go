@@ -55,18 +55,15 @@ func run(ctx context.Context, w io.Writer, dir string) (err error) {
 	stamp := tid.NewClock().Next().String()
 
 	// The directory gets a database of its own; everything this run creates is deleted at the end.
-	dirDB, err := db.Client.CreateDatabase(ctx, "fleet-directory-"+stamp)
+	dirDB, err := db.Client.Account().CreateDatabase(ctx, "fleet-directory-"+stamp)
 	if err != nil {
 		return err
 	}
-	dirClient, err := db.Client.WithDatabase(dirDB.ID)
-	if err != nil {
-		return err
-	}
+	dirClient := db.Client.Account().Database(dirDB.ID)
 	var made []string
 	defer func() {
 		for _, id := range append(made, dirDB.ID) {
-			err = errors.Join(err, db.Client.DeleteDatabase(context.WithoutCancel(ctx), id))
+			err = errors.Join(err, db.Client.Account().DeleteDatabase(context.WithoutCancel(ctx), id))
 		}
 		if err == nil {
 			fmt.Fprintf(w, "\n8. cleaned up: deleted the directory and %d tenant databases\n", len(made))

@@ -30,7 +30,7 @@ func cloudflareBackend(t testing.TB) *Backend {
 		if base := os.Getenv(d1.EnvBaseURL); base != "" {
 			opts.BaseURL = base
 		}
-		admin, err := d1.NewClient(acct, "pending", token, opts)
+		admin, err := d1.NewAccount(acct, token, opts)
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(bg(), time.Minute)
 		defer cancel()
@@ -43,8 +43,7 @@ func cloudflareBackend(t testing.TB) *Backend {
 				t.Errorf("deleting the throwaway database %s (%s): %v: delete it by hand", db.Name, db.ID, err)
 			}
 		})
-		c, err := admin.WithDatabase(db.ID)
-		require.NoError(t, err)
+		c := admin.Database(db.ID)
 		return c
 	}}
 }

@@ -167,11 +167,11 @@ func Conformance(t *testing.T, b *Backend) {
 
 	t.Run("database info", func(t *testing.T) {
 		adminOnly(t, b, c)
-		db, err := c.GetDatabase(ctx, "")
+		db, err := c.Info(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, c.DatabaseID(), db.ID)
 		assert.NotEmpty(t, db.Name)
-		dbs, err := c.ListDatabases(ctx, db.Name)
+		dbs, err := c.Account().ListDatabases(ctx, db.Name)
 		require.NoError(t, err)
 		var found bool
 		for _, d := range dbs {

@@ -44,8 +44,9 @@ func Local(t testing.TB, opts d1local.Options, copts d1.Options) (*d1.Client, *d
 	if copts.RateLimit == (d1.RateLimit{}) {
 		copts.RateLimit = d1.RateLimit{Disabled: true}
 	}
-	c, err := d1.NewClient(LocalAccount, id, token, copts)
+	acct, err := d1.NewAccount(LocalAccount, token, copts)
 	require.NoError(t, err)
+	c := acct.Database(id)
 	return c, srv
 }
 
@@ -82,13 +83,12 @@ func httpBackend(t testing.TB) *Backend {
 		if opts.RateLimit == (d1.RateLimit{}) {
 			opts.RateLimit = d1.RateLimit{Disabled: true}
 		}
-		admin, err := d1.NewClient(LocalAccount, "pending", "local", opts)
+		admin, err := d1.NewAccount(LocalAccount, "local", opts)
 		require.NoError(t, err)
 		db, err := admin.CreateDatabase(bg(), "d1test-"+randomHex(6))
 		require.NoError(t, err)
 		t.Cleanup(func() { admin.DeleteDatabase(bg(), db.ID) })
-		c, err := admin.WithDatabase(db.ID)
-		require.NoError(t, err)
+		c := admin.Database(db.ID)
 		return c
 	}}
 }

@@ -2,9 +2,9 @@
 // scenario beside its baseline in the same run, and prints the results as Markdown for
 // BENCHMARKS.md.
 //
-//	go run ./bench                       # every scenario, 50 ms latency
-//	go run ./bench -latency 20ms -n 5000 # smaller
-//	go run ./bench -only bulk,memory       # scenarios: bulk list decode seal blob budget memory fleet bridge bridgeblob localvsworkerd
+//	go run ./internal/cmd/bench                        # every scenario, 50 ms latency
+//	go run ./internal/cmd/bench -latency 20ms -n 5000  # smaller
+//	go run ./internal/cmd/bench -only bulk,memory      # scenarios: bulk list decode seal blob budget memory fleet bridge bridgeblob localvsworkerd
 //
 // The local D1 runs in a child process (this program re-executed with -serve), so that the
 // figures for client CPU time, allocations and peak heap are the client's alone. Requests and

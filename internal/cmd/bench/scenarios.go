@@ -39,7 +39,7 @@ func kib(i int) note {
 func (cfg config) want(name string) bool { return len(cfg.only) == 0 || cfg.only[name] }
 
 func run(ctx context.Context, cfg config, w io.Writer) error {
-	fmt.Fprintf(w, "Measured by `go run ./bench` on %d CPUs, %s, with %s of latency added to every request by the local D1 (a child process on loopback).\n\n",
+	fmt.Fprintf(w, "Measured by `go run ./internal/cmd/bench` on %d CPUs, %s, with %s of latency added to every request by the local D1 (a child process on loopback).\n\n",
 		runtime.NumCPU(), runtime.Version(), cfg.latency)
 	srv, err := startServer(cfg.latency)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // runs, in the shape `wrangler d1 insights` prints (its JSON field names).
 type QueryInsight struct {
 	Query            string  `json:"query"`
-	DatabaseID       string  `json:"databaseId,omitempty"` // with InsightsOptions.AllDatabases
+	DatabaseID       string  `json:"databaseId,omitempty"` // when InsightsOptions.DatabaseID is empty
 	AvgRowsRead      float64 `json:"avgRowsRead"`
 	TotalRowsRead    int64   `json:"totalRowsRead"`
 	AvgRowsWritten   float64 `json:"avgRowsWritten"`
@@ -29,15 +29,16 @@ type QueryInsight struct {
 	QueryEfficiency  float64 `json:"queryEfficiency"` // rows returned per row read, on average
 }
 
-// InsightsOptions selects query insights. The zero value asks, as wrangler does, for the 5
-// queries that took the most time in total over the last day, in this client's database.
+// InsightsOptions selects query insights. The zero value asks for the 5 queries that took the
+// most time in total over the last day, in every database of the account; set DatabaseID for
+// one database's, as wrangler does.
 type InsightsOptions struct {
-	Period       time.Duration // how far back from now; default 24 h, at most 31 days
-	SortBy       string        // "time" (default), "reads", "writes" or "count"
-	SortType     string        // "sum" (default) or "avg"
-	Ascending    bool          // default descending
-	Limit        int           // default 5
-	AllDatabases bool          // every database of the account, not only the client's
+	Period     time.Duration // how far back from now; default 24 h, at most 31 days
+	SortBy     string        // "time" (default), "reads", "writes" or "count"
+	SortType   string        // "sum" (default) or "avg"
+	Ascending  bool          // default descending
+	Limit      int           // default 5
+	DatabaseID string        // one database; default every database of the account
 }
 
 // insightFields maps InsightsOptions.SortBy to the GraphQL field D1's analytics sort by.
@@ -47,7 +48,7 @@ var insightFields = map[string]string{"time": "queryDurationMs", "reads": "rowsR
 // d1QueriesAdaptiveGroups dataset), queried as `wrangler d1 insights` does. The API token
 // needs the "Account Analytics: Read" permission. The local D1 keeps the same figures for the
 // queries it ran.
-func (c *Client) Insights(ctx context.Context, opts InsightsOptions) ([]QueryInsight, error) {
+func (a *Account) Insights(ctx context.Context, opts InsightsOptions) ([]QueryInsight, error) {
 	const op = "insights"
 	if opts.Period == 0 {
 		opts.Period = 24 * time.Hour
@@ -82,11 +83,11 @@ func (c *Client) Insights(ctx context.Context, opts InsightsOptions) ([]QueryIns
 	}
 	end := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 	filter := map[string]any{"datetimeHour_geq": end.Add(-opts.Period).Format(time.RFC3339), "datetimeHour_leq": end.Format(time.RFC3339)}
-	if !opts.AllDatabases {
-		if err := checkID(op, c.databaseID); err != nil {
+	if opts.DatabaseID != "" {
+		if err := checkID(op, opts.DatabaseID); err != nil {
 			return nil, err
 		}
-		filter["databaseId"] = c.databaseID
+		filter["databaseId"] = opts.DatabaseID
 	}
 	body, err := json.Marshal(map[string]any{
 		"operationName": "getD1QueriesOverviewQuery",
@@ -102,7 +103,7 @@ func (c *Client) Insights(ctx context.Context, opts InsightsOptions) ([]QueryIns
 		}
 	}
 }`,
-		"variables": map[string]any{"accountTag": c.accountID, "filter": map[string]any{"AND": []any{filter}}},
+		"variables": map[string]any{"accountTag": a.accountID, "filter": map[string]any{"AND": []any{filter}}},
 	})
 	if err != nil {
 		return nil, err
@@ -113,8 +114,8 @@ func (c *Client) Insights(ctx context.Context, opts InsightsOptions) ([]QueryIns
 		// The GraphQL endpoint is not one cloudflare-go's D1 service knows: its request (with
 		// the client's auth) is turned into a POST to {base}/graphql on the way out.
 		var p cfd1.DatabaseGetParams
-		setField(&p.AccountID.Value, &p.AccountID.Present, c.accountID)
-		_, err := c.svc.Get(ctx, "graphql", p, append([]option.RequestOption{option.WithMiddleware(toGraphQL(body))}, ro...)...)
+		setField(&p.AccountID.Value, &p.AccountID.Present, a.accountID)
+		_, err := a.svc.Get(ctx, "graphql", p, append([]option.RequestOption{option.WithMiddleware(toGraphQL(body))}, ro...)...)
 		return err
 	}
 	cl.decode = func(b []byte) error {
@@ -139,7 +140,7 @@ func (c *Client) Insights(ctx context.Context, opts InsightsOptions) ([]QueryIns
 				if g.Avg.RowsRead > 0 {
 					q.QueryEfficiency = g.Avg.RowsReturned / g.Avg.RowsRead
 				}
-				if opts.AllDatabases {
+				if opts.DatabaseID == "" {
 					q.DatabaseID = g.Dimensions.DatabaseID
 				}
 				out = append(out, q)
@@ -147,7 +148,7 @@ func (c *Client) Insights(ctx context.Context, opts InsightsOptions) ([]QueryIns
 		}
 		return nil
 	}
-	if err := c.run(ctx, cl); err != nil {
+	if err := a.run(ctx, cl); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -37,7 +37,11 @@ func cmdInsights(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	qs, err := db.Client.Insights(ctx, d1.InsightsOptions{Period: p, SortBy: *sortBy, SortType: *sortType, Ascending: *asc, Limit: *limit, AllDatabases: *all})
+	opts := d1.InsightsOptions{Period: p, SortBy: *sortBy, SortType: *sortType, Ascending: *asc, Limit: *limit}
+	if !*all {
+		opts.DatabaseID = db.Client.DatabaseID()
+	}
+	qs, err := db.Client.Account().Insights(ctx, opts)
 	if err != nil {
 		if ae := (*d1.ArgError)(nil); errors.As(err, &ae) {
 			return usageError{"check -sort-by (time, reads, writes, count), -sort-type (sum, avg), -period and -limit: " + err.Error()}

@@ -15,7 +15,7 @@ import (
 
 // Query insights: D1 reports, through Cloudflare's GraphQL Analytics API, the totals of each
 // query text run on each database per hour (the d1QueriesAdaptiveGroups dataset that
-// `wrangler d1 insights` and d1.Client.Insights read). The local D1 keeps the same figures for
+// `wrangler d1 insights` and d1.Account.Insights read). The local D1 keeps the same figures for
 // the statements it commits and answers the same GraphQL query at /client/v4/graphql: other
 // GraphQL queries get a GraphQL error. Figures are kept in memory and, with a Dir, in
 // <uuid>.insights.json beside the database when the Server closes (with the read replication

@@ -22,7 +22,7 @@ func insightsClient(t *testing.T, srv *d1local.Server, id string) *d1.Client {
 	return c
 }
 
-// TestInsights: the local D1 keeps per-query figures and answers d1.Client.Insights (the
+// TestInsights: the local D1 keeps per-query figures and answers d1.Account.Insights (the
 // GraphQL query `wrangler d1 insights` sends) with them: counts, rows read and written, sorting,
 // limits, one database or all.
 func TestInsights(t *testing.T) {
@@ -49,7 +49,7 @@ func TestInsights(t *testing.T) {
 	_, err = cb.Query(ctx, "SELECT 1")
 	require.NoError(t, err)
 
-	got, err := ca.Insights(ctx, d1.InsightsOptions{SortBy: "count", Limit: 2})
+	got, err := ca.Account().Insights(ctx, d1.InsightsOptions{DatabaseID: ca.DatabaseID(), SortBy: "count", Limit: 2})
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, "SELECT x FROM t", got[0].Query)
@@ -60,14 +60,14 @@ func TestInsights(t *testing.T) {
 	assert.Equal(t, int64(3), got[1].TotalRowsWritten)
 	assert.Empty(t, got[0].DatabaseID, "one database: no database id")
 
-	got, err = ca.Insights(ctx, d1.InsightsOptions{SortBy: "writes", Limit: 10})
+	got, err = ca.Account().Insights(ctx, d1.InsightsOptions{DatabaseID: ca.DatabaseID(), SortBy: "writes", Limit: 10})
 	require.NoError(t, err)
 	assert.Equal(t, "INSERT INTO t VALUES (?)", got[0].Query)
 	for _, q := range got {
 		assert.NotEqual(t, "SELECT 1", q.Query, "database b's query is not database a's")
 	}
 
-	all, err := ca.Insights(ctx, d1.InsightsOptions{AllDatabases: true, SortBy: "count", Ascending: true, Limit: 100})
+	all, err := ca.Account().Insights(ctx, d1.InsightsOptions{SortBy: "count", Ascending: true, Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, all, 4)
 	assert.Equal(t, []int64{1, 1, 3, 5}, []int64{all[0].NumberOfTimesRun, all[1].NumberOfTimesRun, all[2].NumberOfTimesRun, all[3].NumberOfTimesRun}, "ascending")
@@ -80,7 +80,7 @@ func TestInsights(t *testing.T) {
 	}
 
 	before := srv.Requests()
-	_, err = ca.Insights(ctx, d1.InsightsOptions{SortBy: "size"})
+	_, err = ca.Account().Insights(ctx, d1.InsightsOptions{DatabaseID: ca.DatabaseID(), SortBy: "size"})
 	var ae *d1.ArgError
 	assert.ErrorAs(t, err, &ae)
 	assert.Equal(t, before, srv.Requests(), "refused before sending")

@@ -150,7 +150,9 @@ func TestKilledD1localKeepsWholeBatches(t *testing.T) {
 			})
 		}
 		<-ackedOnce
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond) // a random moment
+		// A random moment of real time, not testing/synctest's fake clock: the batches run in a
+		// real child process over a real socket, which a synctest bubble cannot hold.
+		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
 		killed.Store(true)
 		require.NoError(t, c.cmd.Process.Kill()) // SIGKILL: no shutdown, no flush
 		c.cmd.Wait()

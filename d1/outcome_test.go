@@ -34,8 +34,8 @@ func bubbleBackend(t *testing.T, copts d1.Options) (*d1local.Server, *d1.Client)
 
 // TestSentCoversEveryAttempt: an idempotent write whose first attempt committed with its
 // answer lost, then met 429s until its attempts (or its caller's deadline) ran out, reports
-// Sent, because the write happened. Issue 20, first finding: Sent used to describe the last
-// attempt only, and said false ("did not happen") of a committed write.
+// Sent, because the write happened. (A regression test: Sent used to describe the last
+// attempt only, and said false ("did not happen") of a committed write.)
 func TestSentCoversEveryAttempt(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -99,8 +99,8 @@ func TestSentFalseOnlyWhenNoAttemptReachedD1(t *testing.T) {
 // TestQueuedCallersHonourPause: 20 callers wait for tokens of the default budget (its burst
 // spent); the first to send meets a 429 with Retry-After: 12 s. No other request leaves
 // until the 12 seconds are over, although every other caller's token comes due inside them.
-// Issue 20, second finding: the pause was checked before the token wait, not after, and each
-// queued caller sent one request into it.
+// (A regression test: the pause was checked before the token wait, not after, and each
+// queued caller sent one request into it.)
 func TestQueuedCallersHonourPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex

@@ -110,7 +110,7 @@ func (c *Client) prepared(op string, stmts []Statement, body []byte) *Prepared {
 	p := &Prepared{op: op, sql: make([]string, len(stmts)), safe: true, body: body}
 	for i := range stmts {
 		p.sql[i] = stmts[i].SQL
-		p.safe = p.safe && (stmts[i].Idempotent || isReadOnly(stmts[i].SQL))
+		p.safe = p.safe && (stmts[i].Idempotent || IsReadOnly(stmts[i].SQL))
 	}
 	return p
 }

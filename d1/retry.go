@@ -74,10 +74,11 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// isReadOnly reports whether sql certainly does not write: it starts with SELECT, VALUES or
+// IsReadOnly reports whether sql certainly does not write: it starts with SELECT, VALUES or
 // EXPLAIN, or with WITH and names no INSERT, UPDATE, DELETE or REPLACE, or is a PRAGMA that
-// sets nothing. When unsure it says false, which only costs a retry.
-func isReadOnly(sql string) bool {
+// sets nothing. When unsure it says false. The client retries read-only statements after
+// any transient failure; the database/sql driver (d1sql) tells reads from writes with it.
+func IsReadOnly(sql string) bool {
 	kw, rest := firstKeyword(sql)
 	switch kw {
 	case "SELECT", "VALUES", "EXPLAIN":
@@ -101,7 +102,7 @@ func isReadOnly(sql string) bool {
 func firstKeyword(sql string) (string, string) {
 	s := sql
 	for {
-		s = strings.TrimLeft(s, " \t\r\n\f\v")
+		s = strings.TrimLeft(s, " \t\r\n\f\v(")
 		switch {
 		case strings.HasPrefix(s, "--"):
 			i := strings.IndexByte(s, '\n')

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
@@ -268,51 +267,5 @@ func parseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// readOnly reports whether query certainly returns rows without writing: a SELECT, VALUES,
-// EXPLAIN or read-only PRAGMA, or a WITH that names no write.
-func readOnly(query string) bool {
-	kw, rest := firstKeyword(query)
-	switch kw {
-	case "SELECT", "VALUES", "EXPLAIN":
-		return true
-	case "WITH":
-		up := strings.ToUpper(rest)
-		for _, w := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
-			if strings.Contains(up, w) {
-				return false
-			}
-		}
-		return true
-	case "PRAGMA":
-		return !strings.Contains(rest, "=")
-	}
-	return false
-}
-
-func firstKeyword(s string) (string, string) {
-	for {
-		s = strings.TrimLeft(s, " \t\r\n\f\v(")
-		switch {
-		case strings.HasPrefix(s, "--"):
-			i := strings.IndexByte(s, '\n')
-			if i < 0 {
-				return "", ""
-			}
-			s = s[i+1:]
-			continue
-		case strings.HasPrefix(s, "/*"):
-			i := strings.Index(s[2:], "*/")
-			if i < 0 {
-				return "", ""
-			}
-			s = s[i+4:]
-			continue
-		}
-		break
-	}
-	i := 0
-	for i < len(s) && (s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z') {
-		i++
-	}
-	return strings.ToUpper(s[:i]), s[i:]
-}
+// readOnly reports whether query certainly returns rows without writing (d1.IsReadOnly).
+func readOnly(query string) bool { return d1.IsReadOnly(query) }

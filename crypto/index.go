@@ -172,22 +172,9 @@ func (a *Agent) UnwrapIndexKey(ic IndexContext, wrapped []byte) (*IndexKey, erro
 	if err := checkWrapped(op, wrapped); err != nil {
 		return nil, err
 	}
-	s, id := Suite(wrapped[1]), KeyID(wrapped[2:wrapHeadSize])
-	dk := a.keyFor(s)
-	if dk == nil {
-		return nil, fmt.Errorf("crypto: %s: wrapped for a %s key, agent %s has none: %w", op, s, a.did, ErrDecrypt)
-	}
-	if id != dk.pub.id {
-		return nil, fmt.Errorf("crypto: %s: wrapped for key %s, agent %s holds %s: %w", op, id, a.did, dk.pub.id, ErrDecrypt)
-	}
-	enc := wrapped[wrapHeadSize : wrapHeadSize+s.encSize()]
-	ct := wrapped[wrapHeadSize+s.encSize():]
-	key, err := hpkeOpen(dk.priv, enc, indexWrapInfo(ic, a.did, s, id), wrapped[:wrapHeadSize], ct)
-	if err != nil || len(key) != keySize {
-		return nil, ErrDecrypt
-	}
 	k := &IndexKey{ic: ic, key: new([keySize]byte)}
-	copy(k.key[:], key)
-	clear(key)
+	if err := a.hpkeUnwrap(op, wrapped, func(s Suite, id KeyID) []byte { return indexWrapInfo(ic, a.did, s, id) }, k.key); err != nil {
+		return nil, err
+	}
 	return k, nil
 }

@@ -98,25 +98,35 @@ func (a *Agent) Unwrap(rc RecordContext, wrapped []byte) (*DataKey, error) {
 	if err := checkWrapped(op, wrapped); err != nil {
 		return nil, err
 	}
-	s, id := Suite(wrapped[1]), KeyID(wrapped[2:wrapHeadSize])
-	if s == SuiteOwner {
+	if Suite(wrapped[1]) == SuiteOwner {
 		return a.unwrapOwner(rc, wrapped)
 	}
+	k := &DataKey{rc: rc, key: new([keySize]byte)}
+	if err := a.hpkeUnwrap(op, wrapped, func(s Suite, id KeyID) []byte { return wrapInfo(rc, a.did, s, id) }, k.key); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// hpkeUnwrap opens an HPKE-wrapped 32-byte key (the layout of checkWrapped) with the agent's
+// key of its suite, under the info that info returns for that suite and key id, into out.
+// Every failure to authenticate matches ErrDecrypt.
+func (a *Agent) hpkeUnwrap(op string, wrapped []byte, info func(Suite, KeyID) []byte, out *[keySize]byte) error {
+	s, id := Suite(wrapped[1]), KeyID(wrapped[2:wrapHeadSize])
 	dk := a.keyFor(s)
 	if dk == nil {
-		return nil, fmt.Errorf("crypto: %s: wrapped for a %s key, agent %s has none: %w", op, s, a.did, ErrDecrypt)
+		return fmt.Errorf("crypto: %s: wrapped for a %s key, agent %s has none: %w", op, s, a.did, ErrDecrypt)
 	}
 	if id != dk.pub.id {
-		return nil, fmt.Errorf("crypto: %s: wrapped for key %s, agent %s holds %s: %w", op, id, a.did, dk.pub.id, ErrDecrypt)
+		return fmt.Errorf("crypto: %s: wrapped for key %s, agent %s holds %s: %w", op, id, a.did, dk.pub.id, ErrDecrypt)
 	}
 	enc := wrapped[wrapHeadSize : wrapHeadSize+s.encSize()]
 	ct := wrapped[wrapHeadSize+s.encSize():]
-	key, err := hpkeOpen(dk.priv, enc, wrapInfo(rc, a.did, s, id), wrapped[:wrapHeadSize], ct)
+	key, err := hpkeOpen(dk.priv, enc, info(s, id), wrapped[:wrapHeadSize], ct)
 	if err != nil || len(key) != keySize {
-		return nil, ErrDecrypt
+		return ErrDecrypt
 	}
-	k := &DataKey{rc: rc, key: new([keySize]byte)}
-	copy(k.key[:], key)
+	copy(out[:], key)
 	clear(key)
-	return k, nil
+	return nil
 }

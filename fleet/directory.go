@@ -261,7 +261,7 @@ func (f *Fleet) CreateDatabase(ctx context.Context) (Database, error) {
 		if err != nil {
 			return Database{}, err
 		}
-		if _, err := migrations.Apply(ctx, c, f.schema, migrations.Options{}); err != nil {
+		if _, err := migrations.Apply(ctx, c, f.schema, migrations.ApplyOptions{}); err != nil {
 			return Database{}, fmt.Errorf("fleet: create database %s: schema: %w", name, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 //go:embed directory/*.sql
@@ -73,7 +74,7 @@ type Options struct {
 	Jurisdiction string
 
 	// Schema is the migration set applied to each new database before a tenant is routed to
-	// it. Default migrations.AgentRecords().
+	// it. Default records.Schema().
 	Schema *migrations.Set
 
 	// NoSchema leaves new databases empty (Schema is ignored).
@@ -141,7 +142,7 @@ func New(dir *d1.Client, opts Options) (*Fleet, error) {
 	case opts.NoSchema:
 		f.schema = nil
 	case f.schema == nil:
-		f.schema = migrations.AgentRecords()
+		f.schema = records.Schema()
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -152,7 +153,7 @@ func New(dir *d1.Client, opts Options) (*Fleet, error) {
 	if f.opts.Placement == (Placement{}) {
 		f.opts.Placement = OnePerTenant
 	}
-	f.init = migrations.NewInitializer(dir, DirectorySchema(), migrations.Options{})
+	f.init = migrations.NewInitializer(dir, DirectorySchema(), migrations.InitOptions{})
 	return f, nil
 }
 

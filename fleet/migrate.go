@@ -101,8 +101,8 @@ type MigrateOptions struct {
 	Recheck bool
 
 	// Migrations are passed to migrations.Apply for each database (Table, Target,
-	// AllowDrift, Logger...). Bookmark and DryRun work too.
-	Migrations migrations.Options
+	// AllowDrift, Logger...). Bookmark and DryRun work too. Status reads the ledger Table.
+	Migrations migrations.ApplyOptions
 
 	// Progress, if set, is called after each database, from the worker that migrated it.
 	Progress func(DatabaseStatus)
@@ -228,7 +228,7 @@ func (f *Fleet) MigrateAll(ctx context.Context, set *migrations.Set, opts Migrat
 }
 
 // migrateOne applies set to one database and fills in st (left Pending when ctx ended first).
-func (f *Fleet) migrateOne(ctx context.Context, set *migrations.Set, mo migrations.Options, st *DatabaseStatus) {
+func (f *Fleet) migrateOne(ctx context.Context, set *migrations.Set, mo migrations.ApplyOptions, st *DatabaseStatus) {
 	c, err := f.Client(st.Database)
 	if err != nil {
 		st.State, st.Error = Failed, err.Error()
@@ -360,7 +360,7 @@ func (f *Fleet) Status(ctx context.Context, set *migrations.Set, live bool, opts
 		c, err := f.Client(st.Database)
 		if err == nil {
 			var entries []migrations.Entry
-			entries, err = migrations.Status(ctx, c, set, opts.Migrations)
+			entries, err = migrations.Status(ctx, c, set, migrations.StatusOptions{Table: opts.Migrations.Table})
 			st.State = Applied
 			for _, e := range entries {
 				switch e.State {

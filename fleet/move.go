@@ -14,10 +14,10 @@ import (
 	"github.com/d1seal/d1seal/d1"
 )
 
-// A tenant's rows, table by table, in the agent-records schema (package migrations,
-// AgentRecords), in the order they are copied (parents first). Key material (agents,
-// agent_keys, agent_key_log) is copied but never deleted from the source: it is public,
-// self-authenticating, and other tenants' shares in the source may still need it.
+// A tenant's rows, table by table, in the agent-records schema (records.Schema), in the order
+// they are copied (parents first). Key material (agents, agent_keys, agent_key_log) is copied
+// but never deleted from the source: it is public, self-authenticating, and other tenants'
+// shares in the source may still need it.
 type tenantTable struct {
 	name  string
 	key   []string // the conflict target of the copy

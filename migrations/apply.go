@@ -17,9 +17,9 @@ import (
 // applied no longer has the content it was applied with.
 var ErrDrift = errors.New("migrations: an applied migration was changed")
 
-// Options tunes Apply and Status. The zero value applies every pending migration of the set
-// to wrangler's default ledger.
-type Options struct {
+// ApplyOptions tunes Apply. The zero value applies every pending migration of the set to
+// wrangler's default ledger.
+type ApplyOptions struct {
 	// Table is the ledger table, wrangler's migrations_table. Default DefaultTable.
 	Table string
 
@@ -30,10 +30,6 @@ type Options struct {
 	// DryRun computes the plan (Result.Plan) and checks for drift without changing anything:
 	// no ledger is created, no migration runs.
 	DryRun bool
-
-	// Baseline records the pending migrations (up to Target) as applied without running them,
-	// for a database whose schema was created by other means.
-	Baseline bool
 
 	// AllowDrift lets Apply go on when applied migrations were changed since (they are listed
 	// in Result.Changed, and their recorded checksums are kept). Without it Apply stops with
@@ -48,25 +44,37 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-func (o *Options) table() (string, error) {
-	if o.Table == "" {
+// BaselineOptions tunes Baseline. Its fields mean what ApplyOptions' do, for migrations
+// recorded rather than run. The zero value records every pending migration of the set in
+// wrangler's default ledger.
+type BaselineOptions ApplyOptions
+
+// run is one Apply or Baseline: the options of either, and which it is.
+type run struct {
+	ApplyOptions
+	baseline bool
+}
+
+func (r *run) log(msg string, args ...any) {
+	if r.Logger != nil {
+		r.Logger.Info(msg, args...)
+	}
+}
+
+// ledgerTable returns the ledger table an operation's Table option names.
+func ledgerTable(table string) (string, error) {
+	if table == "" {
 		return DefaultTable, nil
 	}
-	return o.Table, checkTable(o.Table)
+	return table, checkTable(table)
 }
 
-func (o *Options) log(msg string, args ...any) {
-	if o.Logger != nil {
-		o.Logger.Info(msg, args...)
-	}
-}
-
-// Result is what Apply did, or with DryRun what it would do.
+// Result is what Apply or Baseline did, or with DryRun what it would do.
 type Result struct {
 	// Plan is the pending migrations Apply set out to apply (up to Target), in order.
 	Plan []Migration
 
-	// Applied names the migrations this call applied (with Baseline: recorded), in order.
+	// Applied names the migrations this call applied (Baseline: recorded), in order.
 	Applied []string
 
 	// Concurrent names the migrations of Plan found applied by someone else when this call
@@ -85,7 +93,7 @@ type Result struct {
 	// Unknown names ledger rows with no file in the set, in ledger order.
 	Unknown []string
 
-	// Bookmark is the Time Travel bookmark taken before the first migration ran (Options.Bookmark).
+	// Bookmark is the Time Travel bookmark taken before the first migration ran (ApplyOptions.Bookmark).
 	Bookmark string
 }
 
@@ -140,7 +148,7 @@ func abbreviate(sql string) string {
 }
 
 // Apply brings the database up to date with set: it applies, in order, each migration whose
-// file name is not in the ledger (up to Options.Target), and returns what it did.
+// file name is not in the ledger (up to ApplyOptions.Target), and returns what it did.
 //
 // Apply first reads the ledger and the recorded checksums in one read request. When the
 // schema is current and every checksum is recorded, that read is all it sends, so calling
@@ -154,10 +162,23 @@ func abbreviate(sql string) string {
 // happens when two runners apply at once).
 //
 // An applied migration whose file changed stops Apply, before anything runs, with an error
-// matching ErrDrift, unless Options.AllowDrift. Applied migrations with no recorded checksum
+// matching ErrDrift, unless ApplyOptions.AllowDrift. Applied migrations with no recorded checksum
 // (applied by wrangler) get the checksum of the current file recorded: trust on first use.
-func Apply(ctx context.Context, c *d1.Client, set *Set, opts Options) (*Result, error) {
-	table, err := opts.table()
+func Apply(ctx context.Context, c *d1.Client, set *Set, opts ApplyOptions) (*Result, error) {
+	return apply(ctx, c, set, run{ApplyOptions: opts})
+}
+
+// Baseline records the pending migrations of set (up to BaselineOptions.Target) in the ledger
+// as applied, with their checksums, without running them: for a database whose schema was
+// created by other means. It reads the ledger, checks for drift and reports what it did as
+// Apply does; each migration's ledger and checksum rows are one request, so concurrent
+// runners are as safe as with Apply.
+func Baseline(ctx context.Context, c *d1.Client, set *Set, opts BaselineOptions) (*Result, error) {
+	return apply(ctx, c, set, run{ApplyOptions: ApplyOptions(opts), baseline: true})
+}
+
+func apply(ctx context.Context, c *d1.Client, set *Set, opts run) (*Result, error) {
+	table, err := ledgerTable(opts.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -206,10 +227,10 @@ func Apply(ctx context.Context, c *d1.Client, set *Set, opts Options) (*Result, 
 		}
 	}
 	for _, m := range res.Plan {
-		err := applyOne(ctx, c, table, m, opts.Baseline)
+		err := applyOne(ctx, c, table, m, opts.baseline)
 		if err == nil {
 			res.Applied = append(res.Applied, m.Name)
-			if opts.Baseline {
+			if opts.baseline {
 				opts.log("migrations: recorded as applied (baseline)", "name", m.Name)
 			} else {
 				opts.log("migrations: applied", "name", m.Name)
@@ -283,7 +304,7 @@ func driftError(set *Set, l *ledger, names []string) error {
 		parts[i] = fmt.Sprintf("%s (applied with sha256 %.12s…, file now %.12s…)", n, l.byName[n].Checksum, m.Checksum)
 	}
 	return fmt.Errorf("%w: %s; restore the applied content and put changes in a new migration, "+
-		"or set Options.AllowDrift to go on anyway", ErrDrift, strings.Join(parts, ", "))
+		"or set AllowDrift to go on anyway", ErrDrift, strings.Join(parts, ", "))
 }
 
 // applyOne sends one migration as one request: the claim, the checksum, the statements.

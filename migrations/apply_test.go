@@ -30,7 +30,7 @@ func TestApplyInOrderThenNoOp(t *testing.T) {
 	srv, c := local(t)
 	s := set(t, threeFiles)
 
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql", "0010_tags.sql"}, res.Applied)
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql", "0010_tags.sql"}, ledgerNames(t, c, "d1_migrations"))
@@ -46,7 +46,7 @@ func TestApplyInOrderThenNoOp(t *testing.T) {
 
 	// Running again changes nothing and costs one read request.
 	before := srv.Requests()
-	res, err = migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, res.Applied)
 	assert.Empty(t, res.Plan)
@@ -55,7 +55,7 @@ func TestApplyInOrderThenNoOp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "the data migration ran once")
 
-	st, err := migrations.Status(ctx, c, s, migrations.Options{})
+	st, err := migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	require.Len(t, st, 3)
 	for i, e := range st {
@@ -79,7 +79,7 @@ func TestAtomicityStopsAtFailingMigration(t *testing.T) {
 		"0004_d.sql": "CREATE TABLE d (x);",
 	}
 	s := set(t, files)
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.Error(t, err)
 	assert.Equal(t, []string{"0001_a.sql", "0002_b.sql"}, res.Applied)
 
@@ -106,7 +106,7 @@ func TestAtomicityStopsAtFailingMigration(t *testing.T) {
 
 	// Fixed, it applies 3 and 4.
 	files["0003_c.sql"] = strings.Replace(files["0003_c.sql"], "nope", "b", 1)
-	res, err = migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	res, err = migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0003_c.sql", "0004_d.sql"}, res.Applied)
 }
@@ -124,7 +124,7 @@ func TestFailingStatementFoundAtEveryPosition(t *testing.T) {
 					stmts = append(stmts, fmt.Sprintf("CREATE TABLE t%d (x)", i))
 				}
 			}
-			_, err := migrations.Apply(ctx, c, set(t, map[string]string{"0001_x.sql": strings.Join(stmts, ";\n")}), migrations.Options{})
+			_, err := migrations.Apply(ctx, c, set(t, map[string]string{"0001_x.sql": strings.Join(stmts, ";\n")}), migrations.ApplyOptions{})
 			var me *migrations.Error
 			require.ErrorAs(t, err, &me)
 			assert.Equal(t, bad, me.Statement, "%d statements, bad one at %d", n, bad)
@@ -137,18 +137,18 @@ func TestDrift(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
 	files := map[string]string{"0001_a.sql": "CREATE TABLE a (x);", "0002_b.sql": "CREATE TABLE b (x);"}
-	_, err := migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	_, err := migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.NoError(t, err)
 
 	// CRLF line endings are not a change.
 	files["0002_b.sql"] = "CREATE TABLE b (x);"
 	files["0001_a.sql"] = strings.ReplaceAll("CREATE TABLE a (x);", "\n", "\r\n")
-	_, err = migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	_, err = migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.NoError(t, err)
 
 	files["0002_b.sql"] = "CREATE TABLE b (x, y);"
 	files["0003_c.sql"] = "CREATE TABLE c (x);"
-	res, err := migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	res, err := migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.ErrorIs(t, err, migrations.ErrDrift)
 	assert.Contains(t, err.Error(), "0002_b.sql")
 	assert.NotContains(t, err.Error(), "0001_a.sql")
@@ -156,17 +156,17 @@ func TestDrift(t *testing.T) {
 	assert.Empty(t, res.Applied, "nothing runs when an applied file changed")
 	assert.NotContains(t, objects(t, c, "table"), "c")
 
-	st, err := migrations.Status(ctx, c, set(t, files), migrations.Options{})
+	st, err := migrations.Status(ctx, c, set(t, files), migrations.StatusOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []migrations.State{migrations.Applied, migrations.Changed, migrations.Pending}, states(st))
 	assert.NotEqual(t, st[1].Checksum, st[1].FileChecksum)
 
 	// Explicitly accepted, Apply goes on and keeps the recorded checksum.
-	res, err = migrations.Apply(ctx, c, set(t, files), migrations.Options{AllowDrift: true})
+	res, err = migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{AllowDrift: true})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0002_b.sql"}, res.Changed)
 	assert.Equal(t, []string{"0003_c.sql"}, res.Applied)
-	st, err = migrations.Status(ctx, c, set(t, files), migrations.Options{})
+	st, err = migrations.Status(ctx, c, set(t, files), migrations.StatusOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []migrations.State{migrations.Applied, migrations.Changed, migrations.Applied}, states(st))
 }
@@ -186,7 +186,7 @@ func TestBaseline(t *testing.T) {
 	_, err := c.ExecScript(ctx, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE); CREATE TABLE posts (id INTEGER PRIMARY KEY)")
 	require.NoError(t, err)
 	s := set(t, threeFiles)
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{Baseline: true, Target: 2})
+	res, err := migrations.Baseline(ctx, c, s, migrations.BaselineOptions{Target: 2})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql"}, res.Applied)
 	n, err := d1.QueryOne[int64](ctx, c, "SELECT count(*) FROM users")
@@ -194,10 +194,10 @@ func TestBaseline(t *testing.T) {
 	assert.Zero(t, n, "baseline runs nothing")
 	assert.Empty(t, objects(t, c, "index"), "baseline runs nothing")
 
-	res, err = migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0010_tags.sql"}, res.Applied)
-	st, err := migrations.Status(ctx, c, s, migrations.Options{})
+	st, err := migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []migrations.State{migrations.Applied, migrations.Applied, migrations.Applied}, states(st))
 }
@@ -206,18 +206,18 @@ func TestTarget(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
 	s := set(t, threeFiles)
-	_, err := migrations.Apply(ctx, c, s, migrations.Options{Target: 3})
+	_, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{Target: 3})
 	require.ErrorContains(t, err, "target 3 is not the number of a migration")
 	assert.Empty(t, objects(t, c, "table"), "a bad target sends nothing")
 
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{Target: 1})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{Target: 1})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_users.sql"}, res.Applied)
-	st, err := migrations.Status(ctx, c, s, migrations.Options{})
+	st, err := migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []migrations.State{migrations.Applied, migrations.Pending, migrations.Pending}, states(st))
 
-	res, err = migrations.Apply(ctx, c, s, migrations.Options{Target: 10})
+	res, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{Target: 10})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0002_posts.sql", "0010_tags.sql"}, res.Applied)
 }
@@ -227,7 +227,7 @@ func TestDryRun(t *testing.T) {
 	srv, c := local(t)
 	s := set(t, threeFiles)
 	before := srv.Requests()
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{DryRun: true})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{DryRun: true})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), srv.Requests()-before, "a dry run only reads the ledger")
 	require.Len(t, res.Plan, 3)
@@ -240,9 +240,9 @@ func TestDryRun(t *testing.T) {
 	assert.Empty(t, res.Applied)
 	assert.Empty(t, objects(t, c, "table"), "a dry run creates nothing, not even the ledger")
 
-	_, err = migrations.Apply(ctx, c, s, migrations.Options{Target: 1})
+	_, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{Target: 1})
 	require.NoError(t, err)
-	res, err = migrations.Apply(ctx, c, s, migrations.Options{DryRun: true, Target: 2})
+	res, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{DryRun: true, Target: 2})
 	require.NoError(t, err)
 	require.Len(t, res.Plan, 1)
 	assert.Equal(t, "0002_posts.sql", res.Plan[0].Name)
@@ -252,14 +252,14 @@ func TestDryRun(t *testing.T) {
 func TestUnknownAndCustomTable(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
-	opts := migrations.Options{Table: "schema_history"}
+	opts := migrations.ApplyOptions{Table: "schema_history"}
 	_, err := migrations.Apply(ctx, c, set(t, threeFiles), opts)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql", "0010_tags.sql"}, ledgerNames(t, c, "schema_history"))
 	assert.NotContains(t, objects(t, c, "table"), "d1_migrations")
 
 	fewer := map[string]string{"0001_users.sql": threeFiles["0001_users.sql"], "0002_posts.sql": threeFiles["0002_posts.sql"]}
-	st, err := migrations.Status(ctx, c, set(t, fewer), opts)
+	st, err := migrations.Status(ctx, c, set(t, fewer), migrations.StatusOptions{Table: opts.Table})
 	require.NoError(t, err)
 	require.Len(t, st, 3)
 	assert.Equal(t, migrations.Unknown, st[2].State)
@@ -275,7 +275,7 @@ func TestUnknownAndCustomTable(t *testing.T) {
 		if bad == "" {
 			continue
 		}
-		_, err := migrations.Apply(ctx, c, set(t, threeFiles), migrations.Options{Table: bad})
+		_, err := migrations.Apply(ctx, c, set(t, threeFiles), migrations.ApplyOptions{Table: bad})
 		assert.ErrorContains(t, err, "ledger table name", bad)
 	}
 }
@@ -285,7 +285,7 @@ func TestBookmark(t *testing.T) {
 	_, c := local(t)
 	_, err := c.Exec(ctx, "CREATE TABLE before (x)")
 	require.NoError(t, err)
-	res, err := migrations.Apply(ctx, c, set(t, threeFiles), migrations.Options{Bookmark: true})
+	res, err := migrations.Apply(ctx, c, set(t, threeFiles), migrations.ApplyOptions{Bookmark: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Bookmark)
 	_, err = c.Restore(ctx, res.Bookmark)
@@ -293,9 +293,9 @@ func TestBookmark(t *testing.T) {
 	assert.Equal(t, []string{"before"}, objects(t, c, "table"), "the bookmark is the state before the run")
 
 	// Nothing pending: no bookmark is taken.
-	_, err = migrations.Apply(ctx, c, set(t, threeFiles), migrations.Options{})
+	_, err = migrations.Apply(ctx, c, set(t, threeFiles), migrations.ApplyOptions{})
 	require.NoError(t, err)
-	res, err = migrations.Apply(ctx, c, set(t, threeFiles), migrations.Options{Bookmark: true})
+	res, err = migrations.Apply(ctx, c, set(t, threeFiles), migrations.ApplyOptions{Bookmark: true})
 	require.NoError(t, err)
 	assert.Empty(t, res.Bookmark)
 }
@@ -317,23 +317,23 @@ func TestWranglerAppliedMigrationsCount(t *testing.T) {
 	s := set(t, threeFiles)
 	wranglerApply(t, c, "0001_users.sql", threeFiles["0001_users.sql"])
 
-	st, err := migrations.Status(ctx, c, s, migrations.Options{})
+	st, err := migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []migrations.State{migrations.Applied, migrations.Pending, migrations.Pending}, states(st))
 	assert.Empty(t, st[0].Checksum, "wrangler records no checksum")
 
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_users.sql"}, res.Recorded)
 	assert.Equal(t, []string{"0002_posts.sql", "0010_tags.sql"}, res.Applied)
-	st, err = migrations.Status(ctx, c, s, migrations.Options{})
+	st, err = migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, st[0].FileChecksum, st[0].Checksum, "recorded on the next Apply")
 
 	// And the reverse: wrangler's view (file names in the ledger) agrees with ours.
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql", "0010_tags.sql"}, ledgerNames(t, c, "d1_migrations"))
 	before := srv.Requests()
-	_, err = migrations.Apply(ctx, c, s, migrations.Options{})
+	_, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), srv.Requests()-before)
 }
@@ -342,12 +342,12 @@ func TestLostResponseAppliesOnce(t *testing.T) {
 	ctx := context.Background()
 	srv, c := local(t)
 	s := set(t, map[string]string{"0001_a.sql": "CREATE TABLE a (x); INSERT INTO a VALUES (1);", "0002_b.sql": "INSERT INTO a VALUES (2);"})
-	_, err := migrations.Apply(ctx, c, s, migrations.Options{Target: 1})
+	_, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{Target: 1})
 	require.NoError(t, err)
 	// Read the ledger normally, then lose the response of 0002's request after it committed:
 	// the client resends it, the resent claim fails, and Apply sees 0002 applied.
 	srv.InjectFaults(d1local.Fault{}, d1local.Fault{DropAfterCommit: true})
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0002_b.sql"}, res.Concurrent)
 	vals, err := d1.QueryAll[int64](ctx, c, "SELECT x FROM a ORDER BY x")

@@ -11,6 +11,7 @@ import (
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/internal/d1test"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 func TestMain(m *testing.M) { d1test.Main(m) }
@@ -30,7 +31,7 @@ func TestMigrationsOnEveryBackend(t *testing.T) {
 func migrationsApply(t *testing.T, c *d1.Client) {
 	ctx := context.Background()
 	s := set(t, threeFiles)
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql", "0010_tags.sql"}, res.Applied)
 	assert.Equal(t, []string{"0001_users.sql", "0002_posts.sql", "0010_tags.sql"}, ledgerNames(t, c, "d1_migrations"))
@@ -42,14 +43,14 @@ func migrationsApply(t *testing.T, c *d1.Client) {
 	require.NoError(t, err)
 	assert.Equal(t, "CREATE TABLE \"d1_migrations\"(\n\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n\t\tname       TEXT UNIQUE,\n\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n)", ddl)
 
-	res, err = migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err = migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, res.Applied)
 	assert.Empty(t, res.Plan)
 	n, err := d1.QueryOne[int64](ctx, c, "SELECT count(*) FROM users")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "the data migration ran once")
-	st, err := migrations.Status(ctx, c, s, migrations.Options{})
+	st, err := migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	require.Len(t, st, 3)
 	for i, e := range st {
@@ -69,7 +70,7 @@ func migrationsAtomic(t *testing.T, c *d1.Client) {
 			"INSERT INTO a VALUES ('from 3');\nINSERT INTO nope VALUES (1);\nCREATE TABLE c2 (y);",
 		"0004_d.sql": "CREATE TABLE d (x);",
 	}
-	res, err := migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	res, err := migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.Error(t, err)
 	assert.Equal(t, []string{"0001_a.sql", "0002_b.sql"}, res.Applied)
 	var me *migrations.Error
@@ -82,7 +83,7 @@ func migrationsAtomic(t *testing.T, c *d1.Client) {
 	assert.Empty(t, objects(t, c, "index"))
 
 	files["0003_c.sql"] = strings.Replace(files["0003_c.sql"], "nope", "b", 1)
-	res, err = migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	res, err = migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0003_c.sql", "0004_d.sql"}, res.Applied)
 }
@@ -90,26 +91,26 @@ func migrationsAtomic(t *testing.T, c *d1.Client) {
 func migrationsDrift(t *testing.T, c *d1.Client) {
 	ctx := context.Background()
 	files := map[string]string{"0001_a.sql": "CREATE TABLE a (x);", "0002_b.sql": "CREATE TABLE b (x);"}
-	_, err := migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	_, err := migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.NoError(t, err)
 	files["0002_b.sql"] = "CREATE TABLE b (x, y);"
 	files["0003_c.sql"] = "CREATE TABLE c (x);"
-	res, err := migrations.Apply(ctx, c, set(t, files), migrations.Options{})
+	res, err := migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{})
 	require.ErrorIs(t, err, migrations.ErrDrift)
 	assert.Equal(t, []string{"0002_b.sql"}, res.Changed)
 	assert.Empty(t, res.Applied)
-	res, err = migrations.Apply(ctx, c, set(t, files), migrations.Options{AllowDrift: true})
+	res, err = migrations.Apply(ctx, c, set(t, files), migrations.ApplyOptions{AllowDrift: true})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0003_c.sql"}, res.Applied)
 }
 
 func migrationsAgentRecords(t *testing.T, c *d1.Client) {
 	ctx := context.Background()
-	s := migrations.AgentRecords()
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	s := records.Schema()
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.NotEmpty(t, res.Applied)
-	st, err := migrations.Status(ctx, c, s, migrations.Options{})
+	st, err := migrations.Status(ctx, c, s, migrations.StatusOptions{})
 	require.NoError(t, err)
 	for _, e := range st {
 		assert.Equal(t, migrations.Applied, e.State, e.Name)

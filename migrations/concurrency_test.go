@@ -60,7 +60,7 @@ func TestConcurrentGoroutines(t *testing.T) {
 		c := client(t, id, &http.Client{Transport: srv.Transport()}, "http://d1local.invalid/client/v4")
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = migrations.Apply(context.Background(), c, s, migrations.Options{})
+			results[i], errs[i] = migrations.Apply(context.Background(), c, s, migrations.ApplyOptions{})
 		})
 	}
 	close(start)
@@ -94,7 +94,7 @@ func TestChildApplier(t *testing.T) {
 	c := client(t, params["db"], &http.Client{}, params["url"])
 	s := set(t, raceFiles(20))
 	childproc.Ready(t) // both children start together
-	res, err := migrations.Apply(context.Background(), c, s, migrations.Options{})
+	res, err := migrations.Apply(context.Background(), c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	childproc.Result(t, res)
 }

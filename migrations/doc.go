@@ -9,19 +9,20 @@
 // files NNNN_label.sql, ordered by number then name exactly as wrangler orders them. Duplicate
 // numbers, names that are not NNNN_label.sql, files with no statement and files holding
 // BEGIN/COMMIT are errors naming the file. Create writes the next file as
-// `wrangler d1 migrations create` does. AgentRecords is d1seal's own schema, the default set.
+// `wrangler d1 migrations create` does. d1seal's own agent-records schema is one such set,
+// records.Schema.
 //
 // # Ledger and checksums
 //
-// The ledger is wrangler's table (d1_migrations unless Options.Table says otherwise, like
-// wrangler's migrations_table), created with wrangler's DDL byte for byte, and rows are added
-// with wrangler's INSERT. A migration is applied when its file name is in the ledger,
+// The ledger is wrangler's table (d1_migrations unless the options' Table says otherwise,
+// like wrangler's migrations_table), created with wrangler's DDL byte for byte, and rows are
+// added with wrangler's INSERT. A migration is applied when its file name is in the ledger,
 // whichever tool put it there. The SHA-256 of each applied file is kept beside it, in
 // d1seal_migration_checksums (ledger table, name, sha256, recorded_at), which wrangler never
 // reads; wrangler's table is never altered. A migration applied by wrangler has no checksum:
 // the next Apply records the current file's (trust on first use; Result.Recorded lists them,
 // and Status shows an empty Entry.Checksum until then). From then on a changed file stops Apply
-// with ErrDrift unless Options.AllowDrift is set.
+// with ErrDrift unless ApplyOptions.AllowDrift is set.
 //
 // # Atomicity
 //
@@ -77,14 +78,16 @@
 // and then never again in the process. Pending migrations are applied as above, safely under
 // concurrency, which a naive "migrate on first request" middleware is not.
 //
-// # Options
+// # Operations and options
 //
-// Target stops after a given number; DryRun returns the plan without changing anything;
-// Baseline records migrations as applied without running them (for a schema created by other
-// means); Bookmark captures a Time Travel bookmark before the first migration runs, the point
-// to restore to (d1.Client.Restore) to undo the run. Status reports every migration as
-// applied (with its applied_at and checksum), pending, changed, or unknown (in the ledger with
-// no file).
+// Each operation takes its own options, whose zero value means the defaults: Apply takes
+// ApplyOptions, where Target stops after a given number, DryRun returns the plan without
+// changing anything and Bookmark captures a Time Travel bookmark before the first migration
+// runs, the point to restore to (d1.Client.Restore) to undo the run. Baseline (with
+// BaselineOptions, the same fields) records migrations as applied without running them, for a
+// schema created by other means. An Initializer takes InitOptions. Status (with StatusOptions)
+// reports every migration as applied (with its applied_at and checksum), pending, changed, or
+// unknown (in the ledger with no file).
 //
 // A migration is one request: it must fit the client's per-request limits (d1.Limits, 1,000
 // statements by default, minus the two Apply adds) and D1's 30 seconds per request.

@@ -10,6 +10,7 @@ import (
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 // exampleDB returns a local D1 in memory and a client for one of its databases.
@@ -39,14 +40,14 @@ func Example() {
 	srv, c := exampleDB()
 	defer srv.Close()
 
-	res, err := migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	res, err := migrations.Apply(ctx, c, records.Schema(), migrations.ApplyOptions{})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("applied:", res.Applied)
 
 	before := srv.Requests()
-	res, err = migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	res, err = migrations.Apply(ctx, c, records.Schema(), migrations.ApplyOptions{})
 	if err != nil {
 		panic(err)
 	}
@@ -69,7 +70,7 @@ func ExampleApply_failure() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := migrations.Apply(ctx, c, set, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, set, migrations.ApplyOptions{})
 	fmt.Println("applied:", res.Applied)
 	var me *migrations.Error
 	if errors.As(err, &me) {
@@ -96,21 +97,21 @@ func ExampleStatus() {
 		"0003_c.sql": {Data: []byte("CREATE TABLE c (x);")},
 	}
 	set, _ := migrations.Load(files, ".")
-	if _, err := migrations.Apply(ctx, c, set, migrations.Options{Target: 2}); err != nil {
+	if _, err := migrations.Apply(ctx, c, set, migrations.ApplyOptions{Target: 2}); err != nil {
 		panic(err)
 	}
 	files["0002_b.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE b (x, y);")} // edited after applying
 	delete(files, "0001_a.sql")                                                   // and removed
 	set, _ = migrations.Load(files, ".")
 
-	st, err := migrations.Status(ctx, c, set, migrations.Options{})
+	st, err := migrations.Status(ctx, c, set, migrations.StatusOptions{})
 	if err != nil {
 		panic(err)
 	}
 	for _, e := range st {
 		fmt.Printf("%-10s %-8s applied=%v checksum=%.8s\n", e.Name, e.State, !e.AppliedAt.IsZero(), e.Checksum)
 	}
-	_, err = migrations.Apply(ctx, c, set, migrations.Options{})
+	_, err = migrations.Apply(ctx, c, set, migrations.ApplyOptions{})
 	fmt.Println(errors.Is(err, migrations.ErrDrift))
 	// Output:
 	// 0001_a.sql unknown  applied=true checksum=5d4dfde3
@@ -124,7 +125,7 @@ func ExampleStatus() {
 func ExampleInitializer() {
 	srv, c := exampleDB()
 	defer srv.Close()
-	in := migrations.NewInitializer(c, migrations.AgentRecords(), migrations.Options{})
+	in := migrations.NewInitializer(c, records.Schema(), migrations.InitOptions{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
 	h := in.Handler(mux, func(r *http.Request, err error) { fmt.Println("init:", err) })

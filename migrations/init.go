@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -18,18 +19,28 @@ import (
 type Initializer struct {
 	client *d1.Client
 	set    *Set
-	opts   Options
+	opts   ApplyOptions
 
 	mu   sync.Mutex
 	done atomic.Bool
 	res  *Result
 }
 
-// NewInitializer returns an Initializer that applies set to c's database with opts
-// (DryRun is ignored).
-func NewInitializer(c *d1.Client, set *Set, opts Options) *Initializer {
-	opts.DryRun = false
-	return &Initializer{client: c, set: set, opts: opts}
+// InitOptions tunes an Initializer. Its fields mean what ApplyOptions' do. The zero value
+// applies every pending migration of the set, with wrangler's default ledger.
+type InitOptions struct {
+	Table      string
+	Target     int64
+	AllowDrift bool
+	Bookmark   bool
+	Logger     *slog.Logger
+}
+
+// NewInitializer returns an Initializer that applies set to c's database with opts.
+func NewInitializer(c *d1.Client, set *Set, opts InitOptions) *Initializer {
+	return &Initializer{client: c, set: set, opts: ApplyOptions{
+		Table: opts.Table, Target: opts.Target, AllowDrift: opts.AllowDrift, Bookmark: opts.Bookmark, Logger: opts.Logger,
+	}}
 }
 
 // Init applies the pending migrations unless an earlier call already succeeded.

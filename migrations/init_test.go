@@ -12,22 +12,23 @@ import (
 
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 func TestInitializerCostsOneReadWhenCurrent(t *testing.T) {
 	ctx := context.Background()
 	srv, c := local(t)
-	s := migrations.AgentRecords()
+	s := records.Schema()
 
 	// A fresh database: the first Init creates the ledger and applies the set.
-	first := migrations.NewInitializer(c, s, migrations.Options{})
+	first := migrations.NewInitializer(c, s, migrations.InitOptions{})
 	before := srv.Requests()
 	require.NoError(t, first.Init(ctx))
 	t.Logf("fresh database: %d requests", srv.Requests()-before)
 	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, first.Result().Applied)
 
 	// A new process on the current database: one read request.
-	in := migrations.NewInitializer(c, s, migrations.Options{})
+	in := migrations.NewInitializer(c, s, migrations.InitOptions{})
 	assert.Nil(t, in.Result())
 	before = srv.Requests()
 	require.NoError(t, in.Init(ctx))
@@ -47,7 +48,7 @@ func TestInitializerCostsOneReadWhenCurrent(t *testing.T) {
 func TestInitializerConcurrentFirstRequests(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
-	in := migrations.NewInitializer(c, set(t, raceFiles(5)), migrations.Options{})
+	in := migrations.NewInitializer(c, set(t, raceFiles(5)), migrations.InitOptions{})
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() { assert.NoError(t, in.Init(ctx)) })
@@ -58,7 +59,7 @@ func TestInitializerConcurrentFirstRequests(t *testing.T) {
 
 func TestInitializerHandler(t *testing.T) {
 	srv, c := local(t)
-	in := migrations.NewInitializer(c, set(t, threeFiles), migrations.Options{})
+	in := migrations.NewInitializer(c, set(t, threeFiles), migrations.InitOptions{})
 	var failures []error
 	h := in.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))

@@ -18,7 +18,7 @@ import (
 // to "apply" or "status" it applies or reports the migrations in D1SEAL_INTEROP_DIR to the
 // database named by CLOUDFLARE_API_BASE_URL, CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and
 // D1_DATABASE_ID, printing one "interop: ..." line per fact. D1SEAL_INTEROP_TARGET sets
-// Options.Target. Without D1SEAL_INTEROP_CMD it is skipped.
+// ApplyOptions.Target. Without D1SEAL_INTEROP_CMD it is skipped.
 func TestInteropCommand(t *testing.T) {
 	cmd := os.Getenv("D1SEAL_INTEROP_CMD")
 	if cmd == "" {
@@ -29,7 +29,7 @@ func TestInteropCommand(t *testing.T) {
 	require.NoError(t, err)
 	set, err := migrations.LoadDir(os.Getenv("D1SEAL_INTEROP_DIR"))
 	require.NoError(t, err)
-	var opts migrations.Options
+	var opts migrations.ApplyOptions
 	if s := os.Getenv("D1SEAL_INTEROP_TARGET"); s != "" {
 		opts.Target, err = strconv.ParseInt(s, 10, 64)
 		require.NoError(t, err)
@@ -48,7 +48,7 @@ func TestInteropCommand(t *testing.T) {
 			fmt.Println("interop: concurrent", n)
 		}
 	case "status":
-		st, err := migrations.Status(ctx, c, set, opts)
+		st, err := migrations.Status(ctx, c, set, migrations.StatusOptions{})
 		require.NoError(t, err)
 		for _, e := range st {
 			sum := "none"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 // agentRecordsRows writes one agent and two records (each write logged in record_writes by
@@ -67,7 +68,7 @@ func TestBackupRestoresIntoSchema(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, src := local(t)
-			_, err := migrations.Apply(ctx, src, migrations.AgentRecords(), migrations.Options{Target: tc.target})
+			_, err := migrations.Apply(ctx, src, records.Schema(), migrations.ApplyOptions{Target: tc.target})
 			require.NoError(t, err)
 			agentRecordsRows(t, src)
 			n, err := d1.QueryOne[int](ctx, src, "SELECT count(*) FROM record_writes")
@@ -81,7 +82,7 @@ func TestBackupRestoresIntoSchema(t *testing.T) {
 			require.Contains(t, backup.String(), `INSERT INTO "record_writes"`)
 
 			_, dst := local(t)
-			_, err = migrations.Apply(ctx, dst, migrations.AgentRecords(), migrations.Options{Target: tc.target})
+			_, err = migrations.Apply(ctx, dst, records.Schema(), migrations.ApplyOptions{Target: tc.target})
 			require.NoError(t, err)
 			_, err = dst.Import(ctx, bytes.NewReader(backup.Bytes()), d1.ImportOptions{})
 			if tc.fails != "" {
@@ -102,7 +103,7 @@ func TestBackupRestoresIntoSchema(t *testing.T) {
 func TestBackupRestoresIntoFreshDatabase(t *testing.T) {
 	ctx := context.Background()
 	_, src := local(t)
-	_, err := migrations.Apply(ctx, src, migrations.AgentRecords(), migrations.Options{})
+	_, err := migrations.Apply(ctx, src, records.Schema(), migrations.ApplyOptions{})
 	require.NoError(t, err)
 	agentRecordsRows(t, src)
 	var backup bytes.Buffer
@@ -115,7 +116,7 @@ func TestBackupRestoresIntoFreshDatabase(t *testing.T) {
 	for _, table := range dataTables(t, src) {
 		assert.Equal(t, dump(t, src, table), dump(t, dst, table), "table %s restored as it was", table)
 	}
-	st, err := migrations.Status(ctx, dst, migrations.AgentRecords(), migrations.Options{})
+	st, err := migrations.Status(ctx, dst, records.Schema(), migrations.StatusOptions{})
 	require.NoError(t, err)
 	for _, e := range st {
 		assert.Equal(t, migrations.Applied, e.State, "%s after the restore", e.Name)

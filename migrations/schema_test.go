@@ -13,6 +13,7 @@ import (
 
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 // describe renders a table as D1 reports it through PRAGMA table_info, index_list, index_info
@@ -226,7 +227,7 @@ func TestAgentRecordsSchema(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
 	// 0001 is the original agent-records schema.
-	res, err := migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{Target: 1})
+	res, err := migrations.Apply(ctx, c, records.Schema(), migrations.ApplyOptions{Target: 1})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_agent_records.sql"}, res.Applied)
 	checkSchema(t, c, agentRecordsSchema)
@@ -246,7 +247,7 @@ func TestAgentRecordsSchema(t *testing.T) {
 	assert.Zero(t, p, "public defaults to 0")
 
 	// 0002 adds what sealing needs, on top of 0001's rows.
-	res, err = migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	res, err = migrations.Apply(ctx, c, records.Schema(), migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, res.Applied)
 	records := describe(t, c, "records")
@@ -287,7 +288,7 @@ func TestChittyConnectSchema(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
 	s := chittyConnect(t)
-	res, err := migrations.Apply(ctx, c, s, migrations.Options{})
+	res, err := migrations.Apply(ctx, c, s, migrations.ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_create_contexts_table.sql", "0002_create_installations_table.sql",
 		"0003_create_actors_table.sql", "0004_create_connections_table.sql"}, res.Applied, "the file names of the original wrangler commands")
@@ -328,13 +329,13 @@ func TestChittyConnectSchema(t *testing.T) {
 func TestBothSetsInOneDatabase(t *testing.T) {
 	ctx := context.Background()
 	_, c := local(t)
-	_, err := migrations.Apply(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	_, err := migrations.Apply(ctx, c, records.Schema(), migrations.ApplyOptions{})
 	require.NoError(t, err)
-	_, err = migrations.Apply(ctx, c, chittyConnect(t), migrations.Options{Table: "chittyconnect_migrations"})
+	_, err = migrations.Apply(ctx, c, chittyConnect(t), migrations.ApplyOptions{Table: "chittyconnect_migrations"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0001_agent_records.sql", "0002_sealing.sql", "0003_write_log.sql", "0004_trust.sql", "0005_restorable_write_log.sql", "0006_search.sql"}, ledgerNames(t, c, "d1_migrations"))
 	assert.Len(t, ledgerNames(t, c, "chittyconnect_migrations"), 4)
-	st, err := migrations.Status(ctx, c, migrations.AgentRecords(), migrations.Options{})
+	st, err := migrations.Status(ctx, c, records.Schema(), migrations.StatusOptions{})
 	require.NoError(t, err)
 	require.Len(t, st, 6)
 	for _, en := range st {

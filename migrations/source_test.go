@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 func TestParseName(t *testing.T) {
@@ -140,7 +141,7 @@ func TestLoadDirAndEmbedded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, s.Len())
 
-	ar := migrations.AgentRecords()
+	ar := records.Schema()
 	require.Equal(t, 6, ar.Len())
 	assert.Equal(t, "0001_agent_records.sql", ar.Migrations()[0].Name)
 	assert.Equal(t, "0002_sealing.sql", ar.Migrations()[1].Name)

@@ -51,12 +51,17 @@ type Entry struct {
 	FileChecksum string
 }
 
+// StatusOptions tunes Status. The zero value reads wrangler's default ledger.
+type StatusOptions struct {
+	// Table is the ledger table, wrangler's migrations_table. Default DefaultTable.
+	Table string
+}
+
 // Status reports every migration of set and every ledger row, ordered as wrangler orders file
 // names (by number, then name). It only reads: one request when the ledger and the checksum
-// table exist, and it creates neither. Options.Table selects the ledger; the other options
-// are ignored.
-func Status(ctx context.Context, c *d1.Client, set *Set, opts Options) ([]Entry, error) {
-	table, err := opts.table()
+// table exist, and it creates neither.
+func Status(ctx context.Context, c *d1.Client, set *Set, opts StatusOptions) ([]Entry, error) {
+	table, err := ledgerTable(opts.Table)
 	if err != nil {
 		return nil, err
 	}

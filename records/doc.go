@@ -1,6 +1,6 @@
 // Package records keeps AI agents' records in D1 so that the database only ever holds
 // ciphertext: typed collections of sealed records, sharing between agents, the agents
-// registry and observability events, over the agent-records schema (package migrations).
+// registry and observability events, over the agent-records schema (Schema).
 //
 // # Using it
 //

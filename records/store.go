@@ -15,14 +15,14 @@ import (
 // StoreOptions holds a Store's optional settings; the zero value is ready to use.
 type StoreOptions struct {
 	// ManualSchema turns off applying the agent-records migrations on first use: the caller
-	// applies migrations.AgentRecords() itself (for example with wrangler or the d1seal CLI).
+	// applies Schema() itself (for example with wrangler or the d1seal CLI).
 	ManualSchema bool
 
 	// Clock issues the TIDs of created records. Default: a new tid.Clock. Give one seeded with
 	// the last TID issued to stay monotonic across restarts when the wall clock steps back.
 	Clock *tid.Clock
 
-	// Schema is the migration set applied on first use. Default migrations.AgentRecords();
+	// Schema is the migration set applied on first use. Default Schema();
 	// give a set that extends it (its files plus your own, numbered after them) to keep
 	// application tables in the same ledger.
 	Schema *migrations.Set
@@ -95,9 +95,9 @@ func NewStore(db *d1.Client, opts StoreOptions) *Store {
 	if !opts.ManualSchema {
 		set := opts.Schema
 		if set == nil {
-			set = migrations.AgentRecords()
+			set = Schema()
 		}
-		s.schema = migrations.NewInitializer(db, set, migrations.Options{})
+		s.schema = migrations.NewInitializer(db, set, migrations.InitOptions{})
 	}
 	return s
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/fleet"
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 // fleetFlags are the flags every fleet subcommand takes: which fleet, and the operator's key.
@@ -64,7 +65,7 @@ func (ff *fleetFlags) open(ctx context.Context, e *env, opts fleet.Options) (*fl
 // fleetSet reads the migration set of -dir or -agent-records.
 func fleetSet(dir string, builtin bool) (*migrations.Set, error) {
 	if builtin {
-		return migrations.AgentRecords(), nil
+		return records.Schema(), nil
 	}
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no migrations folder %s: give -dir DIR, or -agent-records for d1seal's built-in agent-records schema", dir)

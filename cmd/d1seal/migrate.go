@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 func cmdMigrate(ctx context.Context, e *env, args []string) (err error) {
@@ -53,7 +54,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) (err error) {
 	case *builtin && dirSet:
 		return usageError{"give -dir or -agent-records, not both"}
 	case *builtin:
-		set = migrations.AgentRecords()
+		set = records.Schema()
 	default:
 		if _, err := os.Stat(*dir); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("no migrations folder %s: give -dir DIR, or -agent-records for d1seal's built-in agent-records schema", *dir)
@@ -74,10 +75,9 @@ func cmdMigrate(ctx context.Context, e *env, args []string) (err error) {
 		}
 		sub, *baseline = "apply", true
 	}
-	opts := migrations.Options{Table: *table, Target: *target, DryRun: *dry, Baseline: *baseline, AllowDrift: *drift, Bookmark: *bookmark}
 	switch sub {
 	case "status":
-		entries, err := migrations.Status(ctx, db.Client, set, opts)
+		entries, err := migrations.Status(ctx, db.Client, set, migrations.StatusOptions{Table: *table})
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,13 @@ func cmdMigrate(ctx context.Context, e *env, args []string) (err error) {
 		}
 		return nil
 	case "apply":
-		res, err := migrations.Apply(ctx, db.Client, set, opts)
+		opts := migrations.ApplyOptions{Table: *table, Target: *target, DryRun: *dry, AllowDrift: *drift, Bookmark: *bookmark}
+		var res *migrations.Result
+		if *baseline {
+			res, err = migrations.Baseline(ctx, db.Client, set, migrations.BaselineOptions(opts))
+		} else {
+			res, err = migrations.Apply(ctx, db.Client, set, opts)
+		}
 		if e.asJSON && err == nil {
 			return e.print(struct {
 				Plan       []string `json:"plan,omitempty"`

@@ -74,7 +74,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	init := migrations.NewInitializer(c, set, migrations.Options{})
+	init := migrations.NewInitializer(c, set, migrations.InitOptions{})
 	api := init.Handler((&service{db: c}).routes(), func(r *http.Request, err error) {
 		fmt.Fprintf(w, "   init failed on %s %s: %v\n", r.Method, r.URL.Path, err)
 	})
@@ -98,7 +98,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 			}
 		}
 	}
-	status, err := migrations.Status(ctx, c, set, migrations.Options{})
+	status, err := migrations.Status(ctx, c, set, migrations.StatusOptions{})
 	if err != nil {
 		return err
 	}

@@ -230,7 +230,7 @@ func dbName(dbs []fleet.Database, id string) string {
 // withAgentRecords is the agent-records schema plus files.
 func withAgentRecords(files map[string]string) fstest.MapFS {
 	fsys := fstest.MapFS{}
-	for _, m := range migrations.AgentRecords().Migrations() {
+	for _, m := range records.Schema().Migrations() {
 		fsys[m.Name] = &fstest.MapFile{Data: []byte(m.SQL)}
 	}
 	for name, sql := range files {

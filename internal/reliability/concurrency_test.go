@@ -166,7 +166,7 @@ func TestChildStore(t *testing.T) {
 	db := dbAcct.Database(params["db"])
 	childproc.Ready(t) // both processes start together
 	ctx := context.Background()
-	res, err := migrations.Apply(ctx, db, migrations.AgentRecords(), migrations.Options{})
+	res, err := migrations.Apply(ctx, db, records.Schema(), migrations.ApplyOptions{})
 	require.NoError(t, err)
 	e := &env{db: db, store: records.NewStore(db, records.StoreOptions{})}
 	c := notes(t, e.store, e.agent(t, "did:plc:"+name))
@@ -204,7 +204,7 @@ func TestTwoProcessesInitialiseTheSchema(t *testing.T) {
 			applied[name]++
 		}
 	}
-	set := migrations.AgentRecords()
+	set := records.Schema()
 	assert.Len(t, applied, set.Len(), "every migration was applied by one of the processes")
 	for name, k := range applied {
 		assert.Equal(t, 1, k, "%s applied by %d processes", name, k)
@@ -221,7 +221,7 @@ func TestTwoProcessesInitialiseTheSchema(t *testing.T) {
 	n, err := d1.QueryOne[int](ctx, db, "SELECT count(*) FROM records")
 	require.NoError(t, err)
 	assert.Equal(t, children*childRecords, n, "both processes' records are there")
-	entries, err := migrations.Status(ctx, db, set, migrations.Options{})
+	entries, err := migrations.Status(ctx, db, set, migrations.StatusOptions{})
 	require.NoError(t, err)
 	for _, en := range entries {
 		assert.Equal(t, migrations.Applied, en.State, "%s", en.Name)

@@ -9,7 +9,7 @@ import (
 	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/fleet"
-	"github.com/d1seal/d1seal/migrations"
+	"github.com/d1seal/d1seal/records"
 )
 
 // fleetMigrate is scenario 8: migrating every database of a fleet under the REST budget, in
@@ -48,7 +48,7 @@ func fleetMigrate(ctx context.Context, cfg config, srv *server, w io.Writer) err
 			return err
 		}
 	}
-	set := migrations.AgentRecords()
+	set := records.Schema()
 	before := m.requests.Load()
 	r, err := measure(m, func() error {
 		_, err := f.MigrateAll(ctx, set, fleet.MigrateOptions{Concurrency: 4})

@@ -25,24 +25,11 @@ import (
 // the bytes each record costs on the wire.
 func bridgeVsREST(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 	fmt.Fprintf(w, "## Bridge versus REST (%s added to every request on both)\n\n", cfg.latency)
-	wd, stop, err := d1test.LaunchWorkerd()
-	if err != nil {
-		fmt.Fprintf(w, "Skipped: workerd is not available (%v).\n\n", err)
-		return nil
+	bridge, bm, stop, err := bridgeOnWorkerd(cfg, w)
+	if err != nil || bridge == nil {
+		return err
 	}
 	defer stop()
-	front, err := delayed(wd.URL, cfg.latency)
-	if err != nil {
-		return err
-	}
-	defer front.Close()
-
-	bm := &meter{}
-	bridge, err := d1.NewBridgeClient("http://"+front.Addr().String(), wd.Secret, d1.BridgeOptions{Binding: "DB"},
-		d1.Options{HTTPClient: &http.Client{Transport: &counting{next: http.DefaultTransport, m: bm}}})
-	if err != nil {
-		return err
-	}
 	rm := &meter{}
 	rest, err := srv.newDatabase(ctx, "bridge-vs-rest", rm)
 	if err != nil {
@@ -146,6 +133,31 @@ func sealedCollection(ctx context.Context, db *d1.Client, name string) (*records
 	}
 	_, err = c.Create(ctx, kib(0))
 	return c, err
+}
+
+// bridgeOnWorkerd starts the bridge Worker on workerd behind a proxy that adds cfg.latency to
+// every request, and returns a bridge client that counts into its own meter, and what stops
+// them. When workerd is not available it writes a "Skipped" line and returns a nil client.
+func bridgeOnWorkerd(cfg config, w io.Writer) (*d1.Client, *meter, func(), error) {
+	wd, stopWorkerd, err := d1test.LaunchWorkerd()
+	if err != nil {
+		fmt.Fprintf(w, "Skipped: workerd is not available (%v).\n\n", err)
+		return nil, nil, nil, nil
+	}
+	front, err := delayed(wd.URL, cfg.latency)
+	if err != nil {
+		stopWorkerd()
+		return nil, nil, nil, err
+	}
+	stop := func() { front.Close(); stopWorkerd() }
+	m := &meter{}
+	db, err := d1.NewBridgeClient("http://"+front.Addr().String(), wd.Secret, d1.BridgeOptions{Binding: "DB"},
+		d1.Options{HTTPClient: &http.Client{Transport: &counting{next: http.DefaultTransport, m: m}}})
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return db, m, stop, nil
 }
 
 // delayed serves a reverse proxy to target on 127.0.0.1 that holds each request for latency

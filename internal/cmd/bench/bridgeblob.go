@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
-	"github.com/d1seal/d1seal/internal/d1test"
 )
 
 // bridgeBlobs is the bridge BLOB scenario: the same BLOBs written and read back through the
@@ -26,23 +24,11 @@ import (
 func bridgeBlobs(ctx context.Context, cfg config, _ *server, w io.Writer) error {
 	const n = 2000
 	fmt.Fprintf(w, "## Bridge BLOB transport: %d BLOBs of 1 KiB written and read back (%s added to every request)\n\n", n, cfg.latency)
-	wd, stop, err := d1test.LaunchWorkerd()
-	if err != nil {
-		fmt.Fprintf(w, "Skipped: workerd is not available (%v).\n\n", err)
-		return nil
+	db, m, stop, err := bridgeOnWorkerd(cfg, w)
+	if err != nil || db == nil {
+		return err
 	}
 	defer stop()
-	front, err := delayed(wd.URL, cfg.latency)
-	if err != nil {
-		return err
-	}
-	defer front.Close()
-	m := &meter{}
-	db, err := d1.NewBridgeClient("http://"+front.Addr().String(), wd.Secret, d1.BridgeOptions{Binding: "DB"},
-		d1.Options{HTTPClient: &http.Client{Transport: &counting{next: http.DefaultTransport, m: m}}})
-	if err != nil {
-		return err
-	}
 	if _, err := db.ExecScript(ctx, "DROP TABLE IF EXISTS bh; DROP TABLE IF EXISTS bb; CREATE TABLE bh (b BLOB); CREATE TABLE bb (b BLOB)"); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 
-	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -165,18 +164,9 @@ func authorize(action int32, arg1, arg2, dbName string) int32 {
 	return sqlite3.SQLITE_OK
 }
 
-// authorizerTrampoline is the C callback SQLite calls while preparing, with the connection's
-// handle as its argument; it applies authorize to user SQL (conn.restricted) and allows the
-// emulator's own statements.
-func authorizerTrampoline(_ *libc.TLS, handle uintptr, action int32, z1, z2, zDB, _ uintptr) int32 {
-	v, ok := conns.Load(handle)
-	if !ok {
-		return sqlite3.SQLITE_DENY
-	}
-	if !v.(*conn).restricted {
-		return sqlite3.SQLITE_OK
-	}
-	c := v.(*conn)
+// authorizeUser is the connection's sqlite.Authorizer while it runs user SQL (conn.restrict):
+// it applies authorize, noting what the statement does.
+func (c *conn) authorizeUser(action int32, arg1, arg2, dbName string) int32 {
 	switch action {
 	case sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT:
 		c.deniedTxn = true
@@ -189,12 +179,5 @@ func authorizerTrampoline(_ *libc.TLS, handle uintptr, action int32, z1, z2, zDB
 		sqlite3.SQLITE_REINDEX:
 		c.ddl = true
 	}
-	return authorize(action, goString(z1), goString(z2), goString(zDB))
-}
-
-func goString(p uintptr) string {
-	if p == 0 {
-		return ""
-	}
-	return libc.GoString(p)
+	return authorize(action, arg1, arg2, dbName)
 }

@@ -133,13 +133,13 @@ func bind(st *stmt, params []param) error {
 		var err error
 		switch p.kind {
 		case paramNull:
-			err = st.bindNull(i + 1)
+			err = st.BindNull(i + 1)
 		case paramReal:
-			err = st.bindFloat(i+1, p.f)
+			err = st.BindFloat(i+1, p.f)
 		case paramText:
-			err = st.bindText(i+1, p.s)
+			err = st.BindText(i+1, p.s)
 		case paramBlob:
-			err = st.bindBlob(i+1, p.bytes)
+			err = st.BindBlob(i+1, p.bytes)
 		}
 		if err != nil {
 			return err

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/d1seal/d1seal/d1/d1local/internal/sqlite"
 	"github.com/d1seal/d1seal/internal/wire"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dump writes the database as SQL byte for byte the way D1's export does. It follows
@@ -117,58 +117,58 @@ var (
 
 // schemaRows runs one of the dump's own queries of two text columns.
 func schemaRows(c *conn, sql string) ([][2]string, error) {
-	st, _, err := c.prepare(sql)
+	st, _, err := c.Prepare(sql)
 	if err != nil {
 		return nil, err
 	}
-	defer st.finalize()
+	defer st.Finalize()
 	var out [][2]string
 	for {
-		row, err := st.step()
+		row, err := st.Step()
 		if err != nil {
 			return nil, err
 		}
 		if !row {
 			return out, nil
 		}
-		out = append(out, [2]string{string(st.column(0).bytes), string(st.column(1).bytes)})
+		out = append(out, [2]string{string(st.Column(0).Bytes), string(st.Column(1).Bytes)})
 	}
 }
 
 // dumpRows emits one INSERT per row of table.
 func dumpRows(c *conn, emit func(string), table string) error {
 	var cols []string
-	st, _, err := c.prepare("PRAGMA table_info=" + quoteIdent(table))
+	st, _, err := c.Prepare("PRAGMA table_info=" + quoteIdent(table))
 	if err != nil {
 		return err
 	}
 	nameCol := -1
-	for i := range st.columnCount() {
-		if st.columnName(i) == "name" {
+	for i := range st.ColumnCount() {
+		if st.ColumnName(i) == "name" {
 			nameCol = i
 		}
 	}
 	for {
-		row, err := st.step()
+		row, err := st.Step()
 		if err != nil {
-			st.finalize()
+			st.Finalize()
 			return err
 		}
 		if !row {
 			break
 		}
-		cols = append(cols, quoteIdent(string(st.column(nameCol).bytes)))
+		cols = append(cols, quoteIdent(string(st.Column(nameCol).Bytes)))
 	}
-	st.finalize()
-	st, _, err = c.prepare("SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(table) + ";")
+	st.Finalize()
+	st, _, err = c.Prepare("SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(table) + ";")
 	if err != nil {
 		return err
 	}
-	defer st.finalize()
+	defer st.Finalize()
 	prefix := "INSERT INTO " + quoteIdent(table) + " (" + strings.Join(cols, ",") + ") VALUES("
 	var line []byte
 	for {
-		row, err := st.step()
+		row, err := st.Step()
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func dumpRows(c *conn, emit func(string), table string) error {
 			if i > 0 {
 				line = append(line, ',')
 			}
-			line = appendLiteral(line, st.column(i))
+			line = appendLiteral(line, st.Column(i))
 		}
 		line = append(line, ");"...)
 		emit(string(line))
@@ -189,25 +189,25 @@ func dumpRows(c *conn, emit func(string), table string) error {
 
 // appendLiteral appends v as miniflare's dumpSql writes a cell.
 func appendLiteral(b []byte, v value) []byte {
-	switch v.kind {
-	case sqlite3.SQLITE_INTEGER:
-		return appendJSNumber(b, float64(v.i))
-	case sqlite3.SQLITE_FLOAT:
+	switch v.Kind {
+	case sqlite.Integer:
+		return appendJSNumber(b, float64(v.I))
+	case sqlite.Float:
 		switch {
-		case !math.IsNaN(v.f) && !math.IsInf(v.f, 0):
-			return appendJSNumber(b, v.f)
-		case v.f > 0:
+		case !math.IsNaN(v.F) && !math.IsInf(v.F, 0):
+			return appendJSNumber(b, v.F)
+		case v.F > 0:
 			return append(b, "9e999"...)
 		default:
 			return append(b, "-9e999"...)
 		}
-	case sqlite3.SQLITE_TEXT:
-		if bytes.IndexByte(v.bytes, 0) >= 0 || !utf8.Valid(v.bytes) {
-			return append(append(append(b, "CAST(X'"...), hex.EncodeToString(v.bytes)...), "' AS TEXT)"...)
+	case sqlite.Text:
+		if bytes.IndexByte(v.Bytes, 0) >= 0 || !utf8.Valid(v.Bytes) {
+			return append(append(append(b, "CAST(X'"...), hex.EncodeToString(v.Bytes)...), "' AS TEXT)"...)
 		}
-		return appendDumpString(b, string(v.bytes))
-	case sqlite3.SQLITE_BLOB:
-		return append(append(append(b, "X'"...), hex.EncodeToString(v.bytes)...), '\'')
+		return appendDumpString(b, string(v.Bytes))
+	case sqlite.Blob:
+		return append(append(append(b, "X'"...), hex.EncodeToString(v.Bytes)...), '\'')
 	default:
 		return append(b, "NULL"...)
 	}

@@ -50,14 +50,14 @@ func errInternal(ref string) *apiError {
 // knows where in the statement it failed, then ": SQLITE_<CLASS>" and, when the extended code
 // differs from the primary one, " (extended: SQLITE_<CLASS>_<DETAIL>)".
 func sqlErrorMessage(e *sqliteError) string {
-	msg := e.msg
-	if e.offset >= 0 {
-		msg += " at offset " + strconv.Itoa(int(e.offset))
+	msg := e.Msg
+	if e.Offset >= 0 {
+		msg += " at offset " + strconv.Itoa(int(e.Offset))
 	}
-	primary := e.code & 0xff
+	primary := e.Code & 0xff
 	msg += ": " + codeName(primary)
-	if e.code != primary {
-		msg += " (extended: " + codeName(e.code) + ")"
+	if e.Code != primary {
+		msg += " (extended: " + codeName(e.Code) + ")"
 	}
 	return msg
 }

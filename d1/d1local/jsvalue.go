@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	sqlite3 "modernc.org/sqlite/lib"
+	"github.com/d1seal/d1seal/d1/d1local/internal/sqlite"
 )
 
 // D1 runs in JavaScript: every INTEGER and REAL it returns goes through a JS Number and
@@ -67,16 +67,16 @@ func appendJSNumber(dst []byte, f float64) []byte {
 // appendJSON appends v as D1 returns it: numbers via JS, TEXT as a string, BLOB as an array of
 // byte values, NULL as null.
 func appendJSON(dst []byte, v value) []byte {
-	switch v.kind {
-	case sqlite3.SQLITE_INTEGER:
-		return appendJSNumber(dst, float64(v.i))
-	case sqlite3.SQLITE_FLOAT:
-		return appendJSNumber(dst, v.f)
-	case sqlite3.SQLITE_TEXT:
-		return appendJSONString(dst, string(v.bytes))
-	case sqlite3.SQLITE_BLOB:
+	switch v.Kind {
+	case sqlite.Integer:
+		return appendJSNumber(dst, float64(v.I))
+	case sqlite.Float:
+		return appendJSNumber(dst, v.F)
+	case sqlite.Text:
+		return appendJSONString(dst, string(v.Bytes))
+	case sqlite.Blob:
 		dst = append(dst, '[')
-		for i, b := range v.bytes {
+		for i, b := range v.Bytes {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

@@ -76,7 +76,7 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 	}
 	ddl := false
 	defer func() {
-		if err != nil && !c.autocommit() {
+		if err != nil && !c.Autocommit() {
 			_ = c.execOwn("ROLLBACK")
 			if ddl {
 				// Statements prepared against the schema being rolled back.
@@ -99,7 +99,7 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 		// A deferred foreign key violation fails the commit: D1 answers it as an internal
 		// error (HTTP 500), not as a constraint error.
 		var se *sqliteError
-		if errors.As(err, &se) && se.code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		if errors.As(err, &se) && se.Code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 			return nil, false, errInternal(randomReference())
 		}
 		return nil, false, err
@@ -116,10 +116,10 @@ func (d *database) run(stmts []statement) (results []stmtResult, wrote bool, err
 func (d *database) runOne(s statement, sizeBefore int64) (_ stmtResult, wrote, ddl bool, err error) {
 	c := d.conn
 	start := time.Now()
-	changesBefore, rowidBefore := c.totalChanges(), c.lastInsertRowID()
+	changesBefore, rowidBefore := c.TotalChanges(), c.LastInsertRowID()
 
-	c.restricted = true
-	defer func() { c.restricted = false }()
+	c.restrict(true)
+	defer c.restrict(false)
 	e, kept, err := c.prepareUser(s.sql)
 	if err != nil {
 		return stmtResult{}, false, false, d1Refusal(c, err)
@@ -130,20 +130,20 @@ func (d *database) runOne(s statement, sizeBefore int64) (_ stmtResult, wrote, d
 	stepped := false
 	defer func() { c.doneUser(e, kept, stepped && err != nil) }()
 	st := e.st
-	if st.paramCount() != len(s.params) {
+	if st.ParamCount() != len(s.params) {
 		return stmtResult{}, false, e.ddl, errSQL(msgWrongParams)
 	}
 	if err := bind(st, s.params); err != nil {
 		return stmtResult{}, false, e.ddl, err
 	}
-	n := st.columnCount()
+	n := st.ColumnCount()
 	r := stmtResult{columns: make([]string, n), rows: [][]value{}}
 	for i := range n {
-		r.columns[i] = st.columnName(i)
+		r.columns[i] = st.ColumnName(i)
 	}
 	stepped = true
 	for {
-		row, err := st.step()
+		row, err := st.Step()
 		if err != nil {
 			return stmtResult{}, false, e.ddl, err
 		}
@@ -152,21 +152,21 @@ func (d *database) runOne(s statement, sizeBefore int64) (_ stmtResult, wrote, d
 		}
 		vals := make([]value, n)
 		for i := range n {
-			vals[i] = st.column(i)
+			vals[i] = st.Column(i)
 		}
 		r.rows = append(r.rows, vals)
 	}
-	c.restricted = false
+	c.restrict(false)
 
-	changes := c.totalChanges() - changesBefore
-	rowid := c.lastInsertRowID()
+	changes := c.TotalChanges() - changesBefore
+	rowid := c.LastInsertRowID()
 	size := c.size()
 	// rows_read approximates D1's cursor count: the rows full scans visited (SQLite counts
 	// the steps after the first row), or, when an index found them, the rows returned.
 	// rows_written is the rows changed (triggers and cascades included).
 	// A statement that reads no table (SELECT 1, VALUES, json functions on literals) reads 0.
 	rowsRead := int64(len(r.rows))
-	if n := st.status(sqlite3.SQLITE_STMTSTATUS_FULLSCAN_STEP); n > 0 {
+	if n := st.FullscanSteps(); n > 0 {
 		rowsRead = max(rowsRead, n+1)
 	}
 	if !c.reads {
@@ -188,7 +188,7 @@ func (d *database) runOne(s statement, sizeBefore int64) (_ stmtResult, wrote, d
 		TotalAttempts:   1,
 		Timings:         &wire.Timings{SQLDurationMS: elapsed},
 	}
-	return r, !st.readonly() || changes > 0, e.ddl, nil
+	return r, !st.Readonly() || changes > 0, e.ddl, nil
 }
 
 // Where the emulator says it ran: fixed, plausible values.
@@ -307,8 +307,8 @@ func d1Refusal(c *conn, err error) error {
 	}
 	var se *sqliteError
 	if errors.As(err, &se) {
-		if name, ok := strings.CutPrefix(se.msg, "not authorized to use function: "); ok && noSuchFunctions[strings.ToLower(name)] {
-			se.msg = "no such function: " + name
+		if name, ok := strings.CutPrefix(se.Msg, "not authorized to use function: "); ok && noSuchFunctions[strings.ToLower(name)] {
+			se.Msg = "no such function: " + name
 		}
 	}
 	return err

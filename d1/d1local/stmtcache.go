@@ -1,10 +1,6 @@
 package d1local
 
-import (
-	"errors"
-
-	sqlite3 "modernc.org/sqlite/lib"
-)
+import "errors"
 
 var errNoStatement = errors.New("no statement")
 
@@ -80,7 +76,7 @@ func (sc *stmtCache) put(e *cached) bool {
 			}
 		}
 		delete(sc.m, old.sql)
-		old.st.finalize()
+		old.st.Finalize()
 	}
 	sc.clock++
 	e.used = sc.clock
@@ -92,22 +88,16 @@ func (sc *stmtCache) put(e *cached) bool {
 func (sc *stmtCache) drop(sql string) {
 	if e := sc.m[sql]; e != nil {
 		delete(sc.m, sql)
-		e.st.finalize()
+		e.st.Finalize()
 	}
 }
 
 // clear finalizes every cached statement.
 func (sc *stmtCache) clear() {
 	for k, e := range sc.m {
-		e.st.finalize()
+		e.st.Finalize()
 		delete(sc.m, k)
 	}
-}
-
-// reset makes a statement ready to run again, bindings cleared.
-func (s *stmt) reset() {
-	sqlite3.Xsqlite3_reset(s.c.tls, s.p)
-	sqlite3.Xsqlite3_clear_bindings(s.c.tls, s.p)
 }
 
 // prepareUser returns sql (one statement) prepared under D1's authorizer, from the cache or
@@ -119,7 +109,7 @@ func (c *conn) prepareUser(sql string) (e *cached, kept bool, err error) {
 		return e, true, nil
 	}
 	c.deniedTxn, c.reads, c.ddl = false, false, false
-	st, _, err := c.prepare(sql)
+	st, _, err := c.Prepare(sql)
 	if err != nil || st == nil {
 		return nil, false, err
 	}
@@ -131,11 +121,11 @@ func (c *conn) prepareUser(sql string) (e *cached, kept bool, err error) {
 func (c *conn) doneUser(e *cached, kept, failed bool) {
 	switch {
 	case !kept:
-		e.st.finalize()
+		e.st.Finalize()
 	case failed:
 		c.user.drop(e.sql)
 	default:
-		e.st.reset()
+		e.st.Reset()
 	}
 	if e.ddl {
 		c.user.clear()
@@ -148,10 +138,10 @@ func (c *conn) own(sql string, fn func(st *stmt) error) error {
 	e := c.mine.get(sql)
 	kept := e != nil
 	if e == nil {
-		restricted := c.restricted
-		c.restricted = false
-		st, _, err := c.prepare(sql)
-		c.restricted = restricted
+		auth := c.Authorizer
+		c.Authorizer = nil
+		st, _, err := c.Prepare(sql)
+		c.Authorizer = auth
 		if err != nil {
 			return err
 		}
@@ -164,11 +154,11 @@ func (c *conn) own(sql string, fn func(st *stmt) error) error {
 	err := fn(e.st)
 	switch {
 	case !kept:
-		e.st.finalize()
+		e.st.Finalize()
 	case err != nil:
 		c.mine.drop(sql)
 	default:
-		e.st.reset()
+		e.st.Reset()
 	}
 	return err
 }
@@ -177,7 +167,7 @@ func (c *conn) own(sql string, fn func(st *stmt) error) error {
 func (c *conn) execOwn(sql string) error {
 	return c.own(sql, func(st *stmt) error {
 		for {
-			row, err := st.step()
+			row, err := st.Step()
 			if err != nil || !row {
 				return err
 			}

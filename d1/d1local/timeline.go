@@ -159,7 +159,7 @@ func (t *timeline) open(dir string, c *conn, now time.Time) {
 		states = append(states, s)
 	}
 	head := states[len(states)-1]
-	err = c.serialized(func(image []byte) {
+	err = c.Serialized(func(image []byte) {
 		if int64(len(image)) == head.size && imageCheck(image) == head.check {
 			t.image = append([]byte(nil), image...)
 		}
@@ -288,7 +288,7 @@ func (t *timeline) take(c *conn, now time.Time) (*state, error) {
 	var undo []chunkRef
 	var size int64
 	var check uint32
-	err := c.serialized(func(image []byte) {
+	err := c.Serialized(func(image []byte) {
 		old := t.image
 		if t.head != nil {
 			for off := 0; off < len(old); off += chunkBytes {

@@ -10,7 +10,7 @@ import (
 // D1 receives parameters as JSON and binds them from JavaScript values: every number (integer
 // or not) as a SQLite REAL, booleans as the numbers 1 and 0 (so REAL too), strings as TEXT, null
 // as NULL, and arrays of byte values as BLOBs. So `5` bound into a TEXT column stores '5.0',
-// `typeof(?)` is 'real' and `LIMIT ?` fails with 1.5 (DESIGN.md §3).
+// `typeof(?)` is 'real' and `LIMIT ?` fails with 1.5, as workerd answers.
 
 // param is one decoded parameter.
 type param struct {

@@ -54,65 +54,53 @@ func decodeQuery(r *http.Request, w http.ResponseWriter, limit int64) (*wire.Que
 func parseQuery(body []byte) (*wire.QueryRequest, bool) {
 	p := &jsonParser{b: body}
 	req := &wire.QueryRequest{}
-	var seen [3]bool
+	var seen [2]bool
+	var seenBatch bool
 	ok := p.object(func(key string) bool {
-		switch key {
-		case "sql":
-			if seen[0] {
-				return false
-			}
-			seen[0] = true
-			s, ok := p.str()
-			req.SQL = s
-			return ok
-		case "params":
-			if seen[1] {
-				return false
-			}
-			seen[1] = true
-			var ok bool
-			req.Params, ok = p.params()
-			return ok
-		case "batch":
-			if seen[2] {
-				return false
-			}
-			seen[2] = true
-			return p.array(func() bool {
-				var st wire.Statement
-				var seen [2]bool
-				ok := p.object(func(key string) bool {
-					switch key {
-					case "sql":
-						if seen[0] {
-							return false
-						}
-						seen[0] = true
-						s, ok := p.str()
-						st.SQL = s
-						return ok
-					case "params":
-						if seen[1] {
-							return false
-						}
-						seen[1] = true
-						var ok bool
-						st.Params, ok = p.params()
-						return ok
-					}
-					return false
-				})
-				req.Batch = append(req.Batch, st)
-				return ok
-			})
+		if key != "batch" {
+			return p.statementField(key, &req.SQL, &req.Params, &seen)
 		}
-		return false
+		if seenBatch {
+			return false
+		}
+		seenBatch = true
+		return p.array(func() bool {
+			var st wire.Statement
+			var seen [2]bool
+			ok := p.object(func(key string) bool { return p.statementField(key, &st.SQL, &st.Params, &seen) })
+			req.Batch = append(req.Batch, st)
+			return ok
+		})
 	})
 	if !ok {
 		return nil, false
 	}
 	p.ws()
 	return req, p.i == len(p.b)
+}
+
+// statementField reads the member key of a statement object (the request itself, or one of
+// its batch): "sql" or "params", each at most once.
+func (p *jsonParser) statementField(key string, sql *string, params *[]json.RawMessage, seen *[2]bool) bool {
+	switch key {
+	case "sql":
+		if seen[0] {
+			return false
+		}
+		seen[0] = true
+		s, ok := p.str()
+		*sql = s
+		return ok
+	case "params":
+		if seen[1] {
+			return false
+		}
+		seen[1] = true
+		var ok bool
+		*params, ok = p.params()
+		return ok
+	}
+	return false
 }
 
 // jsonParser reads JSON from b at i. Each method reports false for input it does not take.

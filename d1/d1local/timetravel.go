@@ -7,21 +7,40 @@ import (
 	"github.com/d1seal/d1seal/internal/wire"
 )
 
-func (s *Server) handleBookmark(w http.ResponseWriter, r *http.Request, d *database) {
-	var ts time.Time
-	if v := r.URL.Query().Get("timestamp"); v != "" {
-		var err error
-		if ts, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			writeError(w, errBadRequest("timestamp must be an RFC 3339 date-time"))
-			return
-		}
+// parseTimestamp reads the timestamp parameter of the Time Travel routes ("" is the zero time).
+func parseTimestamp(v string) (time.Time, *apiError) {
+	if v == "" {
+		return time.Time{}, nil
 	}
+	ts, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errBadRequest("timestamp must be an RFC 3339 date-time")
+	}
+	return ts, nil
+}
+
+// lockOpen locks d and reports true if it is open; otherwise it unlocks it, answers not found
+// and reports false.
+func (d *database) lockOpen(w http.ResponseWriter) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
+		d.mu.Unlock()
 		writeError(w, errNotFound())
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleBookmark(w http.ResponseWriter, r *http.Request, d *database) {
+	ts, aerr := parseTimestamp(r.URL.Query().Get("timestamp"))
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
+	if !d.lockOpen(w) {
+		return
+	}
+	defer d.mu.Unlock()
 	now := s.now()
 	var snap *state
 	var err error
@@ -54,18 +73,16 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, d *databa
 		writeError(w, errBadRequest("bookmark or timestamp is required"))
 		return
 	case v != "":
-		var err error
-		if ts, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			writeError(w, errBadRequest("timestamp must be an RFC 3339 date-time"))
+		var aerr *apiError
+		if ts, aerr = parseTimestamp(v); aerr != nil {
+			writeError(w, aerr)
 			return
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		writeError(w, errNotFound())
+	if !d.lockOpen(w) {
 		return
 	}
+	defer d.mu.Unlock()
 	now := s.now()
 	fail := func(err error) {
 		s.log.Error("time travel restore", "db", d.id, "err", err)

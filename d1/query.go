@@ -59,20 +59,12 @@ func (c *Client) ExecScript(ctx context.Context, script string) ([]*Result, erro
 	}
 	stmts := make([]Statement, len(parts))
 	for i, p := range parts {
-		if kw, _ := firstKeyword(p); isTransactionControl(kw) {
+		if kw, _ := sqlsplit.FirstKeyword(p); sqlsplit.IsTransactionControl(kw) {
 			return nil, &ArgError{Statement: i, Index: -1, Type: "sql", Reason: kw + " is refused by D1, which runs each request as one transaction; remove it"}
 		}
 		stmts[i] = Statement{SQL: p}
 	}
 	return c.send(ctx, "script", stmts)
-}
-
-func isTransactionControl(kw string) bool {
-	switch kw {
-	case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE":
-		return true
-	}
-	return false
 }
 
 // Prepared is a request encoded and checked once: D1's limits and every argument were checked

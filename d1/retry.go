@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/d1seal/d1seal/internal/sqlsplit"
 )
 
 // RetryPolicy says how transient failures are retried: exponential backoff with jitter.
@@ -79,7 +81,7 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 // sets nothing. When unsure it says false. The client retries read-only statements after
 // any transient failure; the database/sql driver (d1sql) tells reads from writes with it.
 func IsReadOnly(sql string) bool {
-	kw, rest := firstKeyword(sql)
+	kw, rest := sqlsplit.FirstKeyword(sql)
 	switch kw {
 	case "SELECT", "VALUES", "EXPLAIN":
 		return true
@@ -95,35 +97,4 @@ func IsReadOnly(sql string) bool {
 		return !strings.Contains(rest, "=") && !strings.Contains(strings.ToLower(rest), "optimize")
 	}
 	return false
-}
-
-// firstKeyword returns the first word of sql in upper case, skipping whitespace and
-// comments, and the text after it.
-func firstKeyword(sql string) (string, string) {
-	s := sql
-	for {
-		s = strings.TrimLeft(s, " \t\r\n\f\v(")
-		switch {
-		case strings.HasPrefix(s, "--"):
-			i := strings.IndexByte(s, '\n')
-			if i < 0 {
-				return "", ""
-			}
-			s = s[i+1:]
-			continue
-		case strings.HasPrefix(s, "/*"):
-			i := strings.Index(s[2:], "*/")
-			if i < 0 {
-				return "", ""
-			}
-			s = s[i+4:]
-			continue
-		}
-		break
-	}
-	i := 0
-	for i < len(s) && (s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z' || s[i] == '_') {
-		i++
-	}
-	return strings.ToUpper(s[:i]), s[i:]
 }

@@ -120,7 +120,7 @@ func newMigration(name, sql string) (Migration, error) {
 		return Migration{}, fmt.Errorf("%s: empty: the file holds no SQL statement", name)
 	}
 	for i, st := range stmts {
-		if kw := firstKeyword(st); isTransactionControl(kw) {
+		if kw, _ := sqlsplit.FirstKeyword(st); sqlsplit.IsTransactionControl(kw) {
 			return Migration{}, fmt.Errorf("%s: statement %d is %s: D1 refuses transaction control "+
 				"and runs each migration as one transaction already; remove it", name, i+1, kw)
 		}
@@ -209,43 +209,4 @@ func leadingNumber(name string) (int64, error) {
 		return 0, errors.New("no leading number")
 	}
 	return strconv.ParseInt(digits[:i], 10, 64)
-}
-
-// firstKeyword returns the first keyword of a statement, upper-cased, after white space and
-// comments.
-func firstKeyword(sql string) string {
-	s := sql
-	for {
-		s = strings.TrimLeft(s, " \t\r\n\f\v")
-		switch {
-		case strings.HasPrefix(s, "--"):
-			i := strings.IndexByte(s, '\n')
-			if i < 0 {
-				return ""
-			}
-			s = s[i+1:]
-			continue
-		case strings.HasPrefix(s, "/*"):
-			i := strings.Index(s[2:], "*/")
-			if i < 0 {
-				return ""
-			}
-			s = s[i+4:]
-			continue
-		}
-		break
-	}
-	i := 0
-	for i < len(s) && (s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z' || s[i] == '_') {
-		i++
-	}
-	return strings.ToUpper(s[:i])
-}
-
-func isTransactionControl(kw string) bool {
-	switch kw {
-	case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE":
-		return true
-	}
-	return false
 }

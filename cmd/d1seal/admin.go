@@ -29,11 +29,8 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	noData := fs.Bool("no-data", false, "schema only")
 	noSchema := fs.Bool("no-schema", false, "data only")
 	dataOnly := fs.Bool("data-only", false, "the rows of every table except the migrations ledger: a backup to restore into a database that already has the schema")
-	if err := e.parse(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
 	db, err := e.open(ctx)
 	if err != nil {

@@ -30,11 +30,8 @@ func (e *env) account(ctx context.Context) (*d1.Account, error) {
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
 	fs := flags("info", e)
-	if err := e.parse(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
 	db, err := e.open(ctx)
 	if err != nil {

@@ -23,11 +23,8 @@ func cmdInsights(ctx context.Context, e *env, args []string) error {
 	asc := fs.Bool("asc", false, "ascending order (default descending)")
 	limit := fs.Int("limit", 5, "how many queries")
 	all := fs.Bool("all", false, "every database of the account, not only this one")
-	if err := e.parse(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
 	p, err := parsePeriod(*period)
 	if err != nil {

@@ -208,6 +208,17 @@ func flags(name string, e *env) *flag.FlagSet {
 
 // parse parses a subcommand's flags, which may come before, between or after its arguments
 // ("--" ends the flags). -h prints the subcommand's usage and flags on standard output.
+// parseNoArgs is parse for a command that takes flags only.
+func (e *env) parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"unexpected argument " + fs.Arg(0)}
+	}
+	return nil
+}
+
 func (e *env) parse(fs *flag.FlagSet, args []string) error {
 	var pos []string
 	for {

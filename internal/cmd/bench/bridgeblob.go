@@ -56,18 +56,7 @@ func bridgeBlobs(ctx context.Context, cfg config, _ *server, w io.Writer) error 
 			}
 			stmts = append(stmts, d1.Statement{SQL: sql, Args: args})
 		}
-		return run(func() error {
-			chunks, err := db.PrepareChunks(stmts)
-			if err != nil {
-				return err
-			}
-			for _, p := range chunks {
-				if _, err := db.Send(ctx, p); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return run(func() error { return sendAll(ctx, db, stmts) })
 	}
 	read := func(sql string, scan func(d1.Row) ([]byte, error)) (cost, error) {
 		return run(func() error {

@@ -152,6 +152,20 @@ func bulk(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 	return nil
 }
 
+// sendAll sends stmts in as few requests as the client's limits allow.
+func sendAll(ctx context.Context, db *d1.Client, stmts []d1.Statement) error {
+	chunks, err := db.PrepareChunks(stmts)
+	if err != nil {
+		return err
+	}
+	for _, p := range chunks {
+		if _, err := db.Send(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // sealAll seals n 1 KiB records on every core, as CreateMany does, without any I/O.
 func sealAll(agent *crypto.Agent, n int) error {
 	var wg sync.WaitGroup
@@ -334,18 +348,7 @@ func blobs(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 			}
 			stmts = append(stmts, d1.Statement{SQL: sql, Args: args})
 		}
-		return measure(m, func() error {
-			chunks, err := db.PrepareChunks(stmts)
-			if err != nil {
-				return err
-			}
-			for _, p := range chunks {
-				if _, err := db.Send(ctx, p); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return measure(m, func() error { return sendAll(ctx, db, stmts) })
 	}
 	read := func(sql string, scan func(d1.Row) error) (result, error) {
 		return measure(m, func() error {

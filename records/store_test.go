@@ -346,6 +346,25 @@ func TestCreateAllStreams(t *testing.T) {
 	assert.Equal(t, 42, got, "the two windows before the bad value were written")
 }
 
+// Of several bad values sealed at once on every CPU, the error names the first, and nothing
+// is written.
+func TestCreateManyNamesFirstBadValue(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	fc, err := records.NewCollection[failing](e.store, alice, "agent.memory.fail", records.CollectionOptions[failing]{})
+	require.NoError(t, err)
+	bad := make([]failing, 1000) // one request's worth: sealed together
+	bad[999].Bad, bad[700].Bad, bad[130].Bad = true, true, true
+	got, err := fc.CreateMany(ctx, bad)
+	assert.ErrorIs(t, err, records.ErrInvalid)
+	assert.ErrorContains(t, err, "value 130:")
+	assert.Empty(t, got)
+	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
 func TestTooLargeIsRefusedBeforeSending(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, d1local.Options{})

@@ -267,47 +267,43 @@ func (p *Proxy) handle(r *http.Request) (*http.Response, error) {
 // forward delivers the held requests that are due before h, then h, and returns D1's answer
 // read whole (so that a lost answer is lost after the request ran to its end).
 func (p *Proxy) forward(h *held) (*http.Response, error) {
+	p.release(func(x *held) bool {
+		return x.fault.Late == BeforeNext ||
+			x.fault.Late == BeforeResend && x.method == h.method && x.path == h.path && bytes.Equal(x.body, h.body)
+	})
+	res, err := p.send(h)
+	if err != nil {
+		return nil, err
+	}
+	p.release(func(x *held) bool {
+		if x.fault.Late != AfterN {
+			return false
+		}
+		x.left--
+		return x.left <= 0
+	})
+	return res, nil
+}
+
+// release delivers, in the order they were held, the held requests that due reports due
+// (called under p.mu, once per held request) and keeps the rest.
+func (p *Proxy) release(due func(*held) bool) {
 	p.mu.Lock()
-	var due []*held
+	var out []*held
 	keep := p.held[:0]
 	for _, x := range p.held {
-		switch {
-		case x.fault.Late == BeforeNext,
-			x.fault.Late == BeforeResend && x.method == h.method && x.path == h.path && bytes.Equal(x.body, h.body):
-			due = append(due, x)
-		default:
+		if due(x) {
+			out = append(out, x)
+		} else {
 			keep = append(keep, x)
 		}
 	}
 	clear(p.held[len(keep):])
 	p.held = keep
 	p.mu.Unlock()
-	for _, x := range due {
+	for _, x := range out {
 		p.deliver(x)
 	}
-	res, err := p.send(h)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	keep = p.held[:0]
-	due = due[:0]
-	for _, x := range p.held {
-		if x.fault.Late == AfterN {
-			if x.left--; x.left <= 0 {
-				due = append(due, x)
-				continue
-			}
-		}
-		keep = append(keep, x)
-	}
-	clear(p.held[len(keep):])
-	p.held = keep
-	p.mu.Unlock()
-	for _, x := range due {
-		p.deliver(x)
-	}
-	return res, nil
 }
 
 // deliver forwards a late request and drops D1's answer: its client gave up long ago.

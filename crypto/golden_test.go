@@ -89,10 +89,8 @@ func agentFromSecrets(t testing.TB, did string, x, ed, pq []byte) *Agent {
 
 func readGolden(t testing.TB) (golden, map[string]*Agent) {
 	t.Helper()
-	b, err := os.ReadFile(goldenFile)
-	require.NoError(t, err)
 	var g golden
-	require.NoError(t, json.Unmarshal(b, &g))
+	readGoldenJSON(t, goldenFile, &g)
 	agents := map[string]*Agent{}
 	for _, ga := range g.Agents {
 		var pq []byte
@@ -200,13 +198,11 @@ func writeGolden(t *testing.T) {
 	require.NoError(t, err)
 	g.KeyFiles = []goldenKeyFile{{DID: aliceDID, Passphrase: "golden passphrase", File: kf}}
 
-	b, err := json.MarshalIndent(g, "", "  ")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(goldenFile, append(b, '\n'), 0o644))
+	writeGoldenJSON(t, goldenFile, g)
 
 	// Seed corpora for the fuzz targets, built from the same rows.
 	r0 := g.Records[0]
-	seeds := map[string][][]any{
+	seeds := map[string][][][]byte{
 		"FuzzOpenEnvelope": {
 			{[]byte(r0.Ciphertext), []byte(r0.Nonce), []byte(r0.Signature)},
 			{[]byte(r0.Ciphertext[:minCiphertextSize]), []byte(r0.Nonce), []byte(r0.Signature)},
@@ -228,16 +224,38 @@ func writeGolden(t *testing.T) {
 		},
 	}
 	for target, cases := range seeds {
-		dir := filepath.Join("testdata", "fuzz", target)
-		require.NoError(t, os.MkdirAll(dir, 0o755))
 		for i, args := range cases {
-			s := "go test fuzz v1\n"
-			for _, a := range args {
-				s += fmt.Sprintf("[]byte(%q)\n", a)
-			}
-			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("golden-%d", i)), []byte(s), 0o644))
+			writeFuzzSeed(t, target, fmt.Sprintf("golden-%d", i), args...)
 		}
 	}
+}
+
+// readGoldenJSON reads a golden file into v.
+func readGoldenJSON(t testing.TB, file string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, v))
+}
+
+// writeGoldenJSON writes v to a golden file, indented as committed.
+func writeGoldenJSON(t *testing.T, file string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, append(b, '\n'), 0o644))
+}
+
+// writeFuzzSeed writes one seed of a fuzz target's corpus: the target's []byte arguments.
+func writeFuzzSeed(t *testing.T, target, name string, args ...[]byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	s := "go test fuzz v1\n"
+	for _, a := range args {
+		s += fmt.Sprintf("[]byte(%q)\n", a)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644))
 }
 
 func (h hexBytes) bytes() []byte { return []byte(h) }

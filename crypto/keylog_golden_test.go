@@ -1,11 +1,8 @@
 package crypto
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,10 +92,8 @@ var goldenMetadataValues = [][]byte{nil, {}, []byte(`{"name":"alice","model":"go
 
 func readKeyLogGolden(t testing.TB) (goldenKeyLog, []*Agent, []*KeyEntry) {
 	t.Helper()
-	b, err := os.ReadFile(keyLogGoldenFile)
-	require.NoError(t, err)
 	var g goldenKeyLog
-	require.NoError(t, json.Unmarshal(b, &g))
+	readGoldenJSON(t, keyLogGoldenFile, &g)
 	var agents []*Agent
 	for _, ga := range g.Agents {
 		agents = append(agents, fromGoldenAgent(t, ga))
@@ -230,14 +225,10 @@ func writeKeyLogGolden(t *testing.T) {
 	for _, d := range goldenEventDigests {
 		g.Events = append(g.Events, goldenEvent{DID: aliceDID, Digest: d[:], Signature: a0.SignEvent(d)})
 	}
-	b, err := json.MarshalIndent(g, "", "  ")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(keyLogGoldenFile, append(b, '\n'), 0o644))
+	writeGoldenJSON(t, keyLogGoldenFile, g)
 
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseKeyEntry")
-	require.NoError(t, os.MkdirAll(dir, 0o755))
 	seeds := [][]byte{log[0].Marshal(), log[1].Marshal(), log[2].Marshal(), log[0].Marshal()[:60], {1, 3}}
 	for i, s := range seeds {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("golden-%d", i)), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", s), 0o644))
+		writeFuzzSeed(t, "FuzzParseKeyEntry", fmt.Sprintf("golden-%d", i), s)
 	}
 }

@@ -2,11 +2,8 @@ package crypto
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,10 +75,8 @@ func ownerAgentFromSecrets(t testing.TB, ga goldenOwnerAgent) *Agent {
 
 func readOwnerGolden(t testing.TB) (goldenOwner, map[string]*Agent) {
 	t.Helper()
-	b, err := os.ReadFile(ownerGoldenFile)
-	require.NoError(t, err)
 	var g goldenOwner
-	require.NoError(t, json.Unmarshal(b, &g))
+	readGoldenJSON(t, ownerGoldenFile, &g)
 	agents := map[string]*Agent{}
 	for _, ga := range g.Agents {
 		agents[ga.DID] = ownerAgentFromSecrets(t, ga)
@@ -217,9 +212,7 @@ func writeOwnerGolden(t *testing.T) {
 	require.NoError(t, err)
 	g.WrappedIndexKey = []goldenWrappedIndexKey{{aliceDID, "com.example.note", "tag", bobDID, w, b}}
 
-	out, err := json.MarshalIndent(g, "", "  ")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(ownerGoldenFile, append(out, '\n'), 0o644))
+	writeGoldenJSON(t, ownerGoldenFile, g)
 
 	r0, r1 := g.Records[0], g.Records[1]
 	owner := []byte(r0.Owner.EncryptedDEK)
@@ -239,11 +232,8 @@ func writeOwnerGolden(t *testing.T) {
 		"FuzzParseKeyFile": {kf},
 	}
 	for target, cases := range seeds {
-		dir := filepath.Join("testdata", "fuzz", target)
-		require.NoError(t, os.MkdirAll(dir, 0o755))
 		for i, c := range cases {
-			s := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", c)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("owner-%d", i)), []byte(s), 0o644))
+			writeFuzzSeed(t, target, fmt.Sprintf("owner-%d", i), c)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -32,11 +31,7 @@ func bridgeBlobs(ctx context.Context, cfg config, _ *server, w io.Writer) error 
 	if _, err := db.ExecScript(ctx, "DROP TABLE IF EXISTS bh; DROP TABLE IF EXISTS bb; CREATE TABLE bh (b BLOB); CREATE TABLE bb (b BLOB)"); err != nil {
 		return err
 	}
-	data := make([][]byte, n)
-	for i := range data {
-		data[i] = make([]byte, 1024)
-		rand.Read(data[i])
-	}
+	data := randomBlobs(n)
 	type cost struct {
 		result
 		server time.Duration
@@ -47,15 +42,7 @@ func bridgeBlobs(ctx context.Context, cfg config, _ *server, w io.Writer) error 
 		return cost{r, childCPU() - s0}, err
 	}
 	insert := func(table, ph string, arg func([]byte) any) (cost, error) {
-		stmts := make([]d1.Statement, 0, n/7+1)
-		for i := 0; i < n; i += 7 {
-			sql := "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat("("+ph+"), ", min(7, n-i)), ", ")
-			var args []any
-			for _, b := range data[i:min(i+7, n)] {
-				args = append(args, arg(b))
-			}
-			stmts = append(stmts, d1.Statement{SQL: sql, Args: args})
-		}
+		stmts := blobInserts(table, ph, data, arg)
 		return run(func() error { return sendAll(ctx, db, stmts) })
 	}
 	read := func(sql string, scan func(d1.Row) ([]byte, error)) (cost, error) {

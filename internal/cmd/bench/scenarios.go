@@ -333,21 +333,9 @@ func blobs(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 		return err
 	}
 	const n = 2000
-	data := make([][]byte, n)
-	for i := range data {
-		data[i] = make([]byte, 1024)
-		rand.Read(data[i])
-	}
+	data := randomBlobs(n)
 	insert := func(table, ph string, arg func([]byte) any) (result, error) {
-		stmts := make([]d1.Statement, 0, n/7)
-		for i := 0; i < n; i += 7 {
-			sql := "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat("("+ph+"), ", min(7, n-i)), ", ")
-			var args []any
-			for _, b := range data[i:min(i+7, n)] {
-				args = append(args, arg(b))
-			}
-			stmts = append(stmts, d1.Statement{SQL: sql, Args: args})
-		}
+		stmts := blobInserts(table, ph, data, arg)
 		return measure(m, func() error { return sendAll(ctx, db, stmts) })
 	}
 	read := func(sql string, scan func(d1.Row) error) (result, error) {
@@ -389,6 +377,32 @@ func blobs(ctx context.Context, cfg config, srv *server, w io.Writer) error {
 		float64(hr.received)/float64(jr.received), float64(hr.wall)/float64(jr.wall), float64(hr.cpu)/float64(jr.cpu))
 	fmt.Fprintf(w, "The repositories (package records) send and read every BLOB as hex.\n\n")
 	return nil
+}
+
+// randomBlobs returns n random BLOBs of 1 KiB, the data of the BLOB transport scenarios.
+func randomBlobs(n int) [][]byte {
+	data := make([][]byte, n)
+	for i := range data {
+		data[i] = make([]byte, 1024)
+		rand.Read(data[i])
+	}
+	return data
+}
+
+// blobInserts inserts data into a one-column table, 7 rows per statement, each BLOB bound
+// as arg(b) to the placeholder expression ph ("?" or "unhex(?)").
+func blobInserts(table, ph string, data [][]byte, arg func([]byte) any) []d1.Statement {
+	n := len(data)
+	stmts := make([]d1.Statement, 0, (n+6)/7)
+	for i := 0; i < n; i += 7 {
+		sql := "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat("("+ph+"), ", min(7, n-i)), ", ")
+		var args []any
+		for _, b := range data[i:min(i+7, n)] {
+			args = append(args, arg(b))
+		}
+		stmts = append(stmts, d1.Statement{SQL: sql, Args: args})
+	}
+	return stmts
 }
 
 // budget is scenario 6.

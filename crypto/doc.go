@@ -2,10 +2,11 @@
 //
 // Every written version of a record is encrypted on the client under a fresh 256-bit data
 // key with AES-256-GCM; the data key is wrapped for the owning agent under its own secret
-// owner key and with HPKE (RFC 9180) for each agent the record is shared with; the owner signs
-// the stored bytes with Ed25519. Fields the records package indexes for search get beacons
-// (truncated HMACs under per-field index keys). Package records stores the results in D1 and
-// calls this package; this package keeps no state and does no I/O except for key files.
+// owner key and with HPKE (RFC 9180) for each agent the record is shared with; the owner
+// signs the stored bytes with Ed25519 (one signature per record, or one per batch of records
+// over a Merkle tree of them, SealBatch). Fields the records package indexes for search get
+// beacons (truncated HMACs under per-field index keys). Package records stores the results in
+// D1 and calls this package; this package keeps no state and does no I/O except for key files.
 //
 //	s, err := owner.Seal(rc, plaintext, bob.Recipient())              // write
 //	pt, err := bob.Open(rc, s.Envelope, grant, ownerVerifyingKey)     // read
@@ -28,8 +29,8 @@
 // # Specification
 //
 // The byte formats (record context, envelope, wrapped keys and owner grants, index keys and
-// beacons, record, public record, metadata, event and directory signatures, key log entries,
-// key files), the threat model and the leakage of beacons are specified in SPEC.md beside
+// beacons, record, batch, public record, metadata, event and directory signatures, key log
+// entries, key files), the threat model and the leakage of beacons are specified in SPEC.md beside
 // this file (https://github.com/d1seal/d1seal/blob/main/crypto/SPEC.md), so that other
 // implementations can read d1seal's records. The golden files in testdata are its test
 // vectors: every release must still open them.

@@ -28,11 +28,13 @@ func FuzzWrappedKeyID(f *testing.F) {
 }
 
 // FuzzSignatureKeyID feeds arbitrary bytes to SignatureKeyID, which reads the signer's key id of
-// a stored signature: it never panics and accepts only signatureSize bytes of version 1.
+// a stored signature: it never panics and accepts only signatureSize bytes of version 1 and
+// batch signatures (version 2) whose length matches their leaf's place in the tree.
 func FuzzSignatureKeyID(f *testing.F) {
 	f.Add(append([]byte{1}, make([]byte, signatureSize-1)...))
 	f.Add([]byte{1})
 	f.Add(append([]byte{2}, make([]byte, signatureSize-1)...))
+	f.Add(withIndex(append([]byte{2}, make([]byte, batchHeadSize+32-1)...), 1, 2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id, err := SignatureKeyID(b)
 		if err != nil {
@@ -41,7 +43,13 @@ func FuzzSignatureKeyID(f *testing.F) {
 			}
 			return
 		}
-		if len(b) != signatureSize || b[0] != formatVersion || string(id[:]) != string(b[1:17]) {
+		record := len(b) == signatureSize && b[0] == formatVersion
+		batch := len(b) >= batchHeadSize && b[0] == batchVersion
+		if batch {
+			index, size, _, err := checkBatchSignature("fuzz", b)
+			batch = err == nil && index < size && len(b) == batchHeadSize+32*auditPathLen(index, size)
+		}
+		if !record && !batch || string(id[:]) != string(b[1:17]) {
 			t.Fatalf("accepted %x as key id %x", b, id)
 		}
 	})

@@ -56,6 +56,17 @@ func (a *Agent) Seal(rc RecordContext, plaintext []byte, shareWith ...Recipient)
 }
 
 func seal(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient) (*Sealed, error) {
+	s, err := sealUnsigned(k, plaintext, owner, shareWith, signatureSize)
+	if err != nil {
+		return nil, err
+	}
+	s.Signature = owner.sign.appendEnvelopeSignature(s.Signature, k.rc, s.Ciphertext, s.Nonce)
+	return s, nil
+}
+
+// sealUnsigned is seal without the signature: s.Signature is empty, with room for sigSize
+// bytes.
+func sealUnsigned(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient, sigSize int) (*Sealed, error) {
 	// One allocation holds the ciphertext, nonce and signature columns and the owner grant,
 	// each capped so that appending to one never overwrites the next.
 	ctSize := minCiphertextSize + len(plaintext)
@@ -63,20 +74,16 @@ func seal(k *DataKey, plaintext []byte, owner *Agent, shareWith []Recipient) (*S
 	if owner.owner == nil {
 		ownerSize = 0
 	}
-	buf := make([]byte, 0, ctSize+nonceSize+signatureSize+ownerSize)
+	buf := make([]byte, 0, ctSize+nonceSize+sigSize+ownerSize)
 	nonce := buf[ctSize : ctSize+nonceSize : ctSize+nonceSize]
 	ct, err := k.sealContent(buf[:0:ctSize], nonce, plaintext)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal %s: %w", k.rc, err)
 	}
 	sigAt := ctSize + nonceSize
-	s := &Sealed{Envelope: Envelope{
-		Ciphertext: ct,
-		Nonce:      nonce,
-		Signature:  owner.sign.appendEnvelopeSignature(buf[sigAt:sigAt:sigAt+signatureSize], k.rc, ct, nonce),
-	}}
+	s := &Sealed{Envelope: Envelope{Ciphertext: ct, Nonce: nonce, Signature: buf[sigAt : sigAt : sigAt+sigSize]}}
 	if owner.owner != nil {
-		s.Owner, err = k.appendOwnerGrant(buf[sigAt+signatureSize:sigAt+signatureSize:cap(buf)], owner)
+		s.Owner, err = k.appendOwnerGrant(buf[sigAt+sigSize:sigAt+sigSize:cap(buf)], owner)
 	} else {
 		s.Owner, err = k.Wrap(owner.Recipient())
 	}

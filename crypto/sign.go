@@ -52,9 +52,15 @@ func (k *signingKey) appendEnvelopeSignature(sig []byte, rc RecordContext, ciphe
 
 // SignatureKeyID returns the id of the key that made an Envelope.Signature, so that a reader
 // can look up that key among the owner's registered keys (after a signing-key rotation there
-// may be several). The id is not authenticated until Verify succeeds.
+// may be several). It reads record signatures and batch signatures (Agent.SealBatch) alike.
+// The id is not authenticated until Verify succeeds.
 func SignatureKeyID(sig []byte) (KeyID, error) {
-	if err := checkSignature("signature key id", sig); err != nil {
+	const op = "signature key id"
+	if len(sig) > 0 && sig[0] == batchVersion {
+		if _, _, _, err := checkBatchSignature(op, sig); err != nil {
+			return KeyID{}, err
+		}
+	} else if err := checkSignature(op, sig); err != nil {
 		return KeyID{}, err
 	}
 	return KeyID(sig[1 : 1+len(KeyID{})]), nil
@@ -82,14 +88,18 @@ func (k *VerifyingKey) Verify(rc RecordContext, env Envelope) error {
 	if err := rc.check(); err != nil {
 		return err
 	}
-	if err := checkSignature(op, env.Signature); err != nil {
+	id, err := SignatureKeyID(env.Signature)
+	if err != nil {
 		return err
 	}
 	if err := checkEnvelope(op, env.Ciphertext, env.Nonce); err != nil {
 		return err
 	}
-	if id := KeyID(env.Signature[1 : 1+len(KeyID{})]); id != k.id {
+	if id != k.id {
 		return fmt.Errorf("crypto: %s: signed by key %s, not %s: %w", op, id, k.id, ErrDecrypt)
+	}
+	if env.Signature[0] == batchVersion {
+		return k.verifyBatch(op, rc, env)
 	}
 	msg := signatureMessage(rc, k.id, env.Ciphertext, env.Nonce)
 	if !verifyEd25519(k.pub, msg, env.Signature[1+len(KeyID{}):]) {

@@ -330,37 +330,53 @@ func (c *Collection[T]) newVersion(ref Ref, v uint64, value T, createdAt, update
 }
 
 func (c *Collection[T]) newVersionWithID(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, writeID string, public bool) (*version, error) {
-	enc, err := c.codec.Marshal(value)
+	w, plaintext, err := c.draftVersion(ref, v, value, createdAt, updatedAt, recipients, writeID, public)
 	if err != nil {
-		return nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
+		return nil, err
 	}
-	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID, access: accessOf(recipients), blobs: blobsOf(c.s.db)}
-	if public && len(recipients) > 0 {
-		return nil, &InputError{Field: "record", Reason: ref.ID() + " is public: it has no recipients"}
-	}
-	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, access: w.access, pad: c.pad && !public, value: enc}
-	stored := 0
 	if public {
-		w.public = p.marshal()
+		w.public = plaintext
 		if w.signature, err = c.agent.SignPublic(w.rc, w.public); err != nil {
 			return nil, fmt.Errorf("records: sign %s: %w", ref.ID(), err)
 		}
-		stored = len(w.public)
-	} else {
-		if w.sealed, err = c.agent.Seal(w.rc, p.marshal(), recipients...); err != nil {
-			return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)
-		}
+	} else if w.sealed, err = c.agent.Seal(w.rc, plaintext, recipients...); err != nil {
+		return nil, fmt.Errorf("records: seal %s: %w", ref.ID(), err)
+	}
+	return w, c.finishVersion(w, value)
+}
+
+// draftVersion is the first half of newVersionWithID: the version without its sealed or
+// signed content, and the plaintext (the payload) to seal or sign.
+func (c *Collection[T]) draftVersion(ref Ref, v uint64, value T, createdAt, updatedAt string, recipients []crypto.Recipient, writeID string, public bool) (*version, []byte, error) {
+	enc, err := c.codec.Marshal(value)
+	if err != nil {
+		return nil, nil, &InputError{Field: "value", Reason: "cannot encode", Err: err}
+	}
+	if public && len(recipients) > 0 {
+		return nil, nil, &InputError{Field: "record", Reason: ref.ID() + " is public: it has no recipients"}
+	}
+	w := &version{ref: ref, rc: c.context(ref, v), createdAt: createdAt, updatedAt: updatedAt, writeID: writeID, access: accessOf(recipients), blobs: blobsOf(c.s.db)}
+	p := payload{createdAt: createdAt, updatedAt: updatedAt, writeID: w.writeID, access: w.access, pad: c.pad && !public, value: enc}
+	return w, p.marshal(), nil
+}
+
+// finishVersion is the second half of newVersionWithID, once w is sealed or signed: the
+// size check and the beacons of value.
+func (c *Collection[T]) finishVersion(w *version, value T) error {
+	stored := len(w.public)
+	if w.sealed != nil {
 		stored = len(w.sealed.Ciphertext)
 	}
 	if max := c.s.db.Limits().MaxValueBytes; stored > max {
-		return nil, &InputError{Field: "value", Reason: fmt.Sprintf("%d bytes once stored, over D1's %d-byte limit", stored, max), Err: ErrTooLarge}
+		return &InputError{Field: "value", Reason: fmt.Sprintf("%d bytes once stored, over D1's %d-byte limit", stored, max), Err: ErrTooLarge}
 	}
 	if c.index != nil {
+		var err error
 		if w.beacons, err = c.index.beacons(value); err != nil {
-			return nil, fmt.Errorf("records: index %s: %w", ref.ID(), err)
+			return fmt.Errorf("records: index %s: %w", w.ref.ID(), err)
 		}
 	}
-	return w, nil
+	return nil
 }
 
 // columns returns the values of the row's sealed columns, as placeholders and arguments:

@@ -116,7 +116,11 @@
 //
 // CreateMany writes 7 records per INSERT (D1 binds at most 100 parameters per statement; a
 // row takes 13) and as many statements per request as the client's Limits allow, so that
-// 10,000 records take 2 requests under the default limits.
+// 10,000 records take 2 requests under the default limits. It signs each group of 16 records
+// once (crypto.Agent.SealBatch: one Ed25519 signature over a Merkle tree of them, each row
+// holding its path), which halves the client's CPU per record for 132 more bytes per row;
+// every record still verifies alone, and the first write to it after that (an update, a
+// share) signs it on its own again.
 //
 // # Tamper evidence
 //

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/d1seal/d1seal/crypto"
 	"github.com/d1seal/d1seal/d1"
 )
 
@@ -228,7 +229,7 @@ func (c *Collection[T]) sealMany(values []T, base int, token string) ([]*version
 	// Each worker claims a run of values at a time: a channel send per value woke a worker
 	// (and left the scheduler spinning) 10,000 times per 10,000 records, which cost more CPU
 	// than the hand-off saved (see BENCHMARKS.md, issue 19).
-	const run = 64
+	const run = 4 * signGroup // whole groups of one signature each
 	var claimed atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -241,21 +242,51 @@ func (c *Collection[T]) sealMany(values []T, base int, token string) ([]*version
 				if lo >= len(values) {
 					return
 				}
-				for i := lo; i < min(lo+run, len(values)); i++ {
-					w, err := c.newVersionWithID(refs[i], 1, values[i], created, "", nil, manyWriteID(token, base+i), false)
+				for g := lo; g < min(lo+run, len(values)); g += signGroup {
+					h := min(g+signGroup, lo+run, len(values))
+					bad, err := c.newVersions(vs[g:h], refs[g:h], values[g:h], created, func(i int) string { return manyWriteID(token, base+g+i) })
 					if err != nil {
 						mu.Lock()
-						if firstErr == nil || base+i < firstIdx {
-							firstErr, firstIdx = fmt.Errorf("value %d: %w", base+i, err), base+i
+						if i := base + g + bad; firstErr == nil || i < firstIdx {
+							firstErr, firstIdx = fmt.Errorf("value %d: %w", i, err), i
 						}
 						mu.Unlock()
-						continue
 					}
-					vs[i] = w
 				}
 			}
 		})
 	}
 	wg.Wait()
 	return vs, firstErr
+}
+
+// signGroup is how many records of a CreateAll share one signature (crypto.Agent.SealBatch):
+// each then costs a sixteenth of an Ed25519 signature, about half of sealing an owner-only
+// record alone, for 132 more bytes in its signature column (BENCHMARKS.md, issue 19).
+const signGroup = 16
+
+// newVersions seals values as new private records refs (version 1, shared with no one) into
+// vs, with one signature for all of them: newVersionWithID for each, signed once. On failure
+// it returns the index in values of the value that failed.
+func (c *Collection[T]) newVersions(vs []*version, refs []Ref, values []T, created string, writeID func(int) string) (int, error) {
+	rcs := make([]crypto.RecordContext, len(values))
+	pts := make([][]byte, len(values))
+	for i := range values {
+		w, pt, err := c.draftVersion(refs[i], 1, values[i], created, "", nil, writeID(i), false)
+		if err != nil {
+			return i, err
+		}
+		vs[i], rcs[i], pts[i] = w, w.rc, pt
+	}
+	sealed, err := c.agent.SealBatch(rcs, pts)
+	if err != nil {
+		return 0, fmt.Errorf("records: seal %s and %d more: %w", refs[0].ID(), len(refs)-1, err)
+	}
+	for i, w := range vs {
+		w.sealed = sealed[i]
+		if err := c.finishVersion(w, values[i]); err != nil {
+			return i, err
+		}
+	}
+	return 0, nil
 }

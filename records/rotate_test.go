@@ -95,3 +95,63 @@ func TestReadingWithRotatedOutKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "new encryption keys keep the owner key: the owner's grants stay as they are")
 }
+
+// TestBatchSignedRecordsThroughTheirLife: records made by CreateMany (one signature per group
+// of 16) are shared, updated, read after a routine rotation (under the retired signing key)
+// and sealed again after a compromise, like any other record.
+func TestBatchSignedRecordsThroughTheirLife(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	bob := e.agent(t, "did:plc:bob")
+	cb := notes(t, e, bob)
+	values := make([]note, 20)
+	for i := range values {
+		values[i] = note{Title: fmt.Sprint("n", i)}
+	}
+	batchSigned := func(did string) int {
+		n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records WHERE did = ? AND substr(signature, 1, 1) = X'02'", did)
+		require.NoError(t, err)
+		return n
+	}
+	readAll := func(c *records.Collection[note], recs []*records.Record[note], when string) {
+		for i, r := range recs {
+			got, err := c.Get(ctx, r.Ref.RKey)
+			require.NoError(t, err, "record %d %s", i, when)
+			assert.Equal(t, values[i].Title, got.Value.Title)
+		}
+	}
+	for _, compromised := range []bool{false, true} {
+		did := fmt.Sprintf("did:plc:alice%v", compromised)
+		alice := e.agent(t, did)
+		ca := notes(t, e, alice)
+		recs, err := ca.CreateMany(ctx, values)
+		require.NoError(t, err)
+		require.Equal(t, 20, batchSigned(did), "control: every row has a batch signature")
+
+		require.NoError(t, ca.Share(ctx, recs[3].Ref.RKey, "did:plc:bob"))
+		got, err := cb.Open(ctx, recs[3].Ref)
+		require.NoError(t, err)
+		assert.Equal(t, "n3", got.Value.Title)
+		cur, err := ca.Get(ctx, recs[4].Ref.RKey)
+		require.NoError(t, err)
+		cur.Value.Body = "edited"
+		_, err = ca.Update(ctx, cur)
+		require.NoError(t, err)
+		require.Equal(t, 18, batchSigned(did), "a share and an update each write a version with its own signature")
+
+		next, err := alice.NewKeys()
+		require.NoError(t, err)
+		done, err := e.store.RotateKeys(ctx, alice, next, records.RotateOptions{Compromised: compromised})
+		require.NoError(t, err)
+		if compromised {
+			assert.Equal(t, 20, done.Resealed, "every record the revoked key signed, batch signed or not")
+			assert.Zero(t, batchSigned(did))
+		} else {
+			assert.Equal(t, 18, batchSigned(did), "a routine rotation leaves content alone")
+		}
+		readAll(notes(t, e, next), recs, fmt.Sprintf("after a rotation (compromised: %v)", compromised))
+		got, err = cb.Open(ctx, recs[3].Ref)
+		require.NoError(t, err)
+		assert.Equal(t, "n3", got.Value.Title)
+	}
+}

@@ -2,6 +2,7 @@ package records_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/records"
 )
@@ -194,5 +196,99 @@ func replayable(t *testing.T, e *env, c *records.Collection[note]) (*records.Rec
 	return r, func() {
 		_, err := e.db.ExecScript(ctx, fmt.Sprintf("DELETE FROM records WHERE id = '%s'; INSERT INTO records SELECT * FROM old_copy", r.Ref.ID()))
 		require.NoError(t, err)
+	}
+}
+
+// TestTamperedBatchIsDetected: the records of a CreateMany share one Ed25519 signature per
+// group of 16, each row holding that signature, its leaf index and its audit path (a batch
+// signature, crypto/SPEC.md). A hostile database that swaps signatures between records of a
+// group, moves a record's sealed columns to another record of it, edits the leaf index or a
+// path hash, or gives a row another group's signature gets ErrTampered. Each alteration is
+// checked to be in the database, and the rows it leaves alone still open.
+func TestTamperedBatchIsDetected(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	alice := e.agent(t, "did:plc:alice")
+	c := notes(t, e, alice)
+	sigOf := func(t *testing.T, id string) []byte {
+		h, err := d1.QueryOne[string](ctx, e.db, "SELECT hex(signature) FROM records WHERE id = ?", id)
+		require.NoError(t, err)
+		b, err := hex.DecodeString(h)
+		require.NoError(t, err)
+		return b
+	}
+	setSig := func(t *testing.T, id string, sig []byte) {
+		_, err := e.db.Exec(ctx, fmt.Sprintf("UPDATE records SET signature = X'%x' WHERE id = ?", sig), id)
+		require.NoError(t, err)
+		require.Equal(t, sig, sigOf(t, id), "control: the forged signature is stored")
+	}
+	const head = 1 + 16 + 64 // version, key id, Ed25519 signature; then index, size, path
+	for name, attack := range map[string]func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]){
+		"signatures swapped": func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]) {
+			a, b := sigOf(t, recs[3].Ref.ID()), sigOf(t, recs[9].Ref.ID())
+			setSig(t, recs[3].Ref.ID(), b)
+			setSig(t, recs[9].Ref.ID(), a)
+			return []*records.Record[note]{recs[3], recs[9]}, recs[4:5]
+		},
+		"row moved": func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]) {
+			_, err := e.db.Exec(ctx, `UPDATE records SET (ciphertext, nonce, encrypted_dek, signature, key_id) =
+				(SELECT ciphertext, nonce, encrypted_dek, signature, key_id FROM records WHERE id = ?) WHERE id = ?`, recs[9].Ref.ID(), recs[3].Ref.ID())
+			require.NoError(t, err)
+			require.Equal(t, sigOf(t, recs[9].Ref.ID()), sigOf(t, recs[3].Ref.ID()), "control: the row was moved")
+			return recs[3:4], recs[9:10]
+		},
+		"leaf index": func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]) {
+			sig := sigOf(t, recs[3].Ref.ID())
+			require.Equal(t, []byte{0, 3, 0, 16}, sig[head:head+4], "control: leaf 3 of 16")
+			sig[head+1] = 9 // leaf 9 of 16 has a path of the same length
+			setSig(t, recs[3].Ref.ID(), sig)
+			return recs[3:4], recs[9:10]
+		},
+		"path hash": func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]) {
+			sig := sigOf(t, recs[3].Ref.ID())
+			sig[len(sig)-1] ^= 1
+			setSig(t, recs[3].Ref.ID(), sig)
+			return recs[3:4], recs[2:3]
+		},
+		"another group's signature": func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]) {
+			setSig(t, recs[3].Ref.ID(), sigOf(t, recs[19].Ref.ID()))
+			return recs[3:4], recs[19:20]
+		},
+		"the same leaf of another batch": func(t *testing.T, recs []*records.Record[note]) (hit, spared []*records.Record[note]) {
+			more, err := c.CreateMany(ctx, make([]note, 16))
+			require.NoError(t, err)
+			setSig(t, recs[3].Ref.ID(), sigOf(t, more[3].Ref.ID()))
+			return recs[3:4], more[3:4]
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			values := make([]note, 20)
+			for i := range values {
+				values[i] = note{Title: fmt.Sprintf("note %d", i)}
+			}
+			recs, err := c.CreateMany(ctx, values)
+			require.NoError(t, err)
+			// Control: the rows carry batch signatures, one Ed25519 signature per group.
+			s0, s15, s16 := sigOf(t, recs[0].Ref.ID()), sigOf(t, recs[15].Ref.ID()), sigOf(t, recs[16].Ref.ID())
+			require.Equal(t, byte(2), s0[0])
+			require.Len(t, s0, head+4+4*32, "leaf 0 of 16: a path of four hashes")
+			require.Equal(t, s0[17:head], s15[17:head], "records 0 and 15 share a signature")
+			require.NotEqual(t, s0[17:head], s16[17:head], "record 16 starts another group")
+			for _, r := range recs {
+				_, err := c.Get(ctx, r.Ref.RKey)
+				require.NoError(t, err, "control: %s opens before the attack", r.Ref.RKey)
+			}
+
+			hit, spared := attack(t, recs)
+			for _, r := range hit {
+				_, err := c.Get(ctx, r.Ref.RKey)
+				assert.ErrorIs(t, err, records.ErrTampered, "%s after the attack", r.Ref.RKey)
+			}
+			for _, r := range spared {
+				got, err := c.Get(ctx, r.Ref.RKey)
+				require.NoError(t, err, "%s was left alone", r.Ref.RKey)
+				assert.Equal(t, r.Value, got.Value)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -367,11 +368,9 @@ func TestAttackResurrectionAndReplay(t *testing.T) {
 		alice := e.agent(t, "did:plc:alice")
 		dir := t.TempDir()
 		open := func() *records.Collection[note] {
-			state, err := records.OpenStateFile(dir+"/state", 0)
+			store, err := records.OpenStore(e.db, dir, records.StoreOptions{})
 			require.NoError(t, err)
-			trust, err := records.OpenTrustFile(dir + "/trust.json")
-			require.NoError(t, err)
-			c, err := records.NewCollection[note](records.NewStore(e.db, records.StoreOptions{State: state, Trust: trust}), alice, "agent.memory.note", records.CollectionOptions[note]{})
+			c, err := records.NewCollection[note](store, alice, "agent.memory.note", records.CollectionOptions[note]{})
 			require.NoError(t, err)
 			return c
 		}
@@ -572,6 +571,34 @@ func TestTrustStoreAcrossRestart(t *testing.T) {
 	require.NoError(t, strict.Pin(bobKeys))
 	_, err = strict.Agent(ctx, "did:plc:bob")
 	assert.ErrorIs(t, err, records.ErrUntrusted, "the pinned keys are not in the forged log")
+}
+
+// TestOpenStoreRemembersKeysAcrossRestart: a Store opened on a folder keeps the keys it
+// learned there, so a key log forged after a restart is refused; a Store without that memory
+// believes it (the control).
+func TestOpenStoreRemembersKeysAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, d1local.Options{})
+	e.agent(t, "did:plc:bob")
+	dir := filepath.Join(t.TempDir(), "client")
+	open := func() *records.Store {
+		s, err := records.OpenStore(e.db, dir, records.StoreOptions{})
+		require.NoError(t, err)
+		return s
+	}
+	_, err := open().Agent(ctx, "did:plc:bob")
+	require.NoError(t, err, "learned on first use")
+	assert.FileExists(t, filepath.Join(dir, records.TrustFileName))
+
+	forgeGenesis(t, e, "did:plc:bob")
+	_, err = records.NewStore(e.db, records.StoreOptions{}).Agent(ctx, "did:plc:bob")
+	require.NoError(t, err, "control: a client with no memory of bob believes the forged log")
+	_, err = open().Agent(ctx, "did:plc:bob")
+	assert.ErrorIs(t, err, records.ErrUntrusted, "the next process remembers bob's real keys")
+
+	_, err = records.OpenStore(e.db, dir, records.StoreOptions{Trust: records.NewMemoryTrust()})
+	var in *records.InputError
+	assert.ErrorAs(t, err, &in, "a trust store given as well is refused, not silently dropped")
 }
 
 // TestRotationFollowedAcrossStores: readers follow a rotation through the signed log, with

@@ -4,9 +4,7 @@
 //
 // # Using it
 //
-//	trust, _ := records.OpenTrustFile(".d1seal/trust.json")          // what this client believes
-//	state, _ := records.OpenStateFile(".d1seal/state", 0)            // versions and deletions seen
-//	store := records.NewStore(db, records.StoreOptions{Trust: trust, State: state}) // db is a *d1.Client
+//	store, _ := records.OpenStore(db, ".d1seal", records.StoreOptions{}) // db is a *d1.Client
 //	store.RegisterAgent(ctx, agent, nil)                              // agent is a *crypto.Agent
 //	store.Pin(bobKeys)                                                // bob's public keys, from your configuration
 //	notes, _ := records.NewCollection[Note](store, agent, "agent.memory.note", records.CollectionOptions[Note]{})
@@ -14,7 +12,10 @@
 //	notes.Share(ctx, r.Ref.RKey, "did:plc:bob")
 //	// as bob: bobNotes.Open(ctx, r.Ref)
 //
-// The Store applies the schema on first use (one read when it is current; StoreOptions.
+// OpenStore keeps what the Store trusts (agents' keys) and has seen (record versions and
+// deletions) in files of a folder, so that a change in the database is caught across
+// restarts too; NewStore keeps them in memory unless given StoreOptions.Trust and State. The
+// Store applies the schema on first use (one read when it is current; StoreOptions.
 // ManualSchema turns that off). Every operation acts as one agent: the Collection's.
 //
 // # Identifiers
@@ -66,7 +67,7 @@
 //     Store uses only keys reached through valid signatures from what its TrustStore holds:
 //     keys pinned from the service's configuration (Store.Pin, StoreOptions.RequirePinned),
 //     or, for agents not pinned, the log as first seen (trust on first use), kept in the
-//     TrustStore so that a later change is caught across restarts (OpenTrustFile). A log that
+//     TrustStore so that a later change is caught across restarts (OpenStore). A log that
 //     does not verify, a fork of a log already trusted, or keys that differ from a pin are
 //     ErrUntrusted, naming the agent; the agents row is never read for keys. A key rotated
 //     out routinely is retired (what it signed before still verifies); one revoked as

@@ -16,8 +16,8 @@ type Memo struct {
 }
 
 // A Store over a D1 database: agents register their keys as a signed key log, and a service
-// pins the keys it knows from its own configuration. (Keep trust and state in files with
-// records.OpenTrustFile and records.OpenStateFile; memory is used here.)
+// pins the keys it knows from its own configuration. (Keep trust and state in files of a
+// folder with records.OpenStore; memory is used here.)
 func ExampleStore() {
 	ctx := context.Background()
 	db, err := d1seal.OpenLocal(ctx, d1seal.Options{})

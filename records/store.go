@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -37,8 +38,8 @@ type StoreOptions struct {
 
 	// Trust keeps what this client trusts about agents' keys, outside the database: keys
 	// pinned with Store.Pin and key logs verified so far. Default NewMemoryTrust(), which
-	// forgets on exit; services and tools use OpenTrustFile so that a key change without a
-	// signed rotation is caught across restarts.
+	// forgets on exit; services and tools use OpenStore (or OpenTrustFile) so that a key
+	// change without a signed rotation is caught across restarts.
 	Trust TrustStore
 
 	// RequirePinned refuses every agent whose keys were not pinned (Store.Pin) instead of
@@ -47,7 +48,7 @@ type StoreOptions struct {
 
 	// State keeps the versions and deletions this Store has seen, so that a database replaying
 	// an old version or a deleted record is caught after a restart too (ErrRollback). Default:
-	// memory only (TrackedRecords records). OpenStateFile keeps them in a file.
+	// memory only (TrackedRecords records). OpenStore (or OpenStateFile) keeps them in a file.
 	State StateStore
 
 	// Logger receives warnings about what the database holds but this client ignores (grant
@@ -100,6 +101,34 @@ func NewStore(db *d1.Client, opts StoreOptions) *Store {
 		s.schema = migrations.NewInitializer(db, set, migrations.InitOptions{})
 	}
 	return s
+}
+
+// The files OpenStore keeps in its folder.
+const (
+	TrustFileName = "trust.json" // the agents' keys the client trusts (OpenTrustFile)
+	StateFileName = "state"      // the record versions and deletions it has seen (OpenStateFile)
+)
+
+// OpenStore returns a Store over db that keeps what it trusts and what it has seen in files of
+// the folder dir, TrustFileName and StateFileName (created with the folder when first
+// written), so that a key swapped or a version replayed by the database is caught across
+// restarts too: what a service or a tool wants, where NewStore's defaults forget on exit.
+// Processes may share the folder (the files are locked while written). opts.Trust and
+// opts.State must be unset; opts.TrackedRecords also bounds the state file.
+func OpenStore(db *d1.Client, dir string, opts StoreOptions) (*Store, error) {
+	if opts.Trust != nil || opts.State != nil {
+		return nil, &InputError{Field: "opts", Reason: "OpenStore keeps Trust and State in " + dir + "; leave them unset, or use NewStore"}
+	}
+	trust, err := OpenTrustFile(filepath.Join(dir, TrustFileName))
+	if err != nil {
+		return nil, err
+	}
+	state, err := OpenStateFile(filepath.Join(dir, StateFileName), opts.TrackedRecords)
+	if err != nil {
+		return nil, err
+	}
+	opts.Trust, opts.State = trust, state
+	return NewStore(db, opts), nil
 }
 
 // DB returns the store's D1 client.

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -41,15 +40,10 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	defer db.Close()
 	fmt.Fprintln(w, "database:", db.Where)
 	// EmitEvents: every repository operation also records an event of its own.
-	trust, err := records.OpenTrustFile(filepath.Join(dir, "trust.json")) // the agents' keys this program believes
+	store, err := records.OpenStore(db.Client, dir, records.StoreOptions{EmitEvents: true}) // the keys it believes, the versions it has seen, kept in dir
 	if err != nil {
 		return err
 	}
-	state, err := records.OpenStateFile(filepath.Join(dir, "state"), 0) // versions and deletions it has seen
-	if err != nil {
-		return err
-	}
-	store := records.NewStore(db.Client, records.StoreOptions{Trust: trust, State: state, EmitEvents: true})
 
 	stamp := tid.NewClock().Next().String()
 	planner, err := register(ctx, store, "did:example:planner-"+stamp)

@@ -72,17 +72,12 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	trust, err := records.OpenTrustFile(filepath.Join(dir, "trust.json"))
-	if err != nil {
-		return err
-	}
-	state, err := records.OpenStateFile(filepath.Join(dir, "state"), 0)
-	if err != nil {
-		return err
-	}
 	// The store applies the agent-records schema on first use (one read once it is current)
 	// and, with EmitEvents, records an event for every repository operation.
-	store := records.NewStore(db.Client, records.StoreOptions{EmitEvents: true, Trust: trust, State: state})
+	store, err := records.OpenStore(db.Client, dir, records.StoreOptions{EmitEvents: true})
+	if err != nil {
+		return err
+	}
 	started := time.Now()
 
 	// 1. Two agents: keys from their key files, or fresh ones saved there on the first run.

@@ -15,7 +15,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/d1seal/d1seal"
@@ -47,15 +46,10 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	}
 	defer db.Close()
 	fmt.Fprintln(w, "database:", db.Where)
-	trust, err := records.OpenTrustFile(filepath.Join(dir, "trust.json")) // the agents' keys this program believes
+	store, err := records.OpenStore(db.Client, dir, records.StoreOptions{}) // the keys it believes, the versions it has seen, kept in dir
 	if err != nil {
 		return err
 	}
-	state, err := records.OpenStateFile(filepath.Join(dir, "state"), 0) // versions and deletions it has seen
-	if err != nil {
-		return err
-	}
-	store := records.NewStore(db.Client, records.StoreOptions{Trust: trust, State: state})
 
 	// Three agents, fresh DIDs per run.
 	stamp := tid.NewClock().Next().String()

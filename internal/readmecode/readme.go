@@ -33,10 +33,9 @@ func ownCode(ctx context.Context, bobKeys records.AgentKeys) error {
 		return err
 	}
 	defer db.Close()
-	trust, err := records.OpenTrustFile(".d1seal/trust.json") // the agents' keys this service believes
-	state, err := records.OpenStateFile(".d1seal/state", 0)   // the versions and deletions it has seen
-
-	store := records.NewStore(db.Client, records.StoreOptions{Trust: trust, State: state}) // applies the schema on first use
+	// The agents' keys this service believes and the versions it has seen, kept in .d1seal
+	// (trust.json, state) so that a change in D1 is caught across restarts too.
+	store, err := records.OpenStore(db.Client, ".d1seal", records.StoreOptions{}) // applies the schema on first use
 
 	alice, err := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
 	_, err = store.RegisterAgent(ctx, alice, nil) // publishes alice's keys as her signed key log

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/d1seal/d1seal/d1/d1local"
+	"github.com/d1seal/d1seal/internal/insertload"
 )
 
 // BenchmarkInsertInto20MB sends 1,000 single-row INSERT requests (one op) through the
@@ -54,70 +54,44 @@ func BenchmarkInsertInto20MB(b *testing.B) {
 	}
 }
 
-// batchInsertWorkload is create-many's shape (records.CreateMany): rows of 13 values (a TID
-// key, names, a 1 KiB ciphertext and small BLOBs sent as arrays of byte values, times, a
-// version), 7 rows per INSERT ... SELECT * FROM (VALUES ...) WHERE NOT EXISTS (100 parameters
-// at most), into a table with a unique key and three indexes, in requests of at most 1,000
-// statements spread evenly (10,000 rows: two requests of 715 statements).
+// batchInsertWorkload is create-many's insert workload (internal/insertload, the same the
+// bench command sends to workerd), with its BLOBs as REST's arrays of byte values, in
+// requests of at most 1,000 statements spread evenly (10,000 rows: two requests of 715
+// statements).
 type batchInsertWorkload struct {
 	schema string
 	bodies [][]byte // one JSON /query body per request
 }
 
 func newBatchInsertWorkload(rows int) batchInsertWorkload {
-	const perStmt, maxStmts = 7, 1000
-	stmts := (rows + perStmt - 1) / perStmt
-	requests := (stmts + maxStmts - 1) / maxStmts
-	perRequest := (stmts + requests - 1) / requests
-	blob := func(n, seed int) []int {
-		b := make([]int, n)
-		for i := range b {
-			b[i] = (i*31 + seed) & 0xff
-		}
-		return b
-	}
+	const maxStmts = 1000
+	stmts := insertload.Inserts("records", "record_writes", rows)
+	requests := (len(stmts) + maxStmts - 1) / maxStmts
+	perRequest := (len(stmts) + requests - 1) / requests
 	var bodies [][]byte
-	var batch []map[string]any
-	flush := func() {
+	for from := 0; from < len(stmts); from += perRequest {
+		var batch []map[string]any
+		for _, st := range stmts[from:min(from+perRequest, len(stmts))] {
+			params := make([]any, len(st.Args))
+			for i, a := range st.Args {
+				params[i] = a
+				if b, ok := a.([]byte); ok {
+					ints := make([]int, len(b))
+					for j, c := range b {
+						ints[j] = int(c)
+					}
+					params[i] = ints
+				}
+			}
+			batch = append(batch, map[string]any{"sql": st.SQL, "params": params})
+		}
 		body, err := json.Marshal(map[string]any{"batch": batch})
 		if err != nil {
 			panic(err)
 		}
-		bodies, batch = append(bodies, body), nil
+		bodies = append(bodies, body)
 	}
-	for first := 0; first < rows; first += perStmt {
-		var sql strings.Builder
-		sql.WriteString("INSERT INTO records (id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, write_id) SELECT * FROM (VALUES ")
-		var args []any
-		for i := first; i < min(first+perStmt, rows); i++ {
-			if i > first {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, fmt.Sprintf("3l%011d", i), "did:plc:bench", "agent.memory.note", fmt.Sprintf("r%d", i),
-				blob(1024, i), blob(60, i), blob(12, i), 0, "2026-11-30T00:00:00.000000Z", nil, 1, blob(64, i), fmt.Sprintf("w%d", first))
-		}
-		sql.WriteString(") WHERE NOT EXISTS (SELECT 1 FROM record_writes WHERE write_id = ?)")
-		args = append(args, fmt.Sprintf("w%d", first))
-		batch = append(batch, map[string]any{"sql": sql.String(), "params": args})
-		if len(batch) == perRequest {
-			flush()
-		}
-	}
-	if len(batch) > 0 {
-		flush()
-	}
-	return batchInsertWorkload{
-		schema: `CREATE TABLE records (id TEXT PRIMARY KEY, did TEXT NOT NULL, collection TEXT NOT NULL,
-			rkey TEXT NOT NULL, ciphertext BLOB NOT NULL, encrypted_dek BLOB, nonce BLOB NOT NULL,
-			public INTEGER DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT, version INTEGER,
-			signature BLOB, write_id TEXT, UNIQUE(did, collection, rkey));
-			CREATE INDEX idx_records_did ON records(did);
-			CREATE INDEX idx_records_collection ON records(collection);
-			CREATE INDEX idx_records_did_collection ON records(did, collection);
-			CREATE TABLE record_writes (write_id TEXT PRIMARY KEY)`,
-		bodies: bodies,
-	}
+	return batchInsertWorkload{schema: insertload.Schema("records", "record_writes"), bodies: bodies}
 }
 
 // BenchmarkBatchInsert inserts 10,000 rows the way create-many sends them (see

@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/d1seal/d1seal/d1"
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/internal/d1test"
+	"github.com/d1seal/d1seal/internal/insertload"
 )
 
 // localVsWorkerd is the local D1 as a test double beside Cloudflare's own local D1 (workerd
@@ -130,43 +130,13 @@ func localClient(ctx context.Context, cacheSize int) (*d1.Client, func(), error)
 // inserts rows into it the way records.CreateMany does; it returns the time the inserts took
 // (the requests are encoded before the clock starts) and how many requests they were.
 func batchedInsert(ctx context.Context, c *d1.Client, table string, rows int) (time.Duration, int, error) {
-	q := `"` + table + `"`
-	_, err := c.ExecScript(ctx, `DROP TABLE IF EXISTS `+q+`;
-		CREATE TABLE `+q+` (id TEXT PRIMARY KEY, did TEXT NOT NULL, collection TEXT NOT NULL,
-			rkey TEXT NOT NULL, ciphertext BLOB NOT NULL, encrypted_dek BLOB, nonce BLOB NOT NULL,
-			public INTEGER DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT, version INTEGER,
-			signature BLOB, write_id TEXT, UNIQUE(did, collection, rkey));
-		CREATE INDEX "`+table+`_did" ON `+q+`(did);
-		CREATE INDEX "`+table+`_collection" ON `+q+`(collection);
-		CREATE INDEX "`+table+`_did_collection" ON `+q+`(did, collection);
-		CREATE TABLE IF NOT EXISTS bench_writes (write_id TEXT PRIMARY KEY)`)
+	_, err := c.ExecScript(ctx, `DROP TABLE IF EXISTS "`+table+`"; `+insertload.Schema(table, "bench_writes"))
 	if err != nil {
 		return 0, 0, err
 	}
-	const perStmt = 7
-	blob := func(n, seed int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(i*31 + seed)
-		}
-		return b
-	}
 	var stmts []d1.Statement
-	for first := 0; first < rows; first += perStmt {
-		var sql strings.Builder
-		sql.WriteString("INSERT INTO " + q + " (id, did, collection, rkey, ciphertext, encrypted_dek, nonce, public, created_at, updated_at, version, signature, write_id) SELECT * FROM (VALUES ")
-		var args []any
-		for i := first; i < min(first+perStmt, rows); i++ {
-			if i > first {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, fmt.Sprintf("3l%011d", i), "did:plc:bench", "agent.memory.note", fmt.Sprintf("r%d", i),
-				blob(1024, i), blob(60, i), blob(12, i), int64(0), "2026-11-30T00:00:00.000000Z", nil, int64(1), blob(64, i), fmt.Sprintf("w%d", first))
-		}
-		sql.WriteString(") WHERE NOT EXISTS (SELECT 1 FROM bench_writes WHERE write_id = ?)")
-		args = append(args, fmt.Sprintf("w%d", first))
-		stmts = append(stmts, d1.Statement{SQL: sql.String(), Args: args})
+	for _, st := range insertload.Inserts(table, "bench_writes", rows) {
+		stmts = append(stmts, d1.Statement{SQL: st.SQL, Args: st.Args})
 	}
 	// As createAll: the fewest requests the statement limit allows, spread evenly, each then
 	// kept within the byte limit.

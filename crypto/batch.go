@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sync"
 )
 
 // Batch signatures: one Ed25519 signature for many new record versions.
@@ -20,7 +21,9 @@ import (
 // what a record signature proves: the owner's key signed this ciphertext as this version of
 // this record. What it adds for a reader is the hashes of the batch's other leaves, which are
 // hashes of rows the database already holds, and that the records were written together,
-// which the database sees anyway (they arrive in one request).
+// which the database sees anyway (they arrive in one request). Reading the records of a batch
+// together is cheaper too: a key remembers the roots it verified (rootCache), so the others
+// cost their leaf and path only.
 //
 // The cost is bytes: a tree of n leaves adds 4 + 32 * ceil(log2 n) bytes to each row, so
 // callers keep batches small (the records package signs groups of 16: 132 more bytes per row
@@ -226,8 +229,68 @@ func (k *VerifyingKey) verifyBatch(op string, rc RecordContext, env Envelope) er
 		return err
 	}
 	root := batchRoot(batchLeaf(rc, k.id, env.Ciphertext, env.Nonce), index, size, path)
-	if !verifyEd25519(k.pub, batchRootMessage(k.id, size, root), env.Signature[1+len(KeyID{}):1+len(KeyID{})+ed25519.SignatureSize]) {
+	seen := rootEntry{size: uint16(size), root: root, sig: [ed25519.SignatureSize]byte(env.Signature[1+len(KeyID{}):])}
+	if k.roots.has(seen) {
+		return nil
+	}
+	if !verifyEd25519(k.pub, batchRootMessage(k.id, size, root), seen.sig[:]) {
 		return ErrDecrypt
 	}
+	k.roots.add(seen)
 	return nil
+}
+
+// rootCacheSize is how many verified batch roots a VerifyingKey remembers: a page of 1,000
+// records written by CreateMany spans 63 groups of 16.
+const rootCacheSize = 64
+
+// rootCache remembers the batch roots a key verified last, so that reading the other records
+// of a batch (a list, a page) costs a few hashes each instead of an Ed25519 verification. An
+// entry is everything the verification depended on besides the key itself (the tree size and
+// root, which with the key id make the signed message, and the signature): a hit means these
+// exact bytes verified under this key before, so the answer is the same. Only successes are
+// remembered. Safe for concurrent use; a nil cache remembers nothing.
+type rootCache struct {
+	mu   sync.Mutex
+	seen map[rootEntry]struct{}
+	ring []rootEntry // insertion order, to forget the oldest
+	next int
+}
+
+type rootEntry struct {
+	size uint16
+	root [sha256.Size]byte
+	sig  [ed25519.SignatureSize]byte
+}
+
+func (c *rootCache) has(e rootEntry) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.seen[e]
+	return ok
+}
+
+func (c *rootCache) add(e rootEntry) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.seen[e]; ok {
+		return
+	}
+	if c.seen == nil {
+		c.seen = map[rootEntry]struct{}{} // grown as used: a Store may hold many agents' keys
+	}
+	if len(c.ring) < rootCacheSize {
+		c.ring = append(c.ring, e)
+	} else {
+		delete(c.seen, c.ring[c.next])
+		c.ring[c.next] = e
+		c.next = (c.next + 1) % rootCacheSize
+	}
+	c.seen[e] = struct{}{}
 }

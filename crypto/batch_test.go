@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -277,4 +278,86 @@ func withIndex(sig []byte, index, size uint16) []byte {
 	binary.BigEndian.PutUint16(c[batchHeadSize-4:], index)
 	binary.BigEndian.PutUint16(c[batchHeadSize-2:], size)
 	return c
+}
+
+// TestVerifiedRootsAreRemembered: once a batch's root verified under a key, its other records
+// verify without another Ed25519 verification; only successes are remembered, a tampered
+// record of a remembered batch still fails, the memory is bounded, and a batch forgotten
+// verifies again the long way.
+func TestVerifiedRootsAreRemembered(t *testing.T) {
+	alice := newAgent(t, aliceDID, false)
+	vk, err := ParseVerifyingKey(alice.VerifyingKey().Bytes()) // a key with nothing remembered
+	require.NoError(t, err)
+	remembered := func() int {
+		vk.roots.mu.Lock()
+		defer vk.roots.mu.Unlock()
+		return len(vk.roots.seen)
+	}
+	const n = 16
+	rcs := batchContexts(n)
+	ss, err := alice.SealBatch(rcs, batchPlaintexts(n))
+	require.NoError(t, err)
+
+	bad := ss[2].Envelope
+	bad.Signature = bytes.Clone(bad.Signature)
+	bad.Signature[20] ^= 1 // inside the Ed25519 signature
+	require.ErrorIs(t, vk.Verify(rcs[2], bad), ErrDecrypt)
+	assert.Zero(t, remembered(), "a failure is not remembered")
+
+	for i := range n {
+		require.NoError(t, vk.Verify(rcs[i], ss[i].Envelope), "leaf %d", i)
+	}
+	assert.Equal(t, 1, remembered(), "one root for the 16 records")
+	assert.ErrorIs(t, vk.Verify(rcs[2], bad), ErrDecrypt, "another signature for a remembered root")
+	moved := ss[3].Envelope
+	assert.ErrorIs(t, vk.Verify(rcs[2], moved), ErrDecrypt, "a record of a remembered batch moved to another")
+	flips(ss[7].Signature[batchHeadSize-4:], func(c []byte, at, bit int) {
+		e := ss[7].Envelope
+		e.Signature = append(bytes.Clone(e.Signature[:batchHeadSize-4]), c...)
+		assert.ErrorIs(t, vk.Verify(rcs[7], e), ErrDecrypt, "index, size or path byte %d bit %d", at, bit)
+	})
+
+	var first []*Sealed
+	for b := range rootCacheSize + 5 {
+		more, err := alice.SealBatch(rcs[:2], batchPlaintexts(2))
+		require.NoError(t, err)
+		if b == 0 {
+			first = more
+		}
+		require.NoError(t, vk.Verify(rcs[0], more[0].Envelope))
+	}
+	assert.Equal(t, rootCacheSize, remembered(), "bounded")
+	require.NoError(t, vk.Verify(rcs[1], first[1].Envelope), "a forgotten batch verifies the long way")
+}
+
+// TestVerifiedRootsConcurrently: many goroutines verifying records of a few batches under
+// one key (run with -race).
+func TestVerifiedRootsConcurrently(t *testing.T) {
+	alice := newAgent(t, aliceDID, false)
+	rcs := batchContexts(16)
+	var batches [][]*Sealed
+	for range 3 {
+		ss, err := alice.SealBatch(rcs, batchPlaintexts(16))
+		require.NoError(t, err)
+		batches = append(batches, ss)
+	}
+	vk := alice.VerifyingKey()
+	errs := make(chan error, 8*48)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for b, ss := range batches {
+				for i, s := range ss {
+					if err := vk.Verify(rcs[i], s.Envelope); err != nil {
+						errs <- fmt.Errorf("batch %d leaf %d: %w", b, i, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -80,7 +80,7 @@ func BenchmarkSealVsSign(b *testing.B) {
 
 // BenchmarkSealBatch puts the cost per record of sealing owner-only 1 KiB records in batches
 // (one signature per batch, SealBatch) beside sealing them one by one, and opening a record
-// of a batch of 16 beside opening one sealed alone:
+// of a batch of 16, with and without its root verified before:
 //
 //	go test ./crypto -run '^$' -bench SealBatch -benchmem -count 6
 func BenchmarkSealBatch(b *testing.B) {
@@ -113,13 +113,21 @@ func BenchmarkSealBatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run("OpenOneOf16", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := alice.Open(rcs[5], ss[5].Envelope, ss[5].Owner.WrappedKey, alice.VerifyingKey()); err != nil {
-					b.Fatal(err)
+		// Cold: the key has verified no root of this batch (each record opened alone). Warm:
+		// it has (the other records of a batch read together, a list or a page).
+		for _, warm := range []bool{false, true} {
+			b.Run(fmt.Sprintf("OpenOneOf16/warm=%v", warm), func(b *testing.B) {
+				vk := alice.VerifyingKey()
+				b.ReportAllocs()
+				for b.Loop() {
+					if !warm {
+						vk.roots = new(rootCache)
+					}
+					if _, err := alice.Open(rcs[5], ss[5].Envelope, ss[5].Owner.WrappedKey, vk); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

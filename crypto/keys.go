@@ -258,6 +258,7 @@ type VerifyingKey struct {
 	pub    ed25519.PublicKey
 	tagged []byte
 	id     KeyID
+	roots  *rootCache // batch roots this key has verified
 }
 
 // ParseVerifyingKey parses and validates a published signing key as written by
@@ -285,7 +286,7 @@ func ParseVerifyingKey(b []byte) (*VerifyingKey, error) {
 
 func newVerifyingKey(pub ed25519.PublicKey) *VerifyingKey {
 	tagged := append([]byte{tagEd25519}, pub...)
-	return &VerifyingKey{pub: pub, tagged: tagged, id: keyIDOf(tagged)}
+	return &VerifyingKey{pub: pub, tagged: tagged, id: keyIDOf(tagged), roots: new(rootCache)}
 }
 
 // KeyID returns the key's id.

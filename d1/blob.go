@@ -42,26 +42,26 @@ func (p *rowParser) base64Blob() (value, error) {
 	var out []byte
 	seen := false
 	err := p.object(func(key string) error {
-		if key != "base64" || seen || p.i >= len(p.b) || p.b[p.i] != '"' {
+		if key != "base64" || seen || p.I >= len(p.B) || p.B[p.I] != '"' {
 			return errBase64Cell
 		}
 		seen = true
-		start := p.i + 1
+		start := p.I + 1
 		end := start
-		for end < len(p.b) && p.b[end] != '"' && p.b[end] != '\\' {
+		for end < len(p.B) && p.B[end] != '"' && p.B[end] != '\\' {
 			end++
 		}
-		if end >= len(p.b) || p.b[end] != '"' {
+		if end >= len(p.B) || p.B[end] != '"' {
 			return errBase64Cell
 		}
-		src := p.b[start:end]
+		src := p.B[start:end]
 		out = make([]byte, base64.StdEncoding.DecodedLen(len(src)))
 		n, err := base64.StdEncoding.Strict().Decode(out, src)
 		if err != nil {
 			return errBase64Cell
 		}
 		out = out[:n]
-		p.i = end + 1
+		p.I = end + 1
 		return nil
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/d1seal/d1seal/internal/jsonscan"
 	"github.com/d1seal/d1seal/internal/wire"
 )
 
@@ -35,7 +36,7 @@ type rawItem struct {
 func decodeRaw(body []byte) (*rawEnvelope, []*Result, error) {
 	var env rawEnvelope
 	var results []*Result
-	p := rowParser{b: body}
+	p := rowParser{jsonscan.Scanner{B: body}}
 	err := p.object(func(key string) error {
 		switch key {
 		case "result":
@@ -93,11 +94,11 @@ func (p *rowParser) rawItem() (rawItem, *Result, error) {
 						parsed = true
 						return r.parseRowsAt(p)
 					}
-					start := p.i
+					start := p.I
 					if err := p.skip(); err != nil {
 						return err
 					}
-					rows = p.b[start:p.i]
+					rows = p.B[start:p.I]
 					return nil
 				}
 				return p.skip()
@@ -154,11 +155,15 @@ func msToDuration(ms float64) time.Duration { return time.Duration(ms * float64(
 
 // rowParser reads the rows array of a /raw result: arrays of JSON values where numbers are
 // INTEGER or REAL, strings TEXT, null NULL, and arrays of byte values or the bridge's
-// {"base64": …} BLOBs.
+// {"base64": …} BLOBs. The lexical work is internal/jsonscan's, shared with the local D1's
+// request parser.
 type rowParser struct {
-	b []byte
-	i int
+	jsonscan.Scanner
 }
+
+// maxDepth bounds the nesting of what the decoder skips or hands to encoding/json (errors,
+// messages, meta): far above any response's, far below what would exhaust the stack.
+const maxDepth = 512
 
 var errSyntax = errors.New("malformed JSON in rows")
 
@@ -166,7 +171,7 @@ func (r *Result) parseRows(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	p := rowParser{b: b}
+	p := rowParser{jsonscan.Scanner{B: b}}
 	if err := r.parseRowsAt(&p); err != nil {
 		return err
 	}
@@ -178,21 +183,21 @@ func (r *Result) parseRowsAt(p *rowParser) error {
 	if p.null() {
 		return nil
 	}
-	if !p.consume('[') {
+	if !p.Consume('[') {
 		return errSyntax
 	}
 	ncol := len(r.Columns)
 	// A rough count of rows lets the value slice be allocated once.
-	r.vals = make([]value, 0, ncol*estimateRows(p.b[p.i:]))
-	if p.consume(']') {
+	r.vals = make([]value, 0, ncol*estimateRows(p.B[p.I:]))
+	if p.Consume(']') {
 		return nil
 	}
 	for {
-		if !p.consume('[') {
+		if !p.Consume('[') {
 			return errSyntax
 		}
 		n := 0
-		if !p.consume(']') {
+		if !p.Consume(']') {
 			for {
 				v, err := p.value()
 				if err != nil {
@@ -200,10 +205,10 @@ func (r *Result) parseRowsAt(p *rowParser) error {
 				}
 				r.vals = append(r.vals, v)
 				n++
-				if p.consume(']') {
+				if p.Consume(']') {
 					break
 				}
-				if !p.consume(',') {
+				if !p.Consume(',') {
 					return errSyntax
 				}
 			}
@@ -212,10 +217,10 @@ func (r *Result) parseRowsAt(p *rowParser) error {
 			return fmt.Errorf("row %d has %d values for %d columns", r.rows, n, ncol)
 		}
 		r.rows++
-		if p.consume(']') {
+		if p.Consume(']') {
 			return nil
 		}
-		if !p.consume(',') {
+		if !p.Consume(',') {
 			return errSyntax
 		}
 	}
@@ -250,43 +255,21 @@ func estimateRows(b []byte) int {
 	return max(n, 1)
 }
 
-func (p *rowParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *rowParser) consume(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
 func (p *rowParser) end() error {
-	p.ws()
-	if p.i != len(p.b) {
+	if !p.AtEnd() {
 		return errSyntax
 	}
 	return nil
 }
 
 func (p *rowParser) value() (value, error) {
-	p.ws()
-	if p.i >= len(p.b) {
-		return value{}, errSyntax
-	}
-	switch c := p.b[p.i]; {
+	switch c := p.Peek(); {
 	case c == '"':
-		s, err := p.str()
-		return value{kind: kindText, s: s}, err
+		s, ok := p.String()
+		if !ok {
+			return value{}, errSyntax
+		}
+		return value{kind: kindText, s: s}, nil
 	case c == 'n':
 		return value{}, p.literal("null")
 	case c == 't':
@@ -297,36 +280,22 @@ func (p *rowParser) value() (value, error) {
 		return p.blob()
 	case c == '{':
 		return p.base64Blob()
-	case c == '-' || c >= '0' && c <= '9':
-		return p.number()
 	}
-	return value{}, errSyntax
+	return p.number()
 }
 
 func (p *rowParser) literal(lit string) error {
-	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
+	if !p.Literal(lit) {
 		return errSyntax
 	}
-	p.i += len(lit)
 	return nil
 }
 
 func (p *rowParser) number() (value, error) {
-	start, isFloat := p.i, false
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c >= '0' && c <= '9' || c == '-' {
-			p.i++
-			continue
-		}
-		if c == '.' || c == 'e' || c == 'E' || c == '+' {
-			isFloat = true
-			p.i++
-			continue
-		}
-		break
+	tok, isFloat, ok := p.Number()
+	if !ok {
+		return value{}, errSyntax
 	}
-	tok := unsafe.String(&p.b[start], p.i-start)
 	if !isFloat {
 		if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
 			return value{kind: kindInt, n: uint64(n)}, nil
@@ -339,75 +308,30 @@ func (p *rowParser) number() (value, error) {
 	return realValue(f), nil
 }
 
-// str returns the string starting at p.i. Strings without escapes share the body's memory.
-func (p *rowParser) str() (string, error) {
-	start := p.i + 1
-	for j := start; j < len(p.b); j++ {
-		switch c := p.b[j]; {
-		case c == '"':
-			p.i = j + 1
-			if j == start {
-				return "", nil
-			}
-			return unsafe.String(&p.b[start], j-start), nil
-		case c == '\\':
-			return p.escapedStr()
-		case c < 0x20:
-			return "", errSyntax
-		}
-	}
-	return "", errSyntax
-}
-
-// escapedStr decodes a string containing escapes through encoding/json, which knows every
-// JSON escape including surrogate pairs.
-func (p *rowParser) escapedStr() (string, error) {
-	start := p.i
-	j := start + 1
-	for ; j < len(p.b); j++ {
-		if p.b[j] == '\\' {
-			j++
-			continue
-		}
-		if p.b[j] == '"' {
-			break
-		}
-	}
-	if j >= len(p.b) {
-		return "", errSyntax
-	}
-	var s string
-	if err := json.Unmarshal(p.b[start:j+1], &s); err != nil {
-		return "", errSyntax
-	}
-	p.i = j + 1
-	return s, nil
-}
-
 // blob reads an array of byte values.
 func (p *rowParser) blob() (value, error) {
-	p.i++ // '['
+	p.I++ // '['
 	// Each byte takes at least two characters ("0,"), so this bounds the size from above
 	// without a second pass; the slice is trimmed to length below.
-	end := p.i
-	for end < len(p.b) && p.b[end] != ']' {
+	end := p.I
+	for end < len(p.B) && p.B[end] != ']' {
 		end++
 	}
-	if end >= len(p.b) {
+	if end >= len(p.B) {
 		return value{}, errSyntax
 	}
-	out := make([]byte, 0, (end-p.i+1)/2)
+	out := make([]byte, 0, (end-p.I+1)/2)
 	for {
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == ']' && len(out) == 0 {
-			p.i++
+		p.WS()
+		if p.I < len(p.B) && p.B[p.I] == ']' && len(out) == 0 {
+			p.I++
 			break
 		}
 		n, ok := 0, false
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			n = n*10 + int(p.b[p.i]-'0')
+		for p.I < len(p.B) && p.B[p.I] >= '0' && p.B[p.I] <= '9' {
+			n = n*10 + int(p.B[p.I]-'0')
 			ok = true
-			p.i++
+			p.I++
 			if n > 255 {
 				return value{}, errors.New("BLOB array holds a value above 255")
 			}
@@ -416,10 +340,10 @@ func (p *rowParser) blob() (value, error) {
 			return value{}, errSyntax
 		}
 		out = append(out, byte(n))
-		if p.consume(']') {
+		if p.Consume(']') {
 			break
 		}
-		if !p.consume(',') {
+		if !p.Consume(',') {
 			return value{}, errSyntax
 		}
 	}
@@ -427,69 +351,33 @@ func (p *rowParser) blob() (value, error) {
 }
 
 // object reads a JSON object, calling fn with each key while p is at the key's value; fn must
-// consume the value.
+// consume the value. An error of fn is returned as it is.
 func (p *rowParser) object(fn func(key string) error) error {
-	if !p.consume('{') {
-		return errSyntax
+	var err error
+	if !p.Object(func(key string) bool { err = fn(key); return err == nil }) && err == nil {
+		err = errSyntax
 	}
-	if p.consume('}') {
-		return nil
-	}
-	for {
-		p.ws()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return errSyntax
-		}
-		key, err := p.str()
-		if err != nil {
-			return err
-		}
-		if !p.consume(':') {
-			return errSyntax
-		}
-		p.ws()
-		if err := fn(key); err != nil {
-			return err
-		}
-		if p.consume('}') {
-			return nil
-		}
-		if !p.consume(',') {
-			return errSyntax
-		}
-	}
+	return err
 }
 
-// array reads a JSON array, calling fn at each element; fn must consume it.
+// array reads a JSON array, calling fn at each element; fn must consume it. An error of fn
+// is returned as it is.
 func (p *rowParser) array(fn func() error) error {
-	if !p.consume('[') {
-		return errSyntax
+	var err error
+	if !p.Array(func() bool { err = fn(); return err == nil }) && err == nil {
+		err = errSyntax
 	}
-	if p.consume(']') {
-		return nil
-	}
-	for {
-		p.ws()
-		if err := fn(); err != nil {
-			return err
-		}
-		if p.consume(']') {
-			return nil
-		}
-		if !p.consume(',') {
-			return errSyntax
-		}
-	}
+	return err
 }
 
 func (p *rowParser) null() bool {
-	p.ws()
-	return p.literal("null") == nil
+	p.WS()
+	return p.Literal("null")
 }
 
 func (p *rowParser) bool(dst *bool) error {
-	p.ws()
-	if p.literal("true") == nil {
+	p.WS()
+	if p.Literal("true") {
 		*dst = true
 		return nil
 	}
@@ -499,37 +387,18 @@ func (p *rowParser) bool(dst *bool) error {
 
 // skip consumes one JSON value of any kind, checking its syntax.
 func (p *rowParser) skip() error {
-	p.ws()
-	if p.i >= len(p.b) {
+	if !p.Skip(maxDepth) {
 		return errSyntax
 	}
-	switch c := p.b[p.i]; {
-	case c == '{':
-		return p.object(func(string) error { return p.skip() })
-	case c == '[':
-		return p.array(p.skip)
-	case c == '"':
-		_, err := p.str()
-		return err
-	case c == 't':
-		return p.literal("true")
-	case c == 'f':
-		return p.literal("false")
-	case c == 'n':
-		return p.literal("null")
-	case c == '-' || c >= '0' && c <= '9':
-		_, err := p.number()
-		return err
-	}
-	return errSyntax
+	return nil
 }
 
 // decodeJSON decodes the next value with encoding/json, for the small parts of a response.
 func (p *rowParser) decodeJSON(dst any) error {
-	p.ws()
-	start := p.i
+	p.WS()
+	start := p.I
 	if err := p.skip(); err != nil {
 		return err
 	}
-	return json.Unmarshal(p.b[start:p.i], dst)
+	return json.Unmarshal(p.B[start:p.I], dst)
 }

@@ -1,7 +1,11 @@
 package d1
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzDecodeRaw feeds arbitrary bodies to the /raw decoder: it must never panic, and whatever
@@ -42,4 +46,22 @@ func FuzzDecodeRaw(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeRawDeepNesting: a response nested millions deep (whoever answers the client can
+// send one) is a decoding error, not a crash. The decoder used to follow it down the stack
+// until the runtime killed the process ("goroutine stack exceeds 1000000000-byte limit").
+func TestDecodeRawDeepNesting(t *testing.T) {
+	for _, body := range []string{
+		`{"errors":` + strings.Repeat("[", 10_000_000) + `}`,
+		`{"result":[{"meta":` + strings.Repeat(`{"a":`, 2_000_000) + `}]}`,
+		`{"other":` + strings.Repeat("[", 10_000_000) + `}`,
+	} {
+		_, _, err := decodeRaw([]byte(body))
+		assert.ErrorContains(t, err, "decode response")
+	}
+	// The control: the same shapes, shallow, decode.
+	env, _, err := decodeRaw([]byte(`{"errors":[],"other":[[[1]]],"success":true,"result":[]}`))
+	require.NoError(t, err)
+	assert.True(t, env.Success)
 }

@@ -7,8 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/d1seal/d1seal/internal/jsonscan"
 	"github.com/d1seal/d1seal/internal/wire"
 )
 
@@ -52,11 +52,11 @@ func decodeQuery(r *http.Request, w http.ResponseWriter, limit int64) (*wire.Que
 // parseQuery reads body as encoding/json would into a wire.QueryRequest, or reports false when
 // the body is not of the shape it reads (then encoding/json decides).
 func parseQuery(body []byte) (*wire.QueryRequest, bool) {
-	p := &jsonParser{b: body}
+	p := &jsonParser{jsonscan.Scanner{B: body}}
 	req := &wire.QueryRequest{}
 	var seen [2]bool
 	var seenBatch bool
-	ok := p.object(func(key string) bool {
+	ok := p.Object(func(key string) bool {
 		if key != "batch" {
 			return p.statementField(key, &req.SQL, &req.Params, &seen)
 		}
@@ -64,19 +64,15 @@ func parseQuery(body []byte) (*wire.QueryRequest, bool) {
 			return false
 		}
 		seenBatch = true
-		return p.array(func() bool {
+		return p.Array(func() bool {
 			var st wire.Statement
 			var seen [2]bool
-			ok := p.object(func(key string) bool { return p.statementField(key, &st.SQL, &st.Params, &seen) })
+			ok := p.Object(func(key string) bool { return p.statementField(key, &st.SQL, &st.Params, &seen) })
 			req.Batch = append(req.Batch, st)
 			return ok
 		})
 	})
-	if !ok {
-		return nil, false
-	}
-	p.ws()
-	return req, p.i == len(p.b)
+	return req, ok && p.AtEnd()
 }
 
 // statementField reads the member key of a statement object (the request itself, or one of
@@ -88,8 +84,8 @@ func (p *jsonParser) statementField(key string, sql *string, params *[]json.RawM
 			return false
 		}
 		seen[0] = true
-		s, ok := p.str()
-		*sql = s
+		s, ok := p.String()
+		*sql = strings.Clone(s) // kept by the statement cache, which must not keep the body
 		return ok
 	case "params":
 		if seen[1] {
@@ -103,199 +99,36 @@ func (p *jsonParser) statementField(key string, sql *string, params *[]json.RawM
 	return false
 }
 
-// jsonParser reads JSON from b at i. Each method reports false for input it does not take.
+// jsonParser reads a /query body; the lexical work is internal/jsonscan's, shared with the
+// d1 client's response decoder. Each method reports false for input it does not take.
 type jsonParser struct {
-	b     []byte
-	i     int
-	depth int
-}
-
-func (p *jsonParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *jsonParser) peek() byte {
-	p.ws()
-	if p.i < len(p.b) {
-		return p.b[p.i]
-	}
-	return 0
-}
-
-// object reads {"key": value, ...}, calling field at each value (after the colon).
-func (p *jsonParser) object(field func(key string) bool) bool {
-	if p.peek() != '{' {
-		return false
-	}
-	p.i++
-	if p.peek() == '}' {
-		p.i++
-		return true
-	}
-	for {
-		if p.peek() != '"' {
-			return false
-		}
-		key, ok := p.str()
-		if !ok || p.peek() != ':' {
-			return false
-		}
-		p.i++
-		p.ws()
-		if !field(key) {
-			return false
-		}
-		switch p.peek() {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-// array reads [item, ...], calling item at each element.
-func (p *jsonParser) array(item func() bool) bool {
-	if p.peek() != '[' {
-		return false
-	}
-	p.i++
-	if p.peek() == ']' {
-		p.i++
-		return true
-	}
-	for {
-		p.ws()
-		if !item() {
-			return false
-		}
-		switch p.peek() {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return true
-		default:
-			return false
-		}
-	}
+	jsonscan.Scanner
 }
 
 // params reads an array of values, each kept as the raw JSON it is.
 func (p *jsonParser) params() ([]json.RawMessage, bool) {
 	out := []json.RawMessage{}
-	ok := p.array(func() bool {
-		start := p.i
+	ok := p.Array(func() bool {
+		start := p.I
 		if !p.value() {
 			return false
 		}
-		out = append(out, p.b[start:p.i:p.i])
+		out = append(out, p.B[start:p.I:p.I])
 		return true
 	})
 	return out, ok
 }
 
-// str reads a JSON string and returns its value.
-func (p *jsonParser) str() (string, bool) {
-	if p.peek() != '"' {
-		return "", false
-	}
-	start := p.i
-	p.i++
-	simple := true
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			if simple {
-				return string(p.b[start+1 : p.i-1]), true
-			}
-			// Escapes or non-ASCII bytes: encoding/json's own decoding (invalid UTF-8
-			// becomes U+FFFD).
-			var s string
-			if json.Unmarshal(p.b[start:p.i], &s) != nil {
-				return "", false
-			}
-			return s, true
-		case c == '\\':
-			simple = false
-			p.i++
-			if p.i >= len(p.b) {
-				return "", false
-			}
-			switch p.b[p.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				p.i++
-			case 'u':
-				if p.i+5 > len(p.b) {
-					return "", false
-				}
-				for _, h := range p.b[p.i+1 : p.i+5] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return "", false
-					}
-				}
-				p.i += 5
-			default:
-				return "", false
-			}
-		case c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			simple = false
-			p.i++
-		default:
-			p.i++
-		}
-	}
-	return "", false
-}
-
-// value reads any JSON value without keeping it.
+// value reads any JSON value without keeping it: an array of integers (a BLOB parameter) in
+// one tight loop, anything else through the scanner, nested at most maxParseDepth deep.
 func (p *jsonParser) value() bool {
-	switch p.peek() {
-	case '"':
-		_, ok := p.str()
-		return ok
-	case '[', '{':
-		if p.flatIntegers() {
-			return true
-		}
-		if p.depth >= maxParseDepth {
-			return false
-		}
-		p.depth++
-		defer func() { p.depth-- }()
-		if p.b[p.i] == '[' {
-			return p.array(p.value)
-		}
-		return p.object(func(string) bool { return p.value() })
-	case 't':
-		return p.literal("true")
-	case 'f':
-		return p.literal("false")
-	case 'n':
-		return p.literal("null")
-	default:
-		return p.number()
-	}
+	return p.Peek() == '[' && p.flatIntegers() || p.Skip(maxParseDepth)
 }
 
 // flatIntegers reads an array of non-negative integers, such as a BLOB parameter, in one tight
 // loop; it reports false, having read nothing, for any other value.
 func (p *jsonParser) flatIntegers() bool {
-	b, i := p.b, p.i
+	b, i := p.B, p.I
 	if b[i] != '[' {
 		return false
 	}
@@ -324,58 +157,11 @@ func (p *jsonParser) flatIntegers() bool {
 			if want == 2 {
 				return false
 			}
-			p.i = i + 1
+			p.I = i + 1
 			return true
 		default:
 			return false
 		}
 	}
 	return false
-}
-
-func (p *jsonParser) literal(word string) bool {
-	if !bytes.HasPrefix(p.b[p.i:], []byte(word)) {
-		return false
-	}
-	p.i += len(word)
-	return true
-}
-
-// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *jsonParser) number() bool {
-	b, i := p.b, p.i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	p.i = i
-	return true
 }

@@ -52,19 +52,7 @@ const (
 //
 // the leaf of RFC 9162 over the message a record signature signs, under its own label.
 func batchLeaf(rc RecordContext, signer KeyID, ciphertext, nonce []byte) [sha256.Size]byte {
-	h := sha256.New()
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(ciphertext)))
-	h.Write(n[:])
-	h.Write(ciphertext)
-	h.Write(nonce)
-	msg := make([]byte, 0, 1+len(batchLeafLabel)+1+len(signer)+contextSize(rc)+sha256.Size)
-	msg = append(msg, 0x00)
-	msg = append(msg, batchLeafLabel...)
-	msg = append(msg, batchVersion)
-	msg = append(msg, signer[:]...)
-	msg = appendContext(msg, rc)
-	return sha256.Sum256(h.Sum(msg))
+	return sha256.Sum256(recordMessage([]byte{0x00}, batchLeafLabel, batchVersion, rc, signer, ciphertext, nonce))
 }
 
 // merkleNode is RFC 9162's interior node hash, SHA-256(0x01 || left || right).

@@ -23,15 +23,26 @@ const signatureLabel = "d1seal record signature v1\x00"
 // included, so a recipient holding the data key cannot forge other ciphertext under the
 // owner's signature (AES-GCM alone does not prevent that for key holders).
 func signatureMessage(rc RecordContext, signer KeyID, ciphertext, nonce []byte) []byte {
+	return recordMessage(nil, signatureLabel, formatVersion, rc, signer, ciphertext, nonce)
+}
+
+// recordMessage appends to lead what binds a signature to one stored record version:
+//
+//	label || version || signer key id || record context
+//	  || SHA-256(uint32 len(ciphertext) || ciphertext || nonce)
+//
+// the message of a record signature, and under its own label the leaf of a batch signature.
+func recordMessage(lead []byte, label string, version byte, rc RecordContext, signer KeyID, ciphertext, nonce []byte) []byte {
 	h := sha256.New()
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], uint32(len(ciphertext)))
 	h.Write(n[:])
 	h.Write(ciphertext)
 	h.Write(nonce)
-	msg := make([]byte, 0, len(signatureLabel)+1+len(signer)+contextSize(rc)+sha256.Size)
-	msg = append(msg, signatureLabel...)
-	msg = append(msg, formatVersion)
+	msg := make([]byte, 0, len(lead)+len(label)+1+len(signer)+contextSize(rc)+sha256.Size)
+	msg = append(msg, lead...)
+	msg = append(msg, label...)
+	msg = append(msg, version)
 	msg = append(msg, signer[:]...)
 	msg = appendContext(msg, rc)
 	return h.Sum(msg)

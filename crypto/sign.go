@@ -93,7 +93,9 @@ func checkSignature(op string, sig []byte) error {
 // Verify checks env.Signature against this key, a signing key of the record's owner
 // (rc.DID), for the record version rc. Pass a key reached through the owner's verified key
 // log (KeyEntry.Verify), never one read from the record's own row or taken on trust from the
-// agents table. It returns nil or an error matching ErrDecrypt.
+// agents table. env.Signature is a record signature (Seal) or a batch signature
+// (SealBatch); the key remembers the batch roots it verified last, so the other records of a
+// batch cost a few hashes. It returns nil or an error matching ErrDecrypt.
 func (k *VerifyingKey) Verify(rc RecordContext, env Envelope) error {
 	const op = "verify signature"
 	if err := rc.check(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/d1seal/d1seal/crypto"
+	"github.com/d1seal/d1seal/syntax"
 )
 
 // Alice seals a note for herself and Bob; each opens it with his or her own grant and
@@ -40,6 +41,35 @@ func Example() {
 	// columns: 67 12 81 78 1186
 	// bob reads: remember the milk
 	// moved row: true
+}
+
+// Sealing many new records at once: one Ed25519 signature for all of them, over a Merkle tree;
+// each record still verifies on its own, and one altered or moved fails.
+func ExampleAgent_SealBatch() {
+	alice, _ := crypto.GenerateAgent("did:plc:alice", crypto.GenerateOptions{})
+	var rcs []crypto.RecordContext
+	var notes [][]byte
+	for i, rkey := range []syntax.RecordKey{"3jzfcijpj2z2a", "3jzfcijpj2z2b", "3jzfcijpj2z2c", "3jzfcijpj2z2d", "3jzfcijpj2z2e"} {
+		rcs = append(rcs, crypto.RecordContext{DID: "did:plc:alice", Collection: "com.example.note", RKey: rkey, Version: 1})
+		notes = append(notes, fmt.Appendf(nil, "note %d", i))
+	}
+	sealed, err := alice.SealBatch(rcs, notes)
+	if err != nil {
+		panic(err)
+	}
+	for i, s := range sealed {
+		pt, err := alice.Open(rcs[i], s.Envelope, s.Owner.WrappedKey, alice.VerifyingKey())
+		fmt.Printf("%s: %s, signature column %d bytes, %v\n", rcs[i].RKey, pt, len(s.Signature), err)
+	}
+	_, err = alice.Open(rcs[0], sealed[1].Envelope, sealed[1].Owner.WrappedKey, alice.VerifyingKey())
+	fmt.Println("record b's row under a's key:", errors.Is(err, crypto.ErrDecrypt))
+	// Output:
+	// 3jzfcijpj2z2a: note 0, signature column 181 bytes, <nil>
+	// 3jzfcijpj2z2b: note 1, signature column 181 bytes, <nil>
+	// 3jzfcijpj2z2c: note 2, signature column 181 bytes, <nil>
+	// 3jzfcijpj2z2d: note 3, signature column 181 bytes, <nil>
+	// 3jzfcijpj2z2e: note 4, signature column 117 bytes, <nil>
+	// record b's row under a's key: true
 }
 
 // Revoking Bob: Alice re-keys the record as version 2 for Carol only. Bob's old grant

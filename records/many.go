@@ -267,26 +267,35 @@ const signGroup = 16
 
 // newVersions seals values as new private records refs (version 1, shared with no one) into
 // vs, with one signature for all of them: newVersionWithID for each, signed once. On failure
-// it returns the index in values of the value that failed.
+// it returns the index in values of the first value that failed: a value that cannot be
+// encoded stops the drafting, and those before it are still sealed and checked, since one of
+// them may be too large to store.
 func (c *Collection[T]) newVersions(vs []*version, refs []Ref, values []T, created string, writeID func(int) string) (int, error) {
 	rcs := make([]crypto.RecordContext, len(values))
 	pts := make([][]byte, len(values))
+	n, draftErr := len(values), error(nil)
 	for i := range values {
 		w, pt, err := c.draftVersion(refs[i], 1, values[i], created, "", nil, writeID(i), false)
 		if err != nil {
-			return i, err
+			n, draftErr = i, err
+			break
 		}
 		vs[i], rcs[i], pts[i] = w, w.rc, pt
 	}
-	sealed, err := c.agent.SealBatch(rcs, pts)
-	if err != nil {
-		return 0, fmt.Errorf("records: seal %s and %d more: %w", refs[0].ID(), len(refs)-1, err)
-	}
-	for i, w := range vs {
-		w.sealed = sealed[i]
-		if err := c.finishVersion(w, values[i]); err != nil {
-			return i, err
+	if n > 0 {
+		sealed, err := c.agent.SealBatch(rcs[:n], pts[:n])
+		if err != nil {
+			return 0, fmt.Errorf("records: seal %s and %d more: %w", refs[0].ID(), n-1, err)
 		}
+		for i, w := range vs[:n] {
+			w.sealed = sealed[i]
+			if err := c.finishVersion(w, values[i]); err != nil {
+				return i, err
+			}
+		}
+	}
+	if draftErr != nil {
+		return n, draftErr
 	}
 	return 0, nil
 }

@@ -2,6 +2,7 @@ package records_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -269,13 +270,17 @@ func TestCreateManySplitsByLimits(t *testing.T) {
 }
 
 // failing is a value whose encoding fails, to stop a stream part-way.
-type failing struct{ Bad bool }
+// failing cannot be encoded when Bad, and is too large to store with Big set.
+type failing struct {
+	Bad bool
+	Big string
+}
 
 func (f failing) MarshalJSON() ([]byte, error) {
 	if f.Bad {
 		return nil, errors.New("cannot encode")
 	}
-	return []byte(`{}`), nil
+	return json.Marshal(map[string]string{"big": f.Big})
 }
 
 func TestCreateAllStreams(t *testing.T) {
@@ -360,6 +365,15 @@ func TestCreateManyNamesFirstBadValue(t *testing.T) {
 	assert.ErrorIs(t, err, records.ErrInvalid)
 	assert.ErrorContains(t, err, "value 130:")
 	assert.Empty(t, got)
+
+	// Within one group of records sealed together, a value found too large only once sealed
+	// (3) comes before one that cannot be encoded (5).
+	mixed := make([]failing, 20)
+	mixed[3].Big, mixed[5].Bad = strings.Repeat("x", 2_000_001), true
+	_, err = fc.CreateMany(ctx, mixed)
+	assert.ErrorIs(t, err, records.ErrTooLarge)
+	assert.ErrorContains(t, err, "value 3:")
+
 	n, err := d1.QueryOne[int](ctx, e.db, "SELECT count(*) FROM records")
 	require.NoError(t, err)
 	assert.Zero(t, n)

@@ -25,9 +25,10 @@ import (
 // together is cheaper too: a key remembers the roots it verified (rootCache), so the others
 // cost their leaf and path only.
 //
-// The cost is bytes: a tree of n leaves adds 4 + 32 * ceil(log2 n) bytes to each row, so
-// callers keep batches small (the records package signs groups of 16: 132 more bytes per row
-// for a sixteenth of a signature each; see BENCHMARKS.md).
+// The cost is bytes: a tree of n leaves adds at most 4 + 32 * ceil(log2 n) bytes to each row,
+// so callers keep batches small (the records package signs groups of 16: at most 132 more
+// bytes per row for a sixteenth of a signature each; see BENCHMARKS.md). Releases before
+// batch signatures refuse them (ErrUnsupported): upgrade readers before writers.
 
 // batchVersion is the first byte of a batch signature (a record signature is formatVersion).
 const batchVersion = 0x02
@@ -228,9 +229,10 @@ func (k *VerifyingKey) verifyBatch(op string, rc RecordContext, env Envelope) er
 	return nil
 }
 
-// rootCacheSize is how many verified batch roots a VerifyingKey remembers: a page of 1,000
-// records written by CreateMany spans 63 groups of 16.
-const rootCacheSize = 64
+// rootCacheSize is how many verified batch roots a VerifyingKey remembers (about 3 KB when
+// full): pages list records in key order, so the records of a batch come together, and a few
+// readers interleaving their pages stay within it.
+const rootCacheSize = 16
 
 // rootCache remembers the batch roots a key verified last, so that reading the other records
 // of a batch (a list, a page) costs a few hashes each instead of an Ed25519 verification. An

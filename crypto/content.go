@@ -27,8 +27,10 @@ type Envelope struct {
 	// Nonce is the records.nonce column: the 12-byte AES-GCM nonce, random per version.
 	Nonce []byte
 
-	// Signature is a new records.signature column: version (0x01), the signer's 16-byte
-	// key id, then the 64-byte Ed25519 signature.
+	// Signature is a new records.signature column: a record signature, version (0x01), the
+	// signer's 16-byte key id, then the 64-byte Ed25519 signature (81 bytes); or a batch
+	// signature (SealBatch), version (0x02), key id, the Ed25519 signature of the batch, the
+	// record's leaf index and the tree size, then its audit path (85 + 32k bytes).
 	Signature []byte
 }
 

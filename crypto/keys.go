@@ -252,8 +252,9 @@ func (k decryptionKey) GoString() string { return k.String() }
 // Format prints String for every verb (%v, %+v, %#v, %s, %x, %d, ...).
 func (k decryptionKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
-// VerifyingKey is an agent's public Ed25519 signing key, as registered. It is immutable and
-// safe for concurrent use. It cannot be used to encrypt.
+// VerifyingKey is an agent's public Ed25519 signing key, as registered. The key is immutable;
+// it remembers the last batch roots it verified (see Verify). It is safe for concurrent use.
+// It cannot be used to encrypt.
 type VerifyingKey struct {
 	pub    ed25519.PublicKey
 	tagged []byte

@@ -85,6 +85,13 @@ type CollectionOptions[T any] struct {
 	// bits, at most 12% longer), so that ciphertext sizes stop revealing plaintext lengths
 	// beyond their order of magnitude. Records written without it still read.
 	Pad bool
+
+	// SignEachRecord has CreateMany and CreateAll sign every record on its own instead of
+	// signing each group of 16 once (a batch signature, crypto.Agent.SealBatch): about
+	// 20 µs more client CPU per record, 132 fewer bytes per row. Releases of d1seal before
+	// batch signatures refuse them (crypto.ErrUnsupported), so set it while readers on such a
+	// release remain, and upgrade readers before writers.
+	SignEachRecord bool
 }
 
 // Collection is one collection (an NSID) of records of type T, seen by one acting agent: it
@@ -99,6 +106,7 @@ type Collection[T any] struct {
 	codec Codec[T]
 	index *index[T] // nil without CollectionOptions.Index
 	pad   bool
+	group int // how many records of a CreateMany share one signature
 
 	registered atomic.Bool // the acting agent's keys were found to be its registered ones
 
@@ -122,7 +130,10 @@ func NewCollection[T any](s *Store, agent *crypto.Agent, collection NSID, opts C
 	if err != nil {
 		return nil, &InputError{Field: "collection", Err: err}
 	}
-	c := &Collection[T]{s: s, agent: agent, did: did, nsid: nsid.Canonical(), codec: opts.Codec, pad: opts.Pad}
+	c := &Collection[T]{s: s, agent: agent, did: did, nsid: nsid.Canonical(), codec: opts.Codec, pad: opts.Pad, group: signGroup}
+	if opts.SignEachRecord {
+		c.group = 1
+	}
 	if c.codec == nil {
 		c.codec = JSON[T]{}
 	}

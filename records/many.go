@@ -242,8 +242,8 @@ func (c *Collection[T]) sealMany(values []T, base int, token string) ([]*version
 				if lo >= len(values) {
 					return
 				}
-				for g := lo; g < min(lo+run, len(values)); g += signGroup {
-					h := min(g+signGroup, lo+run, len(values))
+				for g := lo; g < min(lo+run, len(values)); g += c.group {
+					h := min(g+c.group, lo+run, len(values))
 					bad, err := c.newVersions(vs[g:h], refs[g:h], values[g:h], created, func(i int) string { return manyWriteID(token, base+g+i) })
 					if err != nil {
 						mu.Lock()
@@ -260,9 +260,11 @@ func (c *Collection[T]) sealMany(values []T, base int, token string) ([]*version
 	return vs, firstErr
 }
 
-// signGroup is how many records of a CreateAll share one signature (crypto.Agent.SealBatch):
-// each then costs a sixteenth of an Ed25519 signature, about half of sealing an owner-only
-// record alone, for 132 more bytes in its signature column (BENCHMARKS.md, issue 19).
+// signGroup is how many records of a CreateAll share one signature (crypto.Agent.SealBatch),
+// unless CollectionOptions.SignEachRecord: each then costs a sixteenth of an Ed25519
+// signature, about half of sealing an owner-only record alone, for at most 132 more bytes in
+// its signature column (BENCHMARKS.md, issue 19). The last group of a request may be smaller;
+// a group of one gets an ordinary record signature.
 const signGroup = 16
 
 // newVersions seals values as new private records refs (version 1, shared with no one) into

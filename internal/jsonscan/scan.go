@@ -131,66 +131,61 @@ func (s *Scanner) String() (string, bool) {
 	if s.Peek() != '"' {
 		return "", false
 	}
-	start := s.I + 1
-	for j := start; j < len(s.B); j++ {
-		switch c := s.B[j]; {
-		case c == '"':
-			s.I = j + 1
-			return shared(s.B[start:j]), true
-		case c == '\\' || c >= utf8.RuneSelf:
-			return s.slowString()
-		case c < 0x20:
-			return "", false
-		}
+	start := s.I
+	end, escaped, ascii, ok := s.stringEnd()
+	if !ok {
+		return "", false
 	}
-	return "", false
+	s.I = end
+	body := s.B[start+1 : end-1]
+	if !escaped && (ascii || utf8.Valid(body)) {
+		return shared(body), true
+	}
+	var v string
+	if json.Unmarshal(s.B[start:end], &v) != nil {
+		return "", false
+	}
+	return v, true
 }
 
-// slowString is String for a string with escapes or non-ASCII bytes: it checks every escape,
-// then shares the input when there were none and the bytes are valid UTF-8, and otherwise
-// lets encoding/json decode it (surrogate pairs, invalid UTF-8).
-func (s *Scanner) slowString() (string, bool) {
-	start := s.I
-	escaped := false
-	for j := start + 1; j < len(s.B); j++ {
+// stringEnd checks the string whose opening quote is at s.I and returns the position just
+// past its closing quote, whether it has escapes, and whether it is ASCII. Every escape is
+// checked; the bytes are not checked as UTF-8 (RFC 8259's grammar and encoding/json's Valid
+// do not either).
+func (s *Scanner) stringEnd() (end int, escaped, ascii, ok bool) {
+	ascii = true
+	for j := s.I + 1; j < len(s.B); j++ {
 		switch c := s.B[j]; {
 		case c == '"':
-			s.I = j + 1
-			body := s.B[start+1 : j]
-			if !escaped && utf8.Valid(body) {
-				return shared(body), true
-			}
-			var v string
-			if json.Unmarshal(s.B[start:j+1], &v) != nil {
-				return "", false
-			}
-			return v, true
+			return j + 1, escaped, ascii, true
 		case c == '\\':
 			escaped = true
 			j++
 			if j >= len(s.B) {
-				return "", false
+				return 0, false, false, false
 			}
 			switch s.B[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if j+5 > len(s.B) {
-					return "", false
+					return 0, false, false, false
 				}
 				for _, h := range s.B[j+1 : j+5] {
 					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return "", false
+						return 0, false, false, false
 					}
 				}
 				j += 4
 			default:
-				return "", false
+				return 0, false, false, false
 			}
 		case c < 0x20:
-			return "", false
+			return 0, false, false, false
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
-	return "", false
+	return 0, false, false, false
 }
 
 // Number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? and returns its text (sharing
@@ -241,7 +236,8 @@ func (s *Scanner) Number() (text string, float bool, ok bool) {
 func (s *Scanner) Skip(depth int) bool {
 	switch s.Peek() {
 	case '"':
-		_, ok := s.String()
+		end, _, _, ok := s.stringEnd()
+		s.I = end
 		return ok
 	case '[':
 		return depth > 0 && s.Array(func() bool { return s.Skip(depth - 1) })

@@ -126,10 +126,11 @@
 // emulator makes a documented guess:
 //
 //   - Time Travel: real D1 keeps 30 days of history at fine grain; here the history keeps
-//     30 days too (Options.TimeTravelRetention) up to a byte cap, survives restarts only with a
-//     Dir and a clean Close (a process killed after writes, or another program writing to the
-//     file, drops the history before, with a logged message, rather than restore it wrongly),
-//     and timestamps resolve within Options.TimeTravelInterval (see above). A timestamp later
+//     30 days too (Options.TimeTravelRetention) up to a byte cap, survives restarts with a Dir
+//     (a process killed after writes, or another program writing to the file, loses nothing:
+//     the changes since the last capture become one more state; only if the kept image of that
+//     capture is missing or damaged is the history dropped, with a logged message, rather than
+//     restored wrongly), and timestamps resolve within Options.TimeTravelInterval (see above). A timestamp later
 //     than the last write resolves to the current state; one before the history answers
 //     400/7500 "No bookmark found at or before ...". Bookmarks have D1's shape (hex groups that sort in time order) but encode a
 //     local write sequence; restoring an unknown one answers "Bookmark ... is not available

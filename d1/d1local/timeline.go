@@ -37,11 +37,15 @@ import (
 // would take a VFS shim in transpiled C. sqlite3_serialize is available and reads the whole
 // database in one call; the emulator already reads it on every capture, so a diff against the
 // head (held in memory: the database once) finds the changed chunks at the cost of a memcmp.
-// The head's image is what the undo records apply to, and it is exactly the database file
-// while the process runs; a later process recognizes it by the CRC of the file's first chunk
-// (which holds SQLite's file change counter, bumped by every commit) and its length. If the
-// file moved on without a capture (the process was killed after writes, or another program
-// wrote to it), the older history cannot be rebuilt and is dropped, with a log message.
+// The head's image is what the undo records apply to. With a Dir it is also kept on disk
+// beside the log (head.image, rewritten chunk by chunk at each capture; see saveHead), so a
+// later process finds it whether or not the file still holds it: the file is recognized by
+// the CRC of its first chunk (which holds SQLite's file change counter, bumped by every
+// commit) and its length. If the file moved on without a capture (the process was killed
+// after writes, or another program wrote to it), the kept image rebuilds the history and the
+// file's changes are one more state; only without a kept image that checks is the older
+// history dropped, with a log message. The kept image costs one copy of the database on disk
+// and, per capture, the changed chunks and a CRC of the image.
 //
 // One Server at a time may use a Dir: two appending to the same log would interleave
 // histories of different files.
@@ -76,6 +80,7 @@ type timeline struct {
 	memBytes  int64         // bytes of undo chunks held in memory
 	cost      time.Duration // how long the last capture took
 	log       *undoLog      // nil in memory
+	headSaved bool          // the log's head.image holds image (see saveHead)
 	logf      func(msg string, args ...any)
 }
 
@@ -120,14 +125,17 @@ func newTimeline(s *Server, id string, c *conn, now time.Time) *timeline {
 	// (and never repeat) after the Server restarts on the same Dir.
 	t.seq = uint64(max(now.UnixMicro(), 0))
 	if s.opts.Dir != "" {
-		t.open(filepath.Join(s.opts.Dir, id+".timetravel"), c, now)
+		t.open(filepath.Join(s.opts.Dir, id+".timetravel"), s.dbPath(id), c, now)
 	}
 	return t
 }
 
-// open loads the history kept in dir by earlier processes, if the database file is still in
-// the state the history ends with.
-func (t *timeline) open(dir string, c *conn, now time.Time) {
+// open loads the history kept in dir by earlier processes. The database file (at file) is
+// either in the state the history ends with, or it changed since (a process killed before
+// Close, another program): then the head's image kept beside the log (saveHead) rebuilds the
+// history, and the file's changes are a state of their own, not yet captured. Without that
+// image the history is dropped rather than restored wrongly.
+func (t *timeline) open(dir, file string, c *conn, now time.Time) {
 	rollover := min(int64(maxSegmentBytes), max(t.maxBytes/8, chunkBytes))
 	l, recs, err := readLog(dir, rollover)
 	if err != nil {
@@ -159,20 +167,34 @@ func (t *timeline) open(dir string, c *conn, now time.Time) {
 		states = append(states, s)
 	}
 	head := states[len(states)-1]
+	current := false
 	err = c.Serialized(func(image []byte) {
 		if int64(len(image)) == head.size && imageCheck(image) == head.check {
-			t.image = append([]byte(nil), image...)
+			t.image, current = append([]byte(nil), image...), true
 		}
 	})
+	if err == nil && !current {
+		if image := t.log.loadHead(head.seq, head.size); image != nil && imageCheck(image) == head.check {
+			t.image, t.headSaved = image, true
+		}
+	}
 	if err != nil || t.image == nil && head.size > 0 {
-		t.logf("time travel: the database changed after its last capture; earlier history is dropped", "dir", dir)
+		t.logf("time travel: the database changed after its last capture, and the image of that capture is missing; earlier history is dropped", "dir", dir)
 		t.log.removeAll()
-		t.image = nil
+		t.image, t.headSaved = nil, false
 		return
 	}
-	// The file is in the head's state: it is the current state.
 	t.head, t.states = head, states[:len(states)-1]
 	t.seq, t.since = head.seq, head.begin
+	if !current {
+		// The file moved on from the head: one more state, entered when the file last
+		// changed (as far as its modification time tells), captured before the next write.
+		t.seq++
+		t.since = now
+		if info, err := os.Stat(file); err == nil && info.ModTime().After(head.begin) && info.ModTime().Before(now) {
+			t.since = info.ModTime()
+		}
+	}
 	t.prune(now)
 }
 
@@ -286,6 +308,7 @@ func validBookmark(name string) bool {
 func (t *timeline) take(c *conn, now time.Time) (*state, error) {
 	start := time.Now()
 	var undo []chunkRef
+	var changed []uint32 // the chunks of the new image that differ from the old one's
 	var size int64
 	var check uint32
 	err := c.Serialized(func(image []byte) {
@@ -295,7 +318,15 @@ func (t *timeline) take(c *conn, now time.Time) (*state, error) {
 				end := min(off+chunkBytes, len(old))
 				if end > len(image) || !bytes.Equal(old[off:end], image[off:end]) {
 					undo = append(undo, chunkRef{index: uint32(off / chunkBytes), length: end - off, data: bytes.Clone(old[off:end])})
+					if off < len(image) {
+						changed = append(changed, uint32(off/chunkBytes))
+					}
 				}
+			}
+		}
+		for off := len(old) / chunkBytes * chunkBytes; off < len(image); off += chunkBytes {
+			if off+chunkBytes > len(old) && (len(changed) == 0 || changed[len(changed)-1] != uint32(off/chunkBytes)) {
+				changed = append(changed, uint32(off/chunkBytes)) // grown, or a partial last chunk
 			}
 		}
 		t.image = append(t.image[:0], image...)
@@ -311,9 +342,14 @@ func (t *timeline) take(c *conn, now time.Time) (*state, error) {
 			// The history on disk no longer matches: start it again from this state.
 			t.logf("time travel: keep history", "err", err)
 			t.log.removeAll()
-			t.head, t.states, t.memBytes = s, nil, 0
+			t.head, t.states, t.memBytes, t.headSaved = s, nil, 0, false
 			return s, nil
 		}
+		err := t.log.saveHead(s.seq, t.image, changed, !t.headSaved || t.head == nil)
+		if err != nil {
+			t.logf("time travel: keep the newest state's image (the history survives a restart after Close only)", "err", err)
+		}
+		t.headSaved = err == nil
 	}
 	if prev := t.head; prev != nil {
 		prev.undo = undo
@@ -471,7 +507,7 @@ func (t *timeline) close(c *conn, now time.Time) {
 
 // removeAll forgets the history, on disk too: the database is being deleted.
 func (t *timeline) removeAll() {
-	t.head, t.states, t.image, t.memBytes = nil, nil, nil, 0
+	t.head, t.states, t.image, t.memBytes, t.headSaved = nil, nil, nil, 0, false
 	if t.log != nil {
 		t.log.removeAll()
 	}

@@ -21,17 +21,15 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// historyBytes is what database id's Time Travel history takes on disk.
+// historyBytes is what database id's Time Travel history takes on disk: its undo log. The
+// image of the newest captured state (head.image, one copy of the database) is apart.
 func historyBytes(t testing.TB, dir, id string) int64 {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(dir, id+".timetravel"))
-	if os.IsNotExist(err) {
-		return 0
-	}
+	logs, err := filepath.Glob(filepath.Join(dir, id+".timetravel", "*.log"))
 	require.NoError(t, err)
 	var n int64
-	for _, e := range entries {
-		info, err := e.Info()
+	for _, name := range logs {
+		info, err := os.Stat(name)
 		require.NoError(t, err)
 		n += info.Size()
 	}
@@ -84,6 +82,9 @@ func TestTimeTravelCostsWhatChanged(t *testing.T) {
 	t.Logf("database %d bytes; history grew %d bytes for %d writes (%d per write)", size, grew, writes, perWrite)
 	assert.LessOrEqual(t, perWrite, int64(6*4096), "history bytes per small write: got %d, want a few 4 KiB chunks", perWrite)
 	assert.Less(t, grew, size/4, "history after %d small writes: got %d bytes, want far less than the %d-byte database", writes, grew, size)
+	head, err := os.Stat(filepath.Join(dir, e.id+".timetravel", "head.image"))
+	require.NoError(t, err)
+	assert.Equal(t, size, head.Size(), "beside the log, one copy of the newest captured state")
 
 	for _, i := range []int{0, 17, 49, 3} {
 		e.restore(t, "?bookmark="+marks[i])
@@ -196,34 +197,91 @@ func TestTimeTravelLaterProcess(t *testing.T) {
 	assert.Equal(t, []string{`{"v":"a"}`, `{"v":"b"}`}, rows(e3))
 }
 
-// TestTimeTravelDroppedWhenFileChanged: if the database file changes behind the emulator's
-// back (another program, or a process killed after writes), the old history cannot be
-// rebuilt: it is dropped rather than restored wrongly, and Time Travel starts again.
-func TestTimeTravelDroppedWhenFileChanged(t *testing.T) {
+// TestTimeTravelContinuesWhenFileChanged: if the database file changes behind the
+// emulator's back (another program here; a process killed after writes is the same case, see
+// TestTimeTravelAfterKill), the history continues: its bookmarks still restore, and the
+// change is a state of its own. Without the image of the last capture the history is
+// dropped rather than restored wrongly, and Time Travel starts again.
+func TestTimeTravelContinuesWhenFileChanged(t *testing.T) {
+	for _, imageLost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("image lost %v", imageLost), func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnv(t, d1local.Options{Dir: dir})
+			e.sql(t, "CREATE TABLE t (v TEXT)")
+			old := e.bookmark(t, "")
+			e.sql(t, "INSERT INTO t VALUES ('a')")
+			require.NoError(t, e.srv.Close())
+
+			db, err := sql.Open("sqlite", filepath.Join(dir, e.id+".sqlite"))
+			require.NoError(t, err)
+			_, err = db.Exec("INSERT INTO t VALUES ('outside')")
+			require.NoError(t, err)
+			require.NoError(t, db.Close())
+			if imageLost {
+				require.NoError(t, os.Remove(filepath.Join(dir, e.id+".timetravel", "head.image")))
+			}
+
+			srv, err := d1local.New(d1local.Options{Dir: dir})
+			require.NoError(t, err)
+			t.Cleanup(func() { srv.Close() })
+			e2 := &env{srv: srv, id: e.id, http: &http.Client{Transport: srv.Transport()}, base: e.base}
+			rows := func() []string { return e2.sql(t, "SELECT v FROM t ORDER BY v") }
+			require.Equal(t, []string{`{"v":"a"}`, `{"v":"outside"}`}, rows(), "control: the outside write is in the file")
+			now := e2.bookmark(t, "")
+			status, _, raw := e2.call(t, "POST", e2.dbURL("time_travel/restore")+"?bookmark="+old, nil)
+			if imageLost {
+				assert.Equal(t, 400, status, "%s", raw)
+				assert.Contains(t, string(raw), "is not available for this database")
+			} else {
+				assert.Equal(t, 200, status, "%s", raw)
+				assert.Empty(t, rows(), "the bookmark from before the outside write")
+			}
+			e2.restore(t, "?bookmark="+now)
+			assert.Equal(t, []string{`{"v":"a"}`, `{"v":"outside"}`}, rows())
+		})
+	}
+}
+
+// TestTimeTravelAfterKill: a process killed after writes (the Server never closed) loses none
+// of its history: the next process restores its bookmarks and times, and the writes after its
+// last capture are a state of their own.
+func TestTimeTravelAfterKill(t *testing.T) {
 	dir := t.TempDir()
-	e := newEnv(t, d1local.Options{Dir: dir})
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
+	opts := d1local.Options{Dir: dir, Now: clock, TimeTravelInterval: time.Hour}
+
+	// The first process: never closed, as if killed. (Its connection stays open, idle, until
+	// the test binary exits.)
+	killed, err := d1local.New(opts)
+	require.NoError(t, err)
+	id, err := killed.CreateDatabase(context.Background(), "killed")
+	require.NoError(t, err)
+	base := "http://d1local.test/client/v4"
+	e := &env{srv: killed, id: id, http: &http.Client{Transport: killed.Transport()}, base: base}
 	e.sql(t, "CREATE TABLE t (v TEXT)")
-	old := e.bookmark(t, "")
 	e.sql(t, "INSERT INTO t VALUES ('a')")
-	require.NoError(t, e.srv.Close())
+	first := e.bookmark(t, "")
+	afterA := advance(time.Minute)
+	advance(time.Minute)
+	e.sql(t, "INSERT INTO t VALUES ('b')") // after the last capture: only in the file
+	advance(time.Minute)
 
-	db, err := sql.Open("sqlite", filepath.Join(dir, e.id+".sqlite"))
-	require.NoError(t, err)
-	_, err = db.Exec("INSERT INTO t VALUES ('outside')")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
-
-	srv, err := d1local.New(d1local.Options{Dir: dir})
+	srv, err := d1local.New(opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
-	e2 := &env{srv: srv, id: e.id, http: &http.Client{Transport: srv.Transport()}, base: e.base}
-	status, _, raw := e2.call(t, "POST", e2.dbURL("time_travel/restore")+"?bookmark="+old, nil)
-	assert.Equal(t, 400, status, "%s", raw)
-	assert.Contains(t, string(raw), "is not available for this database")
-	b := e2.bookmark(t, "")
-	e2.sql(t, "DELETE FROM t")
-	e2.restore(t, "?bookmark="+b)
-	assert.Equal(t, []string{`{"v":"a"}`, `{"v":"outside"}`}, e2.sql(t, "SELECT v FROM t ORDER BY v"))
+	e2 := &env{srv: srv, id: e.id, http: &http.Client{Transport: srv.Transport()}, base: base}
+	rows := func() []string { return e2.sql(t, "SELECT v FROM t ORDER BY v") }
+	require.Equal(t, []string{`{"v":"a"}`, `{"v":"b"}`}, rows(), "control: the killed process's last write is in the file")
+	last := e2.bookmark(t, "")
+	e2.restore(t, "?bookmark="+first)
+	assert.Equal(t, []string{`{"v":"a"}`}, rows(), "a bookmark of the killed process")
+	e2.restore(t, "?bookmark="+last)
+	assert.Equal(t, []string{`{"v":"a"}`, `{"v":"b"}`}, rows(), "the writes after its last capture")
+	e2.restore(t, "?timestamp="+afterA.Format(time.RFC3339))
+	assert.Equal(t, []string{`{"v":"a"}`}, rows(), "a time of the killed process")
 }
 
 // TestTimeTravelRetention: states the database left longer ago than TimeTravelRetention are

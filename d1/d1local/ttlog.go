@@ -255,3 +255,81 @@ func (l *undoLog) removeAll() {
 	l.segs = nil
 	_ = os.RemoveAll(l.dir)
 }
+
+// The head's image: Dir/<uuid>.timetravel/head.image holds the image of the newest captured
+// state, and head.sum names it (the state's seq, its length and the CRC-32 of the whole
+// image). With them a later process continues the history even when this one was killed
+// before Close, or another program wrote to the database file: the file's changes since the
+// head become one more state. Each capture rewrites the chunks of head.image that changed
+// (the whole file the first time in a process), then replaces head.sum: head.sum is written
+// last, so a capture cut short leaves a sum that does not match, and the history is dropped
+// rather than restored wrongly.
+const (
+	headImageName = "head.image"
+	headSumName   = "head.sum"
+	headSumBytes  = 8 + 8 + 4
+)
+
+// saveHead writes the head's image: the chunks changed (indexes into image) when the file
+// holds the previous head's image, else the whole image.
+func (l *undoLog) saveHead(seq uint64, image []byte, changed []uint32, whole bool) error {
+	path := filepath.Join(l.dir, headImageName)
+	_ = os.Remove(filepath.Join(l.dir, headSumName)) // the image is about to change
+	if whole {
+		if err := writeFileAtomic(path, image); err != nil {
+			return err
+		}
+	} else {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		for _, i := range changed {
+			off := int(i) * chunkBytes
+			if _, err := f.WriteAt(image[off:min(off+chunkBytes, len(image))], int64(off)); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := f.Truncate(int64(len(image))); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	sum := make([]byte, 0, headSumBytes)
+	sum = binary.LittleEndian.AppendUint64(sum, seq)
+	sum = binary.LittleEndian.AppendUint64(sum, uint64(len(image)))
+	sum = binary.LittleEndian.AppendUint32(sum, crc32.ChecksumIEEE(image))
+	return writeFileAtomic(filepath.Join(l.dir, headSumName), sum)
+}
+
+// loadHead returns the head's image kept for state seq of size bytes, or nil when there is
+// none that checks.
+func (l *undoLog) loadHead(seq uint64, size int64) []byte {
+	sum, err := os.ReadFile(filepath.Join(l.dir, headSumName))
+	if err != nil || len(sum) != headSumBytes {
+		return nil
+	}
+	le := binary.LittleEndian
+	if le.Uint64(sum) != seq || int64(le.Uint64(sum[8:])) != size {
+		return nil
+	}
+	image, err := os.ReadFile(filepath.Join(l.dir, headImageName))
+	if err != nil || int64(len(image)) != size || crc32.ChecksumIEEE(image) != le.Uint32(sum[16:]) {
+		return nil
+	}
+	return image
+}
+
+// writeFileAtomic writes path through a temporary file renamed over it, so that a process
+// killed half-way leaves the old file or the new one, never a mix.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -43,10 +43,16 @@ cleanup() {
 		# are stopped together.
 		local pgid
 		pgid=$(ps -o pgid= -p "$SERVER_PID" 2>/dev/null | tr -d ' ' || true)
-		if [[ $pgid == "$SERVER_PID" ]]; then kill -TERM -- "-$SERVER_PID" 2>/dev/null || true; else kill -TERM "$SERVER_PID" 2>/dev/null || true; fi
-		for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-		if kill -0 "$SERVER_PID" 2>/dev/null; then
-			if [[ $pgid == "$SERVER_PID" ]]; then kill -KILL -- "-$SERVER_PID" 2>/dev/null || true; else kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
+		# Wait for the whole group, not only `go run`: the binary it started may still be
+		# closing its databases (capturing Time Travel state into $WORK) after `go run` exits,
+		# and removing $WORK under it fails.
+		local target=$SERVER_PID
+		if [[ $pgid == "$SERVER_PID" ]]; then target="-$SERVER_PID"; fi
+		kill -TERM -- "$target" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 -- "$target" 2>/dev/null || break; sleep 0.2; done
+		if kill -0 -- "$target" 2>/dev/null; then
+			kill -KILL -- "$target" 2>/dev/null || true
+			for _ in $(seq 1 25); do kill -0 -- "$target" 2>/dev/null || break; sleep 0.2; done
 		fi
 		wait "$SERVER_PID" 2>/dev/null || true
 	fi

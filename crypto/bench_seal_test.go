@@ -14,17 +14,11 @@ import (
 //
 //	go test ./crypto -run '^$' -bench SealVsSign -benchmem -count 6
 func BenchmarkSealVsSign(b *testing.B) {
-	alice, err := GenerateAgent(aliceDID, GenerateOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	alice, rc, pt := sealBenchFixture(b)
 	bob, err := GenerateAgent(bobDID, GenerateOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rc := RecordContext{DID: aliceDID, Collection: "com.example.note", RKey: "3jzfcijpj2z2a", Version: 1}
-	pt := make([]byte, 1<<10)
-	rand.Read(pt)
 
 	_, priv, _ := ed25519.GenerateKey(nil)
 	// About the size of what Seal signs: label, key id, record context and a hash.
@@ -84,13 +78,7 @@ func BenchmarkSealVsSign(b *testing.B) {
 //
 //	go test ./crypto -run '^$' -bench SealBatch -benchmem -count 6
 func BenchmarkSealBatch(b *testing.B) {
-	alice, err := GenerateAgent(aliceDID, GenerateOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rc := RecordContext{DID: aliceDID, Collection: "com.example.note", RKey: "3jzfcijpj2z2a", Version: 1}
-	pt := make([]byte, 1<<10)
-	rand.Read(pt)
+	alice, rc, pt := sealBenchFixture(b)
 	for _, n := range []int{1, 4, 16, 64} {
 		rcs, pts := make([]RecordContext, n), make([][]byte, n)
 		for i := range n {
@@ -130,4 +118,15 @@ func BenchmarkSealBatch(b *testing.B) {
 			})
 		}
 	}
+}
+
+// sealBenchFixture is the sealing benchmarks' owner, record and 1 KiB of random plaintext.
+func sealBenchFixture(b *testing.B) (*Agent, RecordContext, []byte) {
+	alice, err := GenerateAgent(aliceDID, GenerateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pt := make([]byte, 1<<10)
+	rand.Read(pt)
+	return alice, RecordContext{DID: aliceDID, Collection: "com.example.note", RKey: "3jzfcijpj2z2a", Version: 1}, pt
 }

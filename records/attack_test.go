@@ -599,6 +599,8 @@ func TestOpenStoreRemembersKeysAcrossRestart(t *testing.T) {
 	_, err = records.OpenStore(e.db, dir, records.StoreOptions{Trust: records.NewMemoryTrust()})
 	var in *records.InputError
 	assert.ErrorAs(t, err, &in, "a trust store given as well is refused, not silently dropped")
+	_, err = records.OpenStore(e.db, "", records.StoreOptions{})
+	assert.ErrorAs(t, err, &in, "no folder is refused, not taken for the working directory")
 }
 
 // TestRotationFollowedAcrossStores: readers follow a rotation through the signed log, with

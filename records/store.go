@@ -116,6 +116,9 @@ const (
 // Processes may share the folder (the files are locked while written). opts.Trust and
 // opts.State must be unset; opts.TrackedRecords also bounds the state file.
 func OpenStore(db *d1.Client, dir string, opts StoreOptions) (*Store, error) {
+	if dir == "" {
+		return nil, &InputError{Field: "dir", Reason: `empty: give the folder for the trust and state files (for example ".d1seal")`}
+	}
 	if opts.Trust != nil || opts.State != nil {
 		return nil, &InputError{Field: "opts", Reason: "OpenStore keeps Trust and State in " + dir + "; leave them unset, or use NewStore"}
 	}

@@ -198,10 +198,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := testClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	e := newEnv(t, d1local.Options{Now: clock, RateLimit: d1local.RateLimit{Requests: 3, Window: time.Minute, Lockout: 2 * time.Minute}})
 	q := `{"sql":"SELECT 1"}`
 	for range 3 {

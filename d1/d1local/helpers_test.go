@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/d1seal/d1seal/d1/d1local"
 	"github.com/d1seal/d1seal/internal/wire"
@@ -148,3 +150,13 @@ func (e *env) failSQL(t testing.TB, sql string, params ...any) string {
 }
 
 func optsMemory() d1local.Options { return d1local.Options{} }
+
+// testClock returns a manual clock for Options.Now that starts at start, and advance, which
+// moves it on and returns the new time. Both are safe for concurrent use.
+func testClock(start time.Time) (clock func() time.Time, advance func(time.Duration) time.Time) {
+	var mu sync.Mutex
+	now := start
+	clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance = func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
+	return clock, advance
+}

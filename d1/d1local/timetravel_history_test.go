@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -99,10 +98,7 @@ func TestTimeTravelCostsWhatChanged(t *testing.T) {
 func TestTimeTravelEmbeddedAndHTTP(t *testing.T) {
 	for _, transport := range []string{"embedded", "http"} {
 		t.Run(transport, func(t *testing.T) {
-			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			var mu sync.Mutex
-			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-			advance := func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
+			clock, advance := testClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 			srv, err := d1local.New(d1local.Options{Dir: t.TempDir(), Now: clock, TimeTravelInterval: time.Second})
 			require.NoError(t, err)
 			t.Cleanup(func() { srv.Close() })
@@ -155,10 +151,7 @@ func TestTimeTravelEmbeddedAndHTTP(t *testing.T) {
 // process on the same Dir, across two restarts.
 func TestTimeTravelLaterProcess(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
+	clock, advance := testClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	opts := d1local.Options{Dir: dir, Now: clock, TimeTravelInterval: time.Second}
 
 	e := newEnv(t, opts)
@@ -247,10 +240,7 @@ func TestTimeTravelContinuesWhenFileChanged(t *testing.T) {
 // last capture are a state of their own.
 func TestTimeTravelAfterKill(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
+	clock, advance := testClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	opts := d1local.Options{Dir: dir, Now: clock, TimeTravelInterval: time.Hour}
 
 	// The first process: never closed, as if killed. (Its connection stays open, idle, until
@@ -289,10 +279,7 @@ func TestTimeTravelAfterKill(t *testing.T) {
 func TestTimeTravelRetention(t *testing.T) {
 	t.Run("age", func(t *testing.T) {
 		for _, dir := range []string{"", t.TempDir()} {
-			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			var mu sync.Mutex
-			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-			advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+			clock, advance := testClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 			e := newEnv(t, d1local.Options{Dir: dir, Now: clock, TimeTravelRetention: time.Hour})
 			e.sql(t, "CREATE TABLE t (v)")
 			var marks []string

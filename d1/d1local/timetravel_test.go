@@ -3,7 +3,6 @@ package d1local_test
 import (
 	"encoding/json"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +17,7 @@ import (
 // exact when the database stayed in it for a whole interval; bookmarks handed out stay exact.
 func TestTimeTravelResolution(t *testing.T) {
 	for _, dir := range []string{"", t.TempDir()} {
-		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		var mu sync.Mutex
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		advance := func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
+		clock, advance := testClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 		e := newEnv(t, d1local.Options{Dir: dir, Now: clock, TimeTravelInterval: 10 * time.Second})
 		restore := func(query string) wire.RestoreResponse {
 			t.Helper()

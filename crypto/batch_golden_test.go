@@ -40,7 +40,7 @@ func readBatchGolden(t testing.TB) (goldenBatch, *Agent, []RecordContext) {
 	readGoldenJSON(t, batchGoldenFile, &g)
 	var rcs []RecordContext
 	for _, r := range g.Records {
-		rcs = append(rcs, RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version})
+		rcs = append(rcs, r.context())
 	}
 	return g, ownerAgentFromSecrets(t, g.Agent), rcs
 }

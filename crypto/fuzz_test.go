@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/d1seal/d1seal/syntax"
 )
 
 // Fuzz targets for every decoder of stored bytes. Seed corpora are in testdata/fuzz/, made
@@ -18,7 +16,7 @@ import (
 func goldenFixture(f *testing.F) (golden, map[string]*Agent, RecordContext) {
 	g, agents := readGolden(f)
 	r := g.Records[0]
-	return g, agents, RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
+	return g, agents, r.context()
 }
 
 func FuzzOpenEnvelope(f *testing.F) {
@@ -53,18 +51,10 @@ func FuzzOpenEnvelope(f *testing.F) {
 }
 
 func FuzzUnwrap(f *testing.F) {
-	g, agents, rc := goldenFixture(f)
+	g, agents, _ := goldenFixture(f)
 	r := g.Records[0]
 	f.Fuzz(func(t *testing.T, w []byte) {
-		for _, gr := range append([]goldenGrant{r.Owner}, r.Shared...) {
-			k, err := agents[gr.RecipientDID].Unwrap(rc, w)
-			if err != nil {
-				require.ErrorIs(t, err, ErrDecrypt)
-				continue
-			}
-			require.Equal(t, []byte(gr.EncryptedDEK), w, "forged grant opened")
-			require.Equal(t, rc, k.Context())
-		}
+		unwrapsOnlyItself(t, agents, r, w)
 		if s, _, err := WrappedKeyID(w); err == nil {
 			require.True(t, s.wraps())
 			require.Len(t, w, wrappedKeySize(s))
@@ -148,16 +138,7 @@ func FuzzUnwrapOwner(f *testing.F) {
 	g, agents := readOwnerGolden(f)
 	f.Fuzz(func(t *testing.T, w []byte) {
 		for _, r := range g.Records {
-			rc := RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
-			for _, gr := range append([]goldenGrant{r.Owner}, r.Shared...) {
-				k, err := agents[gr.RecipientDID].Unwrap(rc, w)
-				if err != nil {
-					require.ErrorIs(t, err, ErrDecrypt)
-					continue
-				}
-				require.Equal(t, []byte(gr.EncryptedDEK), w, "forged grant opened")
-				require.Equal(t, rc, k.Context())
-			}
+			unwrapsOnlyItself(t, agents, r, w)
 		}
 		if s, id, err := WrappedKeyID(w); err == nil {
 			require.True(t, s.wraps())
@@ -218,4 +199,19 @@ func FuzzUnmarshalPrivate(f *testing.F) {
 		require.Equal(t, p[:x], out[:x])
 		require.Equal(t, p[x+keySize:], out[x+keySize:len(out)-1])
 	})
+}
+
+// unwrapsOnlyItself checks that w, tried as each grant of golden record r by its recipient,
+// fails with ErrDecrypt unless it is that very grant, which opens r's version.
+func unwrapsOnlyItself(t *testing.T, agents map[string]*Agent, r goldenRecord, w []byte) {
+	rc := r.context()
+	for _, gr := range append([]goldenGrant{r.Owner}, r.Shared...) {
+		k, err := agents[gr.RecipientDID].Unwrap(rc, w)
+		if err != nil {
+			require.ErrorIs(t, err, ErrDecrypt)
+			continue
+		}
+		require.Equal(t, []byte(gr.EncryptedDEK), w, "forged grant opened")
+		require.Equal(t, rc, k.Context())
+	}
 }

@@ -57,6 +57,11 @@ type goldenRecord struct {
 	Shared     []goldenGrant `json:"shared"`
 }
 
+// context is the record context of a golden record.
+func (r goldenRecord) context() RecordContext {
+	return RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
+}
+
 type goldenKeyFile struct {
 	DID        string   `json:"did"`
 	Passphrase string   `json:"passphrase"`
@@ -129,7 +134,7 @@ func TestGolden(t *testing.T) {
 	}
 
 	for _, r := range g.Records {
-		rc := RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
+		rc := r.context()
 		env := Envelope{Ciphertext: r.Ciphertext, Nonce: r.Nonce, Signature: r.Signature}
 		author := agents[r.DID].VerifyingKey()
 		id, err := SignatureKeyID(r.Signature)

@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/d1seal/d1seal/syntax"
 )
 
 // Frozen vectors of the owner keyring (owner grants, suite 0x10 of wrapped key format
@@ -103,7 +101,7 @@ func TestOwnerGolden(t *testing.T) {
 	}
 
 	for _, r := range g.Records {
-		rc := RecordContext{DID: syntax.DID(r.DID), Collection: syntax.NSID(r.Collection), RKey: syntax.RecordKey(r.RKey), Version: r.Version}
+		rc := r.context()
 		env := Envelope{Ciphertext: r.Ciphertext, Nonce: r.Nonce, Signature: r.Signature}
 		author := agents[r.DID].VerifyingKey()
 		suite, kid, err := WrappedKeyID(r.Owner.EncryptedDEK)

@@ -194,35 +194,39 @@ func (a *Agent) SealBatch(rcs []RecordContext, plaintexts [][]byte) ([]*Sealed, 
 	return out, nil
 }
 
-// checkBatchSignature checks the structure of a batch signature and returns its leaf
-// index, tree size and audit path.
-func checkBatchSignature(op string, sig []byte) (index, size int, path []byte, err error) {
-	if len(sig) < batchHeadSize {
-		return 0, 0, nil, malformed(op, "batch signature is %d bytes, want at least %d", len(sig), batchHeadSize)
-	}
-	at := 1 + len(KeyID{}) + ed25519.SignatureSize
-	index, size = int(binary.BigEndian.Uint16(sig[at:])), int(binary.BigEndian.Uint16(sig[at+2:]))
-	if size < 2 || index >= size {
-		return 0, 0, nil, malformed(op, "batch signature for leaf %d of %d", index, size)
-	}
-	if want := batchHeadSize + sha256.Size*auditPathLen(index, size); len(sig) != want {
-		return 0, 0, nil, malformed(op, "batch signature for leaf %d of %d is %d bytes, want %d", index, size, len(sig), want)
-	}
-	return index, size, sig[batchHeadSize:], nil
+// batchPlace is where a batch signature puts its record: its leaf index, the tree size (at
+// least 2) and the audit path.
+type batchPlace struct {
+	index, size int
+	path        []byte
 }
 
-// verifyBatch checks a batch signature of the record version rc against this key.
-func (k *VerifyingKey) verifyBatch(op string, rc RecordContext, env Envelope) error {
-	index, size, path, err := checkBatchSignature(op, env.Signature)
-	if err != nil {
-		return err
+// checkBatchSignature checks the structure of a batch signature and returns its record's
+// place in the tree.
+func checkBatchSignature(op string, sig []byte) (batchPlace, error) {
+	if len(sig) < batchHeadSize {
+		return batchPlace{}, malformed(op, "batch signature is %d bytes, want at least %d", len(sig), batchHeadSize)
 	}
-	root := batchRoot(batchLeaf(rc, k.id, env.Ciphertext, env.Nonce), index, size, path)
-	seen := rootEntry{size: uint16(size), root: root, sig: [ed25519.SignatureSize]byte(env.Signature[1+len(KeyID{}):])}
+	at := 1 + len(KeyID{}) + ed25519.SignatureSize
+	index, size := int(binary.BigEndian.Uint16(sig[at:])), int(binary.BigEndian.Uint16(sig[at+2:]))
+	if size < 2 || index >= size {
+		return batchPlace{}, malformed(op, "batch signature for leaf %d of %d", index, size)
+	}
+	if want := batchHeadSize + sha256.Size*auditPathLen(index, size); len(sig) != want {
+		return batchPlace{}, malformed(op, "batch signature for leaf %d of %d is %d bytes, want %d", index, size, len(sig), want)
+	}
+	return batchPlace{index: index, size: size, path: sig[batchHeadSize:]}, nil
+}
+
+// verifyBatch checks the batch signature of the record version rc, whose record sits at
+// place in its tree, against this key.
+func (k *VerifyingKey) verifyBatch(rc RecordContext, env Envelope, place batchPlace) error {
+	root := batchRoot(batchLeaf(rc, k.id, env.Ciphertext, env.Nonce), place.index, place.size, place.path)
+	seen := rootEntry{size: uint16(place.size), root: root, sig: [ed25519.SignatureSize]byte(env.Signature[1+len(KeyID{}):])}
 	if k.roots.has(seen) {
 		return nil
 	}
-	if !verifyEd25519(k.pub, batchRootMessage(k.id, size, root), seen.sig[:]) {
+	if !verifyEd25519(k.pub, batchRootMessage(k.id, place.size, root), seen.sig[:]) {
 		return ErrDecrypt
 	}
 	k.roots.add(seen)

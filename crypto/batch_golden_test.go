@@ -68,10 +68,10 @@ func TestBatchGolden(t *testing.T) {
 
 		leaves[i] = batchLeaf(rcs[i], vk.id, r.Ciphertext, r.Nonce)
 		assert.Equal(t, []byte(g.Leaves[i]), leaves[i][:], "leaf %d", i)
-		index, size, path, err := checkBatchSignature("golden", r.Signature)
+		place, err := checkBatchSignature("golden", r.Signature)
 		require.NoError(t, err)
-		assert.Equal(t, []int{i, len(g.Records)}, []int{index, size})
-		root := batchRoot(leaves[i], index, size, path)
+		assert.Equal(t, []int{i, len(g.Records)}, []int{place.index, place.size})
+		root := batchRoot(leaves[i], place.index, place.size, place.path)
 		assert.Equal(t, []byte(g.Root), root[:], "root from record %d", i)
 	}
 	root := merkleTree(leaves, make([][][sha256.Size]byte, len(leaves)))

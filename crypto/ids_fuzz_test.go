@@ -46,8 +46,8 @@ func FuzzSignatureKeyID(f *testing.F) {
 		record := len(b) == signatureSize && b[0] == formatVersion
 		batch := len(b) >= batchHeadSize && b[0] == batchVersion
 		if batch {
-			index, size, _, err := checkBatchSignature("fuzz", b)
-			batch = err == nil && index < size && len(b) == batchHeadSize+32*auditPathLen(index, size)
+			place, err := checkBatchSignature("fuzz", b)
+			batch = err == nil && place.index < place.size && len(b) == batchHeadSize+32*auditPathLen(place.index, place.size)
 		}
 		if !record && !batch || string(id[:]) != string(b[1:17]) {
 			t.Fatalf("accepted %x as key id %x", b, id)

@@ -66,15 +66,25 @@ func (k *signingKey) appendEnvelopeSignature(sig []byte, rc RecordContext, ciphe
 // may be several). It reads record signatures and batch signatures (Agent.SealBatch) alike.
 // The id is not authenticated until Verify succeeds.
 func SignatureKeyID(sig []byte) (KeyID, error) {
-	const op = "signature key id"
+	id, _, err := parseRecordSignature("signature key id", sig)
+	return id, err
+}
+
+// parseRecordSignature checks the structure of a record signature or a batch signature and
+// returns its signer's key id and, for a batch signature, the record's place in the tree
+// (the zero place, of size 0, for a record signature).
+func parseRecordSignature(op string, sig []byte) (KeyID, batchPlace, error) {
+	var place batchPlace
+	var err error
 	if len(sig) > 0 && sig[0] == batchVersion {
-		if _, _, _, err := checkBatchSignature(op, sig); err != nil {
-			return KeyID{}, err
-		}
-	} else if err := checkSignature(op, sig); err != nil {
-		return KeyID{}, err
+		place, err = checkBatchSignature(op, sig)
+	} else {
+		err = checkSignature(op, sig)
 	}
-	return KeyID(sig[1 : 1+len(KeyID{})]), nil
+	if err != nil {
+		return KeyID{}, batchPlace{}, err
+	}
+	return KeyID(sig[1 : 1+len(KeyID{})]), place, nil
 }
 
 func checkSignature(op string, sig []byte) error {
@@ -101,7 +111,7 @@ func (k *VerifyingKey) Verify(rc RecordContext, env Envelope) error {
 	if err := rc.check(); err != nil {
 		return err
 	}
-	id, err := SignatureKeyID(env.Signature)
+	id, place, err := parseRecordSignature(op, env.Signature)
 	if err != nil {
 		return err
 	}
@@ -111,8 +121,8 @@ func (k *VerifyingKey) Verify(rc RecordContext, env Envelope) error {
 	if id != k.id {
 		return fmt.Errorf("crypto: %s: signed by key %s, not %s: %w", op, id, k.id, ErrDecrypt)
 	}
-	if env.Signature[0] == batchVersion {
-		return k.verifyBatch(op, rc, env)
+	if place.size > 0 {
+		return k.verifyBatch(rc, env, place)
 	}
 	msg := signatureMessage(rc, k.id, env.Ciphertext, env.Nonce)
 	if !verifyEd25519(k.pub, msg, env.Signature[1+len(KeyID{}):]) {

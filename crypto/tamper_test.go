@@ -120,29 +120,36 @@ func TestTamperWrappedKey(t *testing.T) {
 	}
 }
 
+// movedContexts returns rc (noteContext's record) moved to another owner, collection, record
+// key or version, and with the boundary between two fields shifted, which the length
+// prefixes keep apart.
+func movedContexts(rc RecordContext) map[string]RecordContext {
+	out := map[string]RecordContext{}
+	for name, edit := range map[string]func(rc *RecordContext){
+		"did":           func(rc *RecordContext) { rc.DID = bobDID },
+		"collection":    func(rc *RecordContext) { rc.Collection = "com.example.other" },
+		"rkey":          func(rc *RecordContext) { rc.RKey = "3jzfcijpj2z2b" },
+		"older version": func(rc *RecordContext) { rc.Version-- },
+		"newer version": func(rc *RecordContext) { rc.Version++ },
+		"shifted":       func(rc *RecordContext) { rc.Collection, rc.RKey = "com.example.note3", "jzfcijpj2z2a" },
+	} {
+		moved := rc
+		edit(&moved)
+		out[name] = moved
+	}
+	return out
+}
+
 func TestTamperMovedToAnotherRecord(t *testing.T) {
 	f := newTamperFixture(t)
 	s := f.sealed
 	key, err := f.bob.Unwrap(f.rc, s.Shared[0].WrappedKey)
 	require.NoError(t, err)
 
-	others := map[string]RecordContext{}
-	for name, edit := range map[string]func(rc *RecordContext){
-		"did":        func(rc *RecordContext) { rc.DID = bobDID },
-		"collection": func(rc *RecordContext) { rc.Collection = "com.example.other" },
-		"collection name case": func(rc *RecordContext) {
-			rc.Collection = "com.example.Note" // the name, unlike the authority, is case-sensitive
-		},
-		"rkey":          func(rc *RecordContext) { rc.RKey = "3jzfcijpj2z2b" },
-		"older version": func(rc *RecordContext) { rc.Version-- },
-		"newer version": func(rc *RecordContext) { rc.Version++ },
-		// Boundaries shifted between fields: the length prefixes keep these apart.
-		"shifted": func(rc *RecordContext) { rc.Collection, rc.RKey = "com.example.note3", "jzfcijpj2z2a" },
-	} {
-		rc := f.rc
-		edit(&rc)
-		others[name] = rc
-	}
+	others := movedContexts(f.rc)
+	named := f.rc
+	named.Collection = "com.example.Note" // the name, unlike the authority, is case-sensitive
+	others["collection name case"] = named
 	for name, rc := range others {
 		// The whole row moved: signature, grant and content all refuse.
 		_, err := f.bob.Open(rc, s.Envelope, s.Shared[0].WrappedKey, f.alice.VerifyingKey())
@@ -313,16 +320,7 @@ func TestTamperOwnerGrant(t *testing.T) {
 	require.NoError(t, open(alice, f.rc, owner))
 
 	// Moved to another record, version or owner.
-	for name, edit := range map[string]func(rc *RecordContext){
-		"did":           func(rc *RecordContext) { rc.DID = bobDID },
-		"collection":    func(rc *RecordContext) { rc.Collection = "com.example.other" },
-		"rkey":          func(rc *RecordContext) { rc.RKey = "3jzfcijpj2z2b" },
-		"older version": func(rc *RecordContext) { rc.Version-- },
-		"newer version": func(rc *RecordContext) { rc.Version++ },
-		"shifted":       func(rc *RecordContext) { rc.Collection, rc.RKey = "com.example.note3", "jzfcijpj2z2a" },
-	} {
-		rc := f.rc
-		edit(&rc)
+	for name, rc := range movedContexts(f.rc) {
 		assert.ErrorIs(t, open(alice, rc, owner), ErrDecrypt, name)
 	}
 	// Alice's owner key under another DID, for alice's record and for one moved to that DID.

@@ -185,11 +185,7 @@ func TestTwoProcessesInitialiseTheSchema(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	srv, err := d1local.New(d1local.Options{Latency: time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-	id, err := srv.CreateDatabase(context.Background(), "schema-race")
-	require.NoError(t, err)
+	srv, id := newLocal(t, d1local.Options{Latency: time.Millisecond})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	url := hs.URL + "/client/v4"

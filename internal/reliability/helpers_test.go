@@ -37,18 +37,28 @@ type env struct {
 // filled in; a zero RateLimit is replaced by a disabled one, a zero Retry by a fast one).
 func newEnv(t testing.TB, opts d1local.Options, copts d1.Options) *env {
 	t.Helper()
+	srv, id := newLocal(t, opts)
+	return &env{srv: srv, db: client(t, srv, id, copts), store: nil}
+}
+
+// newLocal starts a local D1, closed when the test ends, with one database.
+func newLocal(t testing.TB, opts d1local.Options) (*d1local.Server, string) {
+	t.Helper()
 	srv, err := d1local.New(opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	id, err := srv.CreateDatabase(context.Background(), "reliability")
 	require.NoError(t, err)
-	return &env{srv: srv, db: client(t, srv, id, copts), store: nil}
+	return srv, id
 }
 
-// client returns a client of database id on srv, in process.
+// client returns a client of database id on srv: in process, unless copts names another
+// base URL and HTTP client (a proxy in front of srv).
 func client(t testing.TB, srv *d1local.Server, id string, copts d1.Options) *d1.Client {
 	t.Helper()
-	copts.BaseURL = localURL
+	if copts.BaseURL == "" {
+		copts.BaseURL = localURL
+	}
 	if copts.HTTPClient == nil {
 		copts.HTTPClient = &http.Client{Transport: srv.Transport()}
 	}

@@ -22,40 +22,23 @@ import (
 // also on 127.0.0.1, and a client that talks to the proxy (copts as for newEnv).
 func newProxyEnv(t testing.TB, copts d1.Options) (*env, *faultproxy.Proxy) {
 	t.Helper()
-	srv, err := d1local.New(d1local.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-	id, err := srv.CreateDatabase(context.Background(), "reliability")
-	require.NoError(t, err)
+	srv, id := newLocal(t, d1local.Options{})
 	d1srv := httptest.NewServer(srv)
 	t.Cleanup(d1srv.Close)
 	proxy, err := faultproxy.New(d1srv.URL, nil)
 	require.NoError(t, err)
 	front := httptest.NewServer(proxy)
 	t.Cleanup(front.Close)
-	if copts.RateLimit == (d1.RateLimit{}) {
-		copts.RateLimit = d1.RateLimit{Disabled: true}
-	}
-	if copts.Retry == (d1.RetryPolicy{}) {
-		copts.Retry = d1.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
-	}
 	copts.BaseURL = front.URL + "/client/v4"
 	copts.HTTPClient = front.Client()
-	dbAcct, err := d1.NewAccount("acct", "local", copts)
-	require.NoError(t, err)
-	db := dbAcct.Database(id)
-	return &env{srv: srv, db: db}, proxy
+	return &env{srv: srv, db: client(t, srv, id, copts)}, proxy
 }
 
 // newBubbleProxyEnv is newProxyEnv in process, for a synctest bubble: the client reaches the
 // proxy, and the proxy the local D1, through round trippers, on the bubble's clock.
 func newBubbleProxyEnv(t testing.TB, copts d1.Options) (*env, *faultproxy.Proxy) {
 	t.Helper()
-	srv, err := d1local.New(d1local.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-	id, err := srv.CreateDatabase(context.Background(), "reliability")
-	require.NoError(t, err)
+	srv, id := newLocal(t, d1local.Options{})
 	proxy, err := faultproxy.New(localURL[:len(localURL)-len("/client/v4")], srv.Transport())
 	require.NoError(t, err)
 	copts.HTTPClient = &http.Client{Transport: proxy}

@@ -167,11 +167,7 @@ func TestTokenNeverShown(t *testing.T) {
 	ctx := context.Background()
 	token := randomText("tok-canary-")
 	s := &leakScanner{}
-	srv, err := d1local.New(d1local.Options{Token: token, Logger: debugLogger(s)})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-	id, err := srv.CreateDatabase(ctx, "tokens")
-	require.NoError(t, err)
+	srv, id := newLocal(t, d1local.Options{Token: token, Logger: debugLogger(s)})
 	mk := func(tok string) *d1.Client {
 		acct, err := d1.NewAccount("acct", tok, d1.Options{
 			BaseURL: localURL, HTTPClient: &http.Client{Transport: srv.Transport()}, Logger: debugLogger(s),
@@ -208,7 +204,7 @@ func TestTokenNeverShown(t *testing.T) {
 			s.value(name+" export", err)
 		})
 	}
-	_, err = d1.NewAccount("acct", token, d1.Options{BaseURL: "::bad url"})
+	_, err := d1.NewAccount("acct", token, d1.Options{BaseURL: "::bad url"})
 	s.value("bad options", err)
 	s.check(t, textCanary("API token", token))
 }
@@ -286,11 +282,7 @@ func TestKeysPassphrasesAndPlaintextNeverShown(t *testing.T) {
 	s.value("data key open tampered", err)
 
 	// Records, with logging and events, through successes and failures.
-	srv, err := d1local.New(d1local.Options{Logger: debugLogger(s)})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-	id, err := srv.CreateDatabase(ctx, "secrets")
-	require.NoError(t, err)
+	srv, id := newLocal(t, d1local.Options{Logger: debugLogger(s)})
 	db := client(t, srv, id, d1.Options{Logger: debugLogger(s), OnRequest: func(ri d1.RequestInfo) { s.value("request info", ri) }})
 	store := records.NewStore(db, records.StoreOptions{EmitEvents: true})
 	e := &env{srv: srv, db: db, store: store}

@@ -351,12 +351,7 @@ func TestTimeTravel(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now }
 	for _, dir := range []string{"", t.TempDir()} {
 		e := newEnv(t, d1local.Options{Dir: dir, Now: clock})
-		bookmark := func(query string) string {
-			_, env, raw := e.call(t, "GET", e.dbURL("time_travel/bookmark")+query, nil)
-			var b wire.Bookmark
-			require.NoError(t, json.Unmarshal(env.Result, &b), "%s", raw)
-			return b.Bookmark
-		}
+		bookmark := func(query string) string { return e.bookmark(t, query) }
 		e.sql(t, "CREATE TABLE t(a)")
 		e.sql(t, "INSERT INTO t VALUES (1)")
 		b1 := bookmark("")

@@ -19,22 +19,8 @@ func TestTimeTravelResolution(t *testing.T) {
 	for _, dir := range []string{"", t.TempDir()} {
 		clock, advance := testClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 		e := newEnv(t, d1local.Options{Dir: dir, Now: clock, TimeTravelInterval: 10 * time.Second})
-		restore := func(query string) wire.RestoreResponse {
-			t.Helper()
-			status, env, raw := e.call(t, "POST", e.dbURL("time_travel/restore")+query, nil)
-			require.Equal(t, 200, status, "%s", raw)
-			var rr wire.RestoreResponse
-			require.NoError(t, json.Unmarshal(env.Result, &rr), "%s", raw)
-			return rr
-		}
-		bookmark := func(query string) string {
-			t.Helper()
-			status, env, raw := e.call(t, "GET", e.dbURL("time_travel/bookmark")+query, nil)
-			require.Equal(t, 200, status, "%s", raw)
-			var b wire.Bookmark
-			require.NoError(t, json.Unmarshal(env.Result, &b), "%s", raw)
-			return b.Bookmark
-		}
+		restore := func(query string) wire.RestoreResponse { return e.restore(t, query) }
+		bookmark := func(query string) string { return e.bookmark(t, query) }
 		at := func(ts time.Time) string { return "?timestamp=" + ts.Format(time.RFC3339) }
 		rows := func() []string { return e.sql(t, "SELECT a FROM t ORDER BY a") }
 
